@@ -1,0 +1,247 @@
+/// Why the authenticated map could not answer or write.
+public enum StateTreeError: CodedError, Equatable {
+    case unknownVersion(UInt64)
+    case versionNotAfterLatest(version: UInt64, latest: UInt64)
+    case missingNode(NodeKey)
+    case valueTooLarge(bytes: Int)
+
+    public var code: String {
+        switch self {
+        case .unknownVersion: "state.unknown_version"
+        case .versionNotAfterLatest: "state.version_not_after_latest"
+        case .missingNode: "state.missing_node"
+        case .valueTooLarge: "state.value_too_large"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .unknownVersion(version): "state version \(version) was never written or has been pruned"
+        case let .versionNotAfterLatest(version, latest): "version \(version) does not follow the latest version \(latest)"
+        case let .missingNode(key): "the node written at version \(key.version), depth \(key.path.depth) is missing: the store is damaged"
+        case let .valueTooLarge(bytes): "a value of \(bytes) bytes exceeds \(Limits.stateValueBytesMax)"
+        }
+    }
+}
+
+/// A change to one record: a new value, or nil to delete the record.
+public struct StateUpdate: Hashable, Sendable {
+    public let key: [UInt8]
+    public let value: [UInt8]?
+
+    public init(key: [UInt8], value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The authenticated, versioned map that holds the ledger's state.
+///
+/// A sparse Merkle tree over SHA-256 of each record key, stored compactly: a subtree holding one
+/// record is just that record's leaf, and a subtree holding none is absent (its hash is zero). So a
+/// tree of n random keys is about log₂ n deep, and an update rewrites that many nodes. Every
+/// version is immutable; `apply(_:as:)` writes a new version on top of the latest, and any retained
+/// version can be read and proven.
+///
+/// ```swift
+/// let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
+/// let root = try map.apply([StateUpdate(key: Array("party/bank-1".utf8), value: record)], as: 1)
+/// let (value, proof) = try map.proof(forKey: Array("party/bank-1".utf8), at: 1)
+/// try proof.verifyInclusion(key: Array("party/bank-1".utf8), value: record, root: root)
+/// ```
+public struct AuthenticatedMap<Store: TreeNodeStore> {
+    public let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// The root hash of `version` (zero for an empty tree).
+    public func rootHash(at version: UInt64) throws -> Hash {
+        try root(at: version)?.hash ?? .zero
+    }
+
+    /// The value stored under `key` at `version`, or nil if there is none.
+    public func value(forKey key: [UInt8], at version: UInt64) throws -> [UInt8]? {
+        try lookup(keyHash: .sha256(key), at: version, collectingSiblings: false).value
+    }
+
+    /// The value under `key` at `version` (nil if absent) with a proof of it against that version's root.
+    public func proof(forKey key: [UInt8], at version: UInt64) throws -> (value: [UInt8]?, proof: StateProof) {
+        let found = try lookup(keyHash: .sha256(key), at: version, collectingSiblings: true)
+        return (found.value, StateProof(siblings: found.siblings, terminal: found.terminal))
+    }
+
+    /// Applies `updates` on top of the latest version and saves the result as `version`.
+    ///
+    /// If one key appears more than once, its last update wins. Deleting an absent key changes
+    /// nothing. Returns the new root hash.
+    @discardableResult
+    public func apply(_ updates: [StateUpdate], as version: UInt64) throws -> Hash {
+        let latest = try store.latestVersion()
+        if let latest, version <= latest { throw StateTreeError.versionNotAfterLatest(version: version, latest: latest) }
+        for update in updates {
+            if let value = update.value, value.count > Limits.stateValueBytesMax {
+                throw StateTreeError.valueTooLarge(bytes: value.count)
+            }
+        }
+        let base = try latest.map { try root(at: $0) } ?? nil
+        var builder = BatchBuilder(store: store, version: version)
+        let newRoot = try builder.update(base, at: .root, PendingUpdate.sortedLastWins(updates)[...])
+        try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale))
+        return newRoot?.hash ?? .zero
+    }
+
+    private func root(at version: UInt64) throws -> ChildReference? {
+        guard let root = try store.loadRoot(version: version) else { throw StateTreeError.unknownVersion(version) }
+        return root
+    }
+
+    private func lookup(keyHash: Hash, at version: UInt64, collectingSiblings: Bool)
+        throws -> (value: [UInt8]?, siblings: [Hash], terminal: StateProof.Terminal)
+    {
+        var current = try root(at: version)
+        var path = NodePath.root
+        var siblings: [Hash] = []
+        while let reference = current {
+            let key = NodeKey(version: reference.version, path: path)
+            guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
+            switch node {
+            case let .leaf(leafKeyHash, value):
+                let terminal = StateProof.Terminal.leaf(keyHash: leafKeyHash, valueHash: .sha256(value))
+                return (leafKeyHash == keyHash ? value : nil, siblings, terminal)
+            case let .inner(left, right):
+                let goesRight = keyHash.bit(at: Int(path.depth))
+                if collectingSiblings { siblings.append((goesRight ? left : right)?.hash ?? .zero) }
+                current = goesRight ? right : left
+                path = path.child(right: goesRight)
+            }
+        }
+        return (nil, siblings, .empty)
+    }
+}
+
+/// An update with its key hashed, in key-hash order.
+private struct PendingUpdate {
+    let keyHash: Hash
+    let value: [UInt8]?
+
+    static func sortedLastWins(_ updates: [StateUpdate]) -> [PendingUpdate] {
+        let hashed = updates.enumerated().map { (offset: $0.offset, update: PendingUpdate(keyHash: .sha256($0.element.key), value: $0.element.value)) }
+        let sorted = hashed.sorted { ($0.update.keyHash, $0.offset) < ($1.update.keyHash, $1.offset) }
+        var result: [PendingUpdate] = []
+        result.reserveCapacity(sorted.count)
+        for entry in sorted {
+            if result.last?.keyHash == entry.update.keyHash { result.removeLast() }
+            result.append(entry.update)
+        }
+        return result
+    }
+}
+
+/// Builds one new version: walks the old tree along the updated keys, writing new nodes and
+/// recording the old ones as stale.
+private struct BatchBuilder<Store: TreeNodeStore> {
+    let store: Store
+    let version: UInt64
+    var nodes: [NodeKey: TreeNode] = [:]
+    var stale: [NodeKey] = []
+
+    /// The new subtree at `path` after applying `updates`, all of whose keys lie under `path`.
+    mutating func update(_ child: ChildReference?, at path: NodePath, _ updates: ArraySlice<PendingUpdate>) throws -> ChildReference? {
+        guard !updates.isEmpty else { return child }
+        guard let child else {
+            return write(subtreeOf: updates.compactMap { update in update.value.map { (update.keyHash, $0) } }[...], at: path)
+        }
+        let key = NodeKey(version: child.version, path: path)
+        guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
+        switch node {
+        case let .leaf(leafKeyHash, leafValue):
+            var records: [(Hash, [UInt8])] = []
+            var isLeafReplaced = false
+            for update in updates {
+                if update.keyHash == leafKeyHash { isLeafReplaced = true }
+                if let value = update.value { records.append((update.keyHash, value)) }
+            }
+            // Only deletions of keys that are not here: nothing changes.
+            guard isLeafReplaced || !records.isEmpty else { return child }
+            if !isLeafReplaced {
+                let position = records.firstIndex { $0.0 > leafKeyHash } ?? records.endIndex
+                records.insert((leafKeyHash, leafValue), at: position)
+            }
+            stale.append(key)
+            return write(subtreeOf: records[...], at: path)
+        case let .inner(left, right):
+            let depth = Int(path.depth)
+            let split = firstIndexGoingRight(updates, depth: depth)
+            let newLeft = try update(left, at: path.child(right: false), updates[..<split])
+            let newRight = try update(right, at: path.child(right: true), updates[split...])
+            if newLeft == left && newRight == right { return child }
+            stale.append(key)
+            return try joining(newLeft, newRight, at: path)
+        }
+    }
+
+    /// A parent for two new children, collapsing a lone leaf upwards so that the tree stays canonical.
+    private mutating func joining(_ left: ChildReference?, _ right: ChildReference?, at path: NodePath) throws -> ChildReference? {
+        switch (left, right) {
+        case (nil, nil):
+            return nil
+        case let (leaf?, nil) where leaf.isLeaf:
+            return try moving(leaf, from: path.child(right: false), to: path)
+        case let (nil, leaf?) where leaf.isLeaf:
+            return try moving(leaf, from: path.child(right: true), to: path)
+        default:
+            return write(.inner(left: left, right: right), at: path)
+        }
+    }
+
+    private mutating func moving(_ leaf: ChildReference, from oldPath: NodePath, to newPath: NodePath) throws -> ChildReference {
+        let oldKey = NodeKey(version: leaf.version, path: oldPath)
+        let node: TreeNode
+        if leaf.version == version {
+            // Written earlier in this batch; it was never saved, so it is dropped rather than made stale.
+            guard let pending = nodes.removeValue(forKey: oldKey) else { preconditionFailure("a leaf of this batch is missing") }
+            node = pending
+        } else {
+            guard let stored = try store.loadNode(oldKey) else { throw StateTreeError.missingNode(oldKey) }
+            node = stored
+            stale.append(oldKey)
+        }
+        return write(node, at: newPath)
+    }
+
+    /// A fresh subtree holding `records` (sorted by key hash, distinct), all under `path`.
+    private mutating func write(subtreeOf records: ArraySlice<(Hash, [UInt8])>, at path: NodePath) -> ChildReference? {
+        switch records.count {
+        case 0:
+            return nil
+        case 1:
+            let record = records[records.startIndex]
+            return write(.leaf(keyHash: record.0, value: record.1), at: path)
+        default:
+            // Two or more records: each side is empty, one leaf, or an inner node, never a lone
+            // leaf beside an empty side, so no collapsing is needed.
+            let depth = Int(path.depth)
+            let split = records.firstIndex { $0.0.bit(at: depth) } ?? records.endIndex
+            let left = write(subtreeOf: records[..<split], at: path.child(right: false))
+            let right = write(subtreeOf: records[split...], at: path.child(right: true))
+            return write(.inner(left: left, right: right), at: path)
+        }
+    }
+
+    private mutating func write(_ node: TreeNode, at path: NodePath) -> ChildReference {
+        nodes[NodeKey(version: version, path: path)] = node
+        if case .leaf = node { return ChildReference(hash: node.hash, version: version, isLeaf: true) }
+        return ChildReference(hash: node.hash, version: version, isLeaf: false)
+    }
+
+    /// Binary search: updates are sorted and share the first `depth` bits, so those going left come first.
+    private func firstIndexGoingRight(_ updates: ArraySlice<PendingUpdate>, depth: Int) -> Int {
+        var low = updates.startIndex
+        var high = updates.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if updates[middle].keyHash.bit(at: depth) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+}

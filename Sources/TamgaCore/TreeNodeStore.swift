@@ -1,0 +1,143 @@
+/// A position in the state tree: the first `depth` bits of a key hash (the rest are zero).
+public struct NodePath: Hashable, Sendable, Comparable {
+    /// The path bits, left-aligned; bits at and after `depth` are zero.
+    public let bits: Hash
+    public let depth: UInt16
+
+    /// The root position.
+    public static let root = NodePath(bits: .zero, depth: 0)
+
+    public init(bits: Hash, depth: UInt16) {
+        precondition(depth <= 256, "a path has at most 256 bits")
+        self.bits = bits
+        self.depth = depth
+    }
+
+    /// The child position one bit deeper, towards `right` (bit 1) or left (bit 0).
+    public func child(right: Bool) -> NodePath {
+        precondition(depth < 256, "a leaf-level path has no children")
+        guard right else { return NodePath(bits: bits, depth: depth + 1) }
+        var words = (bits.w0, bits.w1, bits.w2, bits.w3)
+        let shift = UInt64(63 - (Int(depth) & 63))
+        switch Int(depth) >> 6 {
+        case 0: words.0 |= 1 << shift
+        case 1: words.1 |= 1 << shift
+        case 2: words.2 |= 1 << shift
+        default: words.3 |= 1 << shift
+        }
+        return NodePath(bits: Hash(w0: words.0, w1: words.1, w2: words.2, w3: words.3), depth: depth + 1)
+    }
+
+    public static func < (lhs: NodePath, rhs: NodePath) -> Bool {
+        (lhs.bits, lhs.depth) < (rhs.bits, rhs.depth)
+    }
+}
+
+/// Where a node is stored: the version that wrote it and its position. A node is never changed
+/// after it is written; a later version writes a new node and marks the old one stale.
+public struct NodeKey: Hashable, Sendable, Comparable {
+    public let version: UInt64
+    public let path: NodePath
+
+    public init(version: UInt64, path: NodePath) {
+        self.version = version
+        self.path = path
+    }
+
+    public static func < (lhs: NodeKey, rhs: NodeKey) -> Bool {
+        (lhs.version, lhs.path) < (rhs.version, rhs.path)
+    }
+}
+
+/// A parent's reference to a child: enough to hash the parent and to find the child's node.
+public struct ChildReference: Hashable, Sendable {
+    public let hash: Hash
+    /// The version that wrote the child; with the child's path it forms the child's `NodeKey`.
+    public let version: UInt64
+    public let isLeaf: Bool
+
+    public init(hash: Hash, version: UInt64, isLeaf: Bool) {
+        self.hash = hash
+        self.version = version
+        self.isLeaf = isLeaf
+    }
+}
+
+/// A node of the state tree.
+public enum TreeNode: Hashable, Sendable {
+    /// A record: the hash of its key and its value. Its hash is `H(0x02 ‖ keyHash ‖ SHA-256(value))`.
+    case leaf(keyHash: Hash, value: [UInt8])
+    /// A branch with at least two records below it. Its hash is `H(0x03 ‖ left ‖ right)`, an
+    /// empty side hashing as 32 zero bytes.
+    case inner(left: ChildReference?, right: ChildReference?)
+
+    /// The node's hash.
+    public var hash: Hash {
+        switch self {
+        case let .leaf(keyHash, value): .combining(.stateLeaf, keyHash, .sha256(value))
+        case let .inner(left, right): .combining(.stateNode, left?.hash ?? .zero, right?.hash ?? .zero)
+        }
+    }
+}
+
+/// What one new version writes: its new nodes, the nodes it made stale, and its root.
+public struct TreeWriteBatch: Sendable {
+    public let version: UInt64
+    /// The root of the new version; nil for an empty tree.
+    public let root: ChildReference?
+    public let nodes: [NodeKey: TreeNode]
+    /// Nodes that the new version no longer uses; they stay readable until pruned.
+    public let staleNodes: [NodeKey]
+}
+
+/// Storage for the nodes of an `AuthenticatedMap`. Declared here, where it is consumed; the
+/// in-memory store is below and the SQLite store lives in TamgaStorage.
+public protocol TreeNodeStore {
+    /// The node written at `key`, or nil if there is none (or it was pruned).
+    func loadNode(_ key: NodeKey) throws -> TreeNode?
+    /// The root of `version`: `.some(nil)` for an empty tree, nil if the version is unknown or pruned.
+    func loadRoot(version: UInt64) throws -> ChildReference??
+    /// The newest version written, or nil if none.
+    func latestVersion() throws -> UInt64?
+    /// Writes a version atomically: all of it, or (on a thrown error) none of it.
+    func save(_ batch: TreeWriteBatch) throws
+    /// Forgets every version older than `version`: their roots, and the nodes only they used.
+    func prune(keepingFrom version: UInt64) throws
+}
+
+/// A `TreeNodeStore` in memory, for tests, benchmarks and the simulator.
+public final class InMemoryTreeNodeStore: TreeNodeStore {
+    private var nodes: [NodeKey: TreeNode] = [:]
+    private var roots: [UInt64: ChildReference?] = [:]
+    private var newest: UInt64?
+    /// (stale since, node) in version order.
+    private var stale: [(since: UInt64, key: NodeKey)] = []
+
+    public init() {}
+
+    /// How many nodes are held, for tests of pruning.
+    public var nodeCount: Int { nodes.count }
+
+    public func loadNode(_ key: NodeKey) -> TreeNode? { nodes[key] }
+
+    public func loadRoot(version: UInt64) -> ChildReference?? { roots[version] }
+
+    public func latestVersion() -> UInt64? { newest }
+
+    public func save(_ batch: TreeWriteBatch) {
+        precondition(newest.map { batch.version > $0 } ?? true, "versions must increase")
+        nodes.merge(batch.nodes) { _, new in new }
+        roots[batch.version] = .some(batch.root)
+        stale.append(contentsOf: batch.staleNodes.map { (batch.version, $0) })
+        newest = batch.version
+    }
+
+    public func prune(keepingFrom version: UInt64) {
+        // A node stale since v is still used by versions before v, so it may go once v ≤ the
+        // oldest version kept.
+        let removable = stale.prefix { $0.since <= version }
+        for entry in removable { nodes[entry.key] = nil }
+        stale.removeFirst(removable.count)
+        for kept in roots.keys where kept < version { roots[kept] = nil }
+    }
+}
