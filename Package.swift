@@ -43,7 +43,10 @@ let package = Package(
         ),
         .testTarget(
             name: "tamgaTests",
-            dependencies: ["tamga", "TamgaCore"],
+            dependencies: [
+                "tamga", "TamgaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

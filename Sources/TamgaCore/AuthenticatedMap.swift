@@ -142,8 +142,19 @@ private struct PendingUpdate {
 private struct BatchBuilder<Store: TreeNodeStore> {
     let store: Store
     let version: UInt64
-    var nodes: [NodeKey: TreeNode] = [:]
+    /// New nodes in the order written; a leaf moved later in the batch leaves a nil behind.
+    private var written: [(key: NodeKey, node: TreeNode)?] = []
+    /// Where each leaf written by this batch sits in `written`, so that it can be moved up.
+    private var writtenLeaves: [NodeKey: Int] = [:]
     var stale: [NodeKey] = []
+
+    init(store: Store, version: UInt64) {
+        self.store = store
+        self.version = version
+    }
+
+    /// The nodes to save.
+    var nodes: [(key: NodeKey, node: TreeNode)] { written.compactMap { $0 } }
 
     /// The new subtree at `path` after applying `updates`, all of whose keys lie under `path`.
     mutating func update(_ child: ChildReference?, at path: NodePath, _ updates: ArraySlice<PendingUpdate>) throws -> ChildReference? {
@@ -199,8 +210,11 @@ private struct BatchBuilder<Store: TreeNodeStore> {
         let node: TreeNode
         if leaf.version == version {
             // Written earlier in this batch; it was never saved, so it is dropped rather than made stale.
-            guard let pending = nodes.removeValue(forKey: oldKey) else { preconditionFailure("a leaf of this batch is missing") }
-            node = pending
+            guard let position = writtenLeaves.removeValue(forKey: oldKey), let pending = written[position] else {
+                preconditionFailure("a leaf of this batch is missing")
+            }
+            written[position] = nil
+            node = pending.node
         } else {
             guard let stored = try store.loadNode(oldKey) else { throw StateTreeError.missingNode(oldKey) }
             node = stored
@@ -229,8 +243,13 @@ private struct BatchBuilder<Store: TreeNodeStore> {
     }
 
     private mutating func write(_ node: TreeNode, at path: NodePath) -> ChildReference {
-        nodes[NodeKey(version: version, path: path)] = node
-        if case .leaf = node { return ChildReference(hash: node.hash, version: version, isLeaf: true) }
+        let key = NodeKey(version: version, path: path)
+        if case .leaf = node {
+            writtenLeaves[key] = written.count
+            written.append((key, node))
+            return ChildReference(hash: node.hash, version: version, isLeaf: true)
+        }
+        written.append((key, node))
         return ChildReference(hash: node.hash, version: version, isLeaf: false)
     }
 

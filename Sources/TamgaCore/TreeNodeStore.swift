@@ -31,6 +31,13 @@ public struct NodePath: Hashable, Sendable, Comparable {
     public static func < (lhs: NodePath, rhs: NodePath) -> Bool {
         (lhs.bits, lhs.depth) < (rhs.bits, rhs.depth)
     }
+
+    /// One word of input: the first 64 path bits come from a cryptographic hash already, so with
+    /// the depth mixed in they identify the position in all but astronomically rare cases, and
+    /// the in-memory store's lookups stay cheap. Equality still compares every bit.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bits.w0 ^ (UInt64(depth) &* 0xc2b2_ae3d_27d4_eb4f))
+    }
 }
 
 /// Where a node is stored: the version that wrote it and its position. A node is never changed
@@ -85,7 +92,7 @@ public struct TreeWriteBatch: Sendable {
     public let version: UInt64
     /// The root of the new version; nil for an empty tree.
     public let root: ChildReference?
-    public let nodes: [NodeKey: TreeNode]
+    public let nodes: [(key: NodeKey, node: TreeNode)]
     /// Nodes that the new version no longer uses; they stay readable until pruned.
     public let staleNodes: [NodeKey]
 }
@@ -106,8 +113,11 @@ public protocol TreeNodeStore {
 }
 
 /// A `TreeNodeStore` in memory, for tests, benchmarks and the simulator.
+///
+/// Nodes are grouped by the version that wrote them: a batch becomes one table sized exactly, and
+/// the recent versions, which every update walks through, stay in small tables that fit in cache.
 public final class InMemoryTreeNodeStore: TreeNodeStore {
-    private var nodes: [NodeKey: TreeNode] = [:]
+    private var tables: [UInt64: [NodePath: TreeNode]] = [:]
     private var roots: [UInt64: ChildReference?] = [:]
     private var newest: UInt64?
     /// (stale since, node) in version order.
@@ -116,9 +126,9 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     public init() {}
 
     /// How many nodes are held, for tests of pruning.
-    public var nodeCount: Int { nodes.count }
+    public var nodeCount: Int { tables.values.reduce(0) { $0 + $1.count } }
 
-    public func loadNode(_ key: NodeKey) -> TreeNode? { nodes[key] }
+    public func loadNode(_ key: NodeKey) -> TreeNode? { tables[key.version]?[key.path] }
 
     public func loadRoot(version: UInt64) -> ChildReference?? { roots[version] }
 
@@ -126,7 +136,12 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
 
     public func save(_ batch: TreeWriteBatch) {
         precondition(newest.map { batch.version > $0 } ?? true, "versions must increase")
-        nodes.merge(batch.nodes) { _, new in new }
+        var table = [NodePath: TreeNode](minimumCapacity: batch.nodes.count)
+        for (key, node) in batch.nodes {
+            precondition(key.version == batch.version, "a batch writes only nodes of its own version")
+            table[key.path] = node
+        }
+        if !table.isEmpty { tables[batch.version] = table }
         roots[batch.version] = .some(batch.root)
         stale.append(contentsOf: batch.staleNodes.map { (batch.version, $0) })
         newest = batch.version
@@ -136,7 +151,10 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         // A node stale since v is still used by versions before v, so it may go once v ≤ the
         // oldest version kept.
         let removable = stale.prefix { $0.since <= version }
-        for entry in removable { nodes[entry.key] = nil }
+        for entry in removable {
+            tables[entry.key.version]?[entry.key.path] = nil
+            if tables[entry.key.version]?.isEmpty == true { tables[entry.key.version] = nil }
+        }
         stale.removeFirst(removable.count)
         for kept in roots.keys where kept < version { roots[kept] = nil }
     }
