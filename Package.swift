@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "tamga", targets: ["tamga"]),
         .library(name: "TamgaCore", targets: ["TamgaCore"]),
+        .library(name: "TamgaConsensus", targets: ["TamgaConsensus"]),
+        .library(name: "TamgaSimulation", targets: ["TamgaSimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -25,10 +27,20 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TamgaConsensus",
+            dependencies: ["TamgaCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaSimulation",
+            dependencies: ["TamgaCore", "TamgaConsensus"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tamga",
             dependencies: [
-                "TamgaCore",
+                "TamgaCore", "TamgaConsensus", "TamgaSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -39,6 +51,11 @@ let package = Package(
                 "TamgaCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TamgaConsensusTests",
+            dependencies: ["TamgaCore", "TamgaConsensus", "TamgaSimulation"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

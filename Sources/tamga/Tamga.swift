@@ -7,7 +7,7 @@ struct Tamga: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tamga",
         abstract: "Tamga: a permissioned blockchain for real-estate registration.",
-        subcommands: [KeysCommand.self, BenchCommand.self]
+        subcommands: [KeysCommand.self, SimulateCommand.self, BenchCommand.self]
     )
 }
 

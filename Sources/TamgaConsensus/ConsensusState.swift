@@ -1,0 +1,434 @@
+public import TamgaCore
+
+/// Something that happened, handed to the state machine.
+public enum ConsensusEvent: Hashable, Sendable {
+    /// Begin (or, after a restart, resume) the current height.
+    case start
+    case proposal(SignedProposal)
+    case vote(SignedVote)
+    case timeout(Timeout)
+    /// The application's verdict on a proposed block, asked for by `validateBlock`.
+    case blockValidity(blockHash: Hash, isValid: Bool)
+    /// The application built the block this validator proposes, asked for by `buildBlock`.
+    case blockBuilt(height: Height, round: Round, blockHash: Hash)
+    /// Move to the next height after a decision, with that height's validators and the time of
+    /// the block just decided.
+    case startHeight(Height, validators: ValidatorSet, previousBlockTime: Timestamp)
+}
+
+/// Something the state machine asks its driver to do, in order.
+public enum ConsensusEffect: Hashable, Sendable {
+    /// Save `record` durably, and only then send `record.message` to every peer.
+    case persistThenBroadcast(SigningRecord)
+    /// Send an already persisted message again.
+    case broadcast(ConsensusMessage)
+    /// Deliver `.timeout(timeout)` after this many milliseconds.
+    case scheduleTimeout(Timeout, afterMillis: UInt64)
+    /// Check the block with this hash and answer with `.blockValidity`.
+    case validateBlock(height: Height, round: Round, blockHash: Hash)
+    /// Build a block to propose and answer with `.blockBuilt`.
+    case buildBlock(height: Height, round: Round)
+    /// The block is final; `commit` proves it. Answer with `.startHeight` to go on.
+    case decide(height: Height, round: Round, blockHash: Hash, commit: Commit, proposal: SignedProposal)
+    /// A validator equivocated.
+    case evidence(Evidence)
+}
+
+/// Tendermint BFT for one validator, as a value: `handle(_:now:)` takes an event and returns the
+/// effects to carry out. No I/O, no clock (time comes in with each event), no randomness.
+///
+/// It follows Algorithm 1 of "The latest gossip on BFT consensus" (Buchman, Kwon, Milosevic,
+/// 2018); docs/consensus.md maps each line of the paper to the code. "2f + 1" and "f + 1" are
+/// voting power: more than two thirds, and more than one third, of the total.
+public struct ConsensusState: Sendable {
+    /// Rounds further ahead than this are ignored, so that a lying peer cannot make a validator
+    /// store votes for millions of rounds.
+    public static let roundsAheadMax: UInt32 = 64
+    /// Messages for the next height held while this one finishes.
+    public static let futureMessagesMax = Limits.validatorsMax * 4
+    /// Different proposals kept per round. An equivocating proposer may send more; beyond this,
+    /// only a proposal whose block already has votes from more than a third of the power is kept.
+    public static let proposalsPerRoundMax = 2
+    /// Different votes kept per validator, round and kind.
+    public static let votesPerValidatorMax = 3
+
+    public let chainID: ChainID
+    public let timeouts: TimeoutConfig
+    /// This validator's key and index; nil for a node that follows without voting.
+    private let signer: (key: SigningKey, index: ValidatorIndex)?
+
+    public private(set) var height: Height
+    public private(set) var round = Round(0)
+    public private(set) var step = Step.propose
+    public private(set) var validators: ValidatorSet
+    private var proposerCycle: [ValidatorIndex]
+    private var previousBlockTime: Timestamp
+    /// Set once the height is decided, until `.startHeight`.
+    public private(set) var hasDecided = false
+
+    public private(set) var lockedValue: Hash?
+    public private(set) var lockedRound: Round?
+    public private(set) var validValue: Hash?
+    public private(set) var validRound: Round?
+    /// The last record handed out for persistence.
+    public private(set) var lastSigned: SigningRecord?
+    private var resumeRound: Round?
+
+    /// Proposals per round by block hash, and the one that arrived first (the one prevoted on).
+    private var proposals: [Round: [Hash: SignedProposal]] = [:]
+    private var firstProposal: [Round: SignedProposal] = [:]
+    /// Votes per round and validator. An equivocating validator may have several (up to
+    /// `votesPerValidatorMax`, each for a different value); each counts for its own value. That
+    /// is safe (two quorums still share an honest validator) and it keeps a replica from missing
+    /// a real polka or commit because it heard the other half of a lie first.
+    private var prevotes: [Round: [ValidatorIndex: [SignedVote]]] = [:]
+    private var precommits: [Round: [ValidatorIndex: [SignedVote]]] = [:]
+    private var senders: [Round: Set<ValidatorIndex>] = [:]
+    private var validity: [Hash: Bool] = [:]
+    private var validationRequested: Set<Hash> = []
+    private var buildRequested: Set<Round> = []
+    private var prevoteTimeoutScheduled: Set<Round> = []
+    private var precommitTimeoutScheduled: Set<Round> = []
+    private var polkaSeen: Set<Round> = []
+    private var equivocators: Set<ValidatorIndex> = []
+    private var futureMessages: [ConsensusMessage] = []
+
+    /// - Parameters:
+    ///   - signingKey: this validator's key and index in `validators`; nil to follow without voting.
+    ///   - resumingFrom: the last persisted `SigningRecord`, after a restart.
+    public init(
+        chainID: ChainID, height: Height, validators: ValidatorSet, previousBlockTime: Timestamp,
+        timeouts: TimeoutConfig = TimeoutConfig(), signingKey: (SigningKey, ValidatorIndex)? = nil,
+        resumingFrom record: SigningRecord? = nil
+    ) {
+        if let (key, index) = signingKey {
+            precondition(validators[index]?.publicKey == key.publicKey, "the signing key is not the validator's key")
+            signer = (key, index)
+        } else {
+            signer = nil
+        }
+        self.chainID = chainID
+        self.height = height
+        self.validators = validators
+        self.proposerCycle = validators.proposerCycle
+        self.previousBlockTime = previousBlockTime
+        self.timeouts = timeouts
+        self.lastSigned = record
+        if let record, record.height == height {
+            lockedValue = record.lockedValue
+            lockedRound = record.lockedRound
+            resumeRound = record.round
+        }
+    }
+
+    /// The proposer of `round` at the current height.
+    public func proposer(of round: Round) -> ValidatorIndex {
+        proposerCycle[Int((height.rawValue &+ UInt64(round.rawValue)) % UInt64(proposerCycle.count))]
+    }
+
+    /// The messages of the current height worth sending again to peers that may have missed them:
+    /// the proposals held and this validator's own votes.
+    public var gossip: [ConsensusMessage] {
+        var messages = proposals.keys.sorted().flatMap { round in
+            (proposals[round] ?? [:]).keys.sorted().compactMap { proposals[round]?[$0].map(ConsensusMessage.proposal) }
+        }
+        guard let me = signer?.index else { return messages }
+        for log in [prevotes, precommits] {
+            for round in log.keys.sorted() {
+                for own in log[round]?[me] ?? [] { messages.append(.vote(own)) }
+            }
+        }
+        return messages
+    }
+
+    /// Handles one event at time `now` and returns what to do, in order.
+    public mutating func handle(_ event: ConsensusEvent, now: Timestamp) -> [ConsensusEffect] {
+        var effects: [ConsensusEffect] = []
+        switch event {
+        case .start:
+            start(now: now, into: &effects)
+        case let .proposal(signed):
+            accept(.proposal(signed), into: &effects)
+        case let .vote(signed):
+            accept(.vote(signed), into: &effects)
+        case let .timeout(timeout):
+            onTimeout(timeout, now: now, into: &effects)
+        case let .blockValidity(hash, isValid):
+            if validationRequested.contains(hash) { validity[hash] = isValid }
+        case let .blockBuilt(builtHeight, builtRound, hash):
+            if builtHeight == height, builtRound == round, step == .propose, !hasDecided, firstProposal[round] == nil,
+               signer.map({ proposer(of: round) == $0.index }) == true {
+                validity[hash] = true
+                validationRequested.insert(hash)
+                propose(hash, proofOfLockRound: nil, now: now, into: &effects)
+            }
+        case let .startHeight(next, nextValidators, blockTime):
+            guard hasDecided, next == height.next else { break }
+            beginHeight(next, validators: nextValidators, previousBlockTime: blockTime)
+            startRound(Round(0), now: now, into: &effects)
+            let buffered = futureMessages
+            futureMessages = []
+            for message in buffered { accept(message, into: &effects) }
+        }
+        evaluate(now: now, into: &effects)
+        return effects
+    }
+
+    // MARK: Rounds
+
+    private mutating func start(now: Timestamp, into effects: inout [ConsensusEffect]) {
+        guard let resume = resumeRound, let record = lastSigned else {
+            startRound(Round(0), now: now, into: &effects)
+            return
+        }
+        // After a restart: go back to the round last signed in, mark what was already signed as
+        // done, and send it again in case it never left.
+        resumeRound = nil
+        startRound(resume, now: now, into: &effects)
+        accept(record.message, into: &effects)
+        if record.round == round, record.step > step { step = record.step }
+        effects.append(.broadcast(record.message))
+    }
+
+    private mutating func beginHeight(_ next: Height, validators nextValidators: ValidatorSet, previousBlockTime blockTime: Timestamp) {
+        height = next
+        validators = nextValidators
+        proposerCycle = nextValidators.proposerCycle
+        previousBlockTime = blockTime
+        hasDecided = false
+        round = Round(0)
+        step = .propose
+        lockedValue = nil
+        lockedRound = nil
+        validValue = nil
+        validRound = nil
+        proposals = [:]
+        firstProposal = [:]
+        prevotes = [:]
+        precommits = [:]
+        senders = [:]
+        validity = [:]
+        validationRequested = []
+        buildRequested = []
+        prevoteTimeoutScheduled = []
+        precommitTimeoutScheduled = []
+        polkaSeen = []
+        equivocators = []
+    }
+
+    /// Paper lines 11–21.
+    private mutating func startRound(_ newRound: Round, now: Timestamp, into effects: inout [ConsensusEffect]) {
+        round = newRound
+        step = .propose
+        if let me = signer?.index, proposer(of: round) == me {
+            if let validValue {
+                propose(validValue, proofOfLockRound: validRound, now: now, into: &effects)
+            } else if buildRequested.insert(round).inserted {
+                effects.append(.buildBlock(height: height, round: round))
+            }
+        }
+        let timeout = Timeout(height: height, round: round, step: .propose)
+        effects.append(.scheduleTimeout(timeout, afterMillis: timeouts.duration(.propose, round: round)))
+    }
+
+    /// Paper lines 57–67.
+    private mutating func onTimeout(_ timeout: Timeout, now: Timestamp, into effects: inout [ConsensusEffect]) {
+        guard timeout.height == height, timeout.round == round, !hasDecided else { return }
+        switch timeout.step {
+        case .propose where step == .propose:
+            castVote(.prevote, for: nil, now: now, into: &effects)
+            step = .prevote
+        case .prevote where step == .prevote:
+            castVote(.precommit, for: nil, now: now, into: &effects)
+            step = .precommit
+        case .precommit:
+            startRound(round.next, now: now, into: &effects)
+        default:
+            break
+        }
+    }
+
+    // MARK: Messages in
+
+    /// Checks a message from a peer (or this validator's own) and records it. Anything malformed,
+    /// unsigned, for another chain or height, or too far ahead is dropped.
+    private mutating func accept(_ message: ConsensusMessage, into effects: inout [ConsensusEffect]) {
+        let messageHeight = message.height
+        if messageHeight == height.next || (hasDecided && messageHeight == height) {
+            // Too early: keep a bounded number for when the next height starts.
+            if messageHeight == height.next, futureMessages.count < Self.futureMessagesMax { futureMessages.append(message) }
+            return
+        }
+        guard messageHeight == height, message.round.rawValue <= round.rawValue &+ Self.roundsAheadMax else { return }
+        switch message {
+        case let .proposal(signed):
+            let proposal = signed.proposal
+            let held = proposals[proposal.round] ?? [:]
+            guard proposal.chainID == chainID, proposal.proposer == proposer(of: proposal.round), held[proposal.blockHash] == nil else { return }
+            let supported = validators.isMoreThanOneThird(max(prevotePower(proposal.round, for: proposal.blockHash), precommitPower(proposal.round, for: proposal.blockHash)))
+            guard held.count < Self.proposalsPerRoundMax || supported, signed.isValid(in: validators) else { return }
+            proposals[proposal.round, default: [:]][proposal.blockHash] = signed
+            if firstProposal[proposal.round] == nil { firstProposal[proposal.round] = signed }
+        case let .vote(signed):
+            let vote = signed.vote
+            guard vote.chainID == chainID, validators[vote.validator] != nil else { return }
+            let existing = (vote.kind == .prevote ? prevotes : precommits)[vote.round]?[vote.validator] ?? []
+            guard !existing.contains(where: { $0.vote.blockHash == vote.blockHash }), existing.count < Self.votesPerValidatorMax,
+                  signed.isValid(in: validators)
+            else { return }
+            if let first = existing.first, !equivocators.contains(vote.validator), let evidence = Evidence(first, signed, validators: validators) {
+                equivocators.insert(vote.validator)
+                effects.append(.evidence(evidence))
+            }
+            if vote.kind == .prevote {
+                prevotes[vote.round, default: [:]][vote.validator, default: []].append(signed)
+            } else {
+                precommits[vote.round, default: [:]][vote.validator, default: []].append(signed)
+            }
+        }
+        senders[message.round, default: []].insert(message.signer)
+    }
+
+    // MARK: The "upon" rules
+
+    /// Applies every rule whose condition holds, until none does.
+    private mutating func evaluate(now: Timestamp, into effects: inout [ConsensusEffect]) {
+        var progressed = true
+        while progressed && !hasDecided {
+            progressed = false
+            // Lines 55–56: f + 1 validators are in a later round; follow them.
+            if let later = senders.keys.filter({ $0 > round && validators.isMoreThanOneThird(power(of: senders[$0] ?? [])) }).max() {
+                startRound(later, now: now, into: &effects)
+                progressed = true
+                continue
+            }
+            // Lines 49–54: a proposal with precommits of 2f + 1 in any round decides.
+            for proposalRound in proposals.keys.sorted() {
+                for (value, signed) in (proposals[proposalRound] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    guard validators.isQuorum(precommitPower(proposalRound, for: value)) else { continue }
+                    guard isValid(value, round: proposalRound, into: &effects) else { continue }
+                    decide(signed, round: proposalRound, into: &effects)
+                    return
+                }
+            }
+            progressed = applyCurrentRoundRules(now: now, into: &effects)
+        }
+    }
+
+    private mutating func applyCurrentRoundRules(now: Timestamp, into effects: inout [ConsensusEffect]) -> Bool {
+        if step == .propose, let proposal = firstProposal[round]?.proposal {
+            let value = proposal.blockHash
+            if let lockRound = proposal.proofOfLockRound {
+                // Lines 28–33: a re-proposal justified by a polka in an earlier round.
+                if lockRound < round, validators.isQuorum(prevotePower(lockRound, for: value)),
+                   let valid = validityIfKnown(value, round: round, into: &effects) {
+                    let free = lockedRound.map { $0 <= lockRound } ?? true
+                    castVote(.prevote, for: valid && (free || lockedValue == value) ? value : nil, now: now, into: &effects)
+                    step = .prevote
+                    return true
+                }
+            } else if let valid = validityIfKnown(value, round: round, into: &effects) {
+                // Lines 22–27: a fresh proposal.
+                castVote(.prevote, for: valid && (lockedRound == nil || lockedValue == value) ? value : nil, now: now, into: &effects)
+                step = .prevote
+                return true
+            }
+        }
+        // Lines 34–35: prevotes of 2f + 1 for anything: start the prevote timeout.
+        if step == .prevote, !prevoteTimeoutScheduled.contains(round), validators.isQuorum(power(of: Set((prevotes[round] ?? [:]).keys))) {
+            prevoteTimeoutScheduled.insert(round)
+            effects.append(.scheduleTimeout(Timeout(height: height, round: round, step: .prevote), afterMillis: timeouts.duration(.prevote, round: round)))
+        }
+        // Lines 36–43: a polka for the proposal: lock (if still prevoting) and remember it as valid.
+        if step >= .prevote, !polkaSeen.contains(round),
+           let value = (proposals[round] ?? [:]).keys.sorted().first(where: { validators.isQuorum(prevotePower(round, for: $0)) }),
+           validityIfKnown(value, round: round, into: &effects) == true {
+            polkaSeen.insert(round)
+            if step == .prevote {
+                lockedValue = value
+                lockedRound = round
+                castVote(.precommit, for: value, now: now, into: &effects)
+                step = .precommit
+            }
+            validValue = value
+            validRound = round
+            return true
+        }
+        // Lines 44–46: a polka for nil.
+        if step == .prevote, validators.isQuorum(prevotePower(round, for: nil)) {
+            castVote(.precommit, for: nil, now: now, into: &effects)
+            step = .precommit
+            return true
+        }
+        // Lines 47–48: precommits of 2f + 1 for anything: start the precommit timeout.
+        if !precommitTimeoutScheduled.contains(round), validators.isQuorum(power(of: Set((precommits[round] ?? [:]).keys))) {
+            precommitTimeoutScheduled.insert(round)
+            effects.append(.scheduleTimeout(Timeout(height: height, round: round, step: .precommit), afterMillis: timeouts.duration(.precommit, round: round)))
+        }
+        return false
+    }
+
+    // MARK: Helpers
+
+    private func power(of members: Set<ValidatorIndex>) -> UInt64 {
+        members.reduce(0) { $0 + (validators[$1]?.votingPower ?? 0) }
+    }
+
+    private func prevotePower(_ round: Round, for value: Hash?) -> UInt64 {
+        power(of: Set((prevotes[round] ?? [:]).filter { $0.value.contains { $0.vote.blockHash == value } }.keys))
+    }
+
+    private func precommitPower(_ round: Round, for value: Hash?) -> UInt64 {
+        power(of: Set((precommits[round] ?? [:]).filter { $0.value.contains { $0.vote.blockHash == value } }.keys))
+    }
+
+    /// The application's verdict on `value`, asking for it the first time.
+    private mutating func validityIfKnown(_ value: Hash, round: Round, into effects: inout [ConsensusEffect]) -> Bool? {
+        if let known = validity[value] { return known }
+        if validationRequested.insert(value).inserted {
+            effects.append(.validateBlock(height: height, round: round, blockHash: value))
+        }
+        return nil
+    }
+
+    private mutating func isValid(_ value: Hash, round: Round, into effects: inout [ConsensusEffect]) -> Bool {
+        validityIfKnown(value, round: round, into: &effects) == true
+    }
+
+    private mutating func decide(_ signed: SignedProposal, round decidedRound: Round, into effects: inout [ConsensusEffect]) {
+        let value = signed.proposal.blockHash
+        let entries = (precommits[decidedRound] ?? [:]).values
+            .compactMap { votes in votes.first { $0.vote.blockHash == value } }
+            .map { CommitSignature(validator: $0.vote.validator, timestamp: $0.vote.timestamp, signature: $0.signature) }
+        let commit = Commit(height: height, round: decidedRound, blockHash: value, signatures: entries)
+        hasDecided = true
+        effects.append(.decide(height: height, round: decidedRound, blockHash: value, commit: commit, proposal: signed))
+    }
+
+    private mutating func propose(_ value: Hash, proofOfLockRound: Round?, now: Timestamp, into effects: inout [ConsensusEffect]) {
+        guard let (key, me) = signer else { return }
+        let proposal = Proposal(chainID: chainID, height: height, round: round, proofOfLockRound: proofOfLockRound,
+                                blockHash: value, timestamp: voteTime(now), proposer: me)
+        sign(.proposal(proposal.signed(with: key)), step: .propose, into: &effects)
+    }
+
+    /// Signs and records a vote, unless it would sign at or below the last persisted step.
+    private mutating func castVote(_ kind: VoteKind, for value: Hash?, now: Timestamp, into effects: inout [ConsensusEffect]) {
+        guard let (key, me) = signer else { return }
+        let vote = Vote(kind: kind, chainID: chainID, height: height, round: round, blockHash: value, timestamp: voteTime(now), validator: me)
+        sign(.vote(vote.signed(with: key)), step: kind == .prevote ? .prevote : .precommit, into: &effects)
+    }
+
+    private mutating func sign(_ message: ConsensusMessage, step signedStep: Step, into effects: inout [ConsensusEffect]) {
+        if let lastSigned, !lastSigned.permitsSigning(height: height, round: round, step: signedStep) { return }
+        let record = SigningRecord(height: height, round: round, step: signedStep, message: message, lockedRound: lockedRound, lockedValue: lockedValue)
+        lastSigned = record
+        effects.append(.persistThenBroadcast(record))
+        accept(message, into: &effects)
+    }
+
+    /// Vote timestamps move forward past the previous block's time even if a clock lags.
+    private func voteTime(_ now: Timestamp) -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: max(now.millisecondsSinceEpoch, previousBlockTime.millisecondsSinceEpoch + 1))
+    }
+}
