@@ -127,17 +127,30 @@ public struct ConsensusState: Sendable {
     }
 
     /// The messages of the current height worth sending again to peers that may have missed them:
-    /// the proposals held and this validator's own votes.
+    /// the proposals held, every vote of the current round, the prevotes of the polkas behind
+    /// this validator's lock and valid value (a peer needs them to follow a re-proposal), and this
+    /// validator's own votes.
     public var gossip: [ConsensusMessage] {
         var messages = proposals.keys.sorted().flatMap { round in
             (proposals[round] ?? [:]).keys.sorted().compactMap { proposals[round]?[$0].map(ConsensusMessage.proposal) }
         }
-        guard let me = signer?.index else { return messages }
-        for log in [prevotes, precommits] {
-            for round in log.keys.sorted() {
-                for own in log[round]?[me] ?? [] { messages.append(.vote(own)) }
+        func votes(_ log: [Round: [ValidatorIndex: [SignedVote]]], _ round: Round?) -> [SignedVote] {
+            guard let round, let byValidator = log[round] else { return [] }
+            return byValidator.keys.sorted().flatMap { byValidator[$0] ?? [] }
+        }
+        var shared = votes(prevotes, round) + votes(precommits, round)
+        for polkaRound in Set([lockedRound, validRound].compactMap { $0 }).sorted() where polkaRound != round {
+            shared += votes(prevotes, polkaRound)
+        }
+        if let me = signer?.index {
+            for log in [prevotes, precommits] {
+                for voteRound in log.keys.sorted() where voteRound != round {
+                    shared += log[voteRound]?[me] ?? []
+                }
             }
         }
+        var seen: Set<SignedVote> = []
+        messages += shared.filter { seen.insert($0).inserted }.map(ConsensusMessage.vote)
         return messages
     }
 

@@ -16,21 +16,29 @@ extension Cluster {
     /// precommits for a different value to each group. With at most f of them the honest replicas
     /// must still agree; with f + 1 they can make two groups decide differently.
     mutating func adversaryReceives(_ message: WireMessage) {
+        let (height, round): (Height, Round)
         switch message {
         case let .proposal(signed, _):
-            act(height: signed.proposal.height, round: signed.proposal.round, honestProposal: nil)
-            act(height: signed.proposal.height, round: signed.proposal.round, honestProposal: signed.proposal.blockHash)
+            (height, round) = (signed.proposal.height, signed.proposal.round)
+            act(height: height, round: round, honestProposal: signed.proposal.blockHash)
         case let .vote(signed):
-            act(height: signed.vote.height, round: signed.vote.round, honestProposal: nil)
+            (height, round) = (signed.vote.height, signed.vote.round)
         case .decided:
-            break
+            return
         }
+        // Act ahead too: a lying proposer must speak before the honest replicas time out.
+        act(height: height, round: round, honestProposal: nil)
+        act(height: height, round: round.next, honestProposal: nil)
+        act(height: height.next, round: Round(0), honestProposal: nil)
     }
 
     private mutating func act(height: Height, round: Round, honestProposal: Hash?) {
-        guard adversaryActed.insert(AdversaryStep(height: height, round: round, honestProposal: honestProposal)).inserted else { return }
-        // Build on the chain the honest replicas share below this height.
-        guard let chain = honest.compactMap({ replicas[$0]?.chain }).first(where: { $0.count >= Int(height.rawValue) - 1 }) else { return }
+        let occasion = AdversaryStep(height: height, round: round, honestProposal: honestProposal)
+        // Build on the chain the honest replicas share below this height, once one has decided it.
+        guard !adversaryActed.contains(occasion),
+              let chain = honest.compactMap({ replicas[$0]?.chain }).first(where: { $0.count >= Int(height.rawValue) - 1 })
+        else { return }
+        adversaryActed.insert(occasion)
         let base = Array(chain.prefix(Int(height.rawValue) - 1))
         let groups = splitHonest()
         var values: [Hash?] = [honestProposal, nil]

@@ -130,7 +130,7 @@ struct Cluster {
             guard replicas[index]?.isUp == true, replicas[index]?.incarnation == incarnation else { return }
             handle(index, .timeout(timeout))
         case let .gossip(index):
-            queue.push(at: now + 250, .gossip(replica: index))
+            queue.push(at: now + 500, .gossip(replica: index))
             guard let replica = replicas[index], replica.isUp else { return }
             for message in replica.consensus.gossip { send(message, from: index, blocks: replica.blocks) }
         case let .crash(index):

@@ -11,9 +11,9 @@ public struct SimulationOptions: Sendable {
     /// Honest replicas that may be down at the same time (crashed, later restarted from what they persisted).
     public var crashes: Int
     /// Heights every honest replica must decide after the network heals.
-    public var heightsAfterHealing: Int = 3
+    public var heightsAfterHealing: Int = 2
     /// Milliseconds of faults (drops, duplicates, reordering, partitions, crashes) before healing.
-    public var faultyMillis: UInt64 = 15_000
+    public var faultyMillis: UInt64 = 6_000
     /// Milliseconds after healing within which every honest replica must decide `heightsAfterHealing` more heights.
     public var progressDeadlineMillis: UInt64 = 60_000
 

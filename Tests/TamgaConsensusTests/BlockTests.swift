@@ -1,0 +1,67 @@
+import TamgaConsensus
+import TamgaCore
+import Testing
+
+@Suite struct BlockTests {
+    static let chain = try! ChainID("tamga-test")
+    static let keys = (0..<4).map { try! SigningKey(seed: [UInt8](repeating: UInt8($0 + 1), count: 32)) }
+
+    static func validators(_ powers: [UInt64]) -> ValidatorSet {
+        try! ValidatorSet(zip(keys, powers).map { Validator(publicKey: $0.publicKey, votingPower: $1) })
+    }
+
+    static func commit(block: Hash, times: [(Int, UInt64)]) -> Commit {
+        Commit(height: Height(1), round: Round(0), blockHash: block, signatures: times.map { index, time in
+            let vote = Vote(kind: .precommit, chainID: chain, height: Height(1), round: Round(0), blockHash: block,
+                            timestamp: Timestamp(millisecondsSinceEpoch: time), validator: ValidatorIndex(UInt16(index)))
+            return CommitSignature(validator: vote.validator, timestamp: vote.timestamp, signature: vote.signed(with: keys[index]).signature)
+        })
+    }
+
+    @Test func weightedMedianFollowsVotingPower() {
+        let equal = Self.validators([1, 1, 1, 1])
+        #expect(BlockTime.weightedMedian(of: Self.commit(block: .zero, times: [(0, 10), (1, 30), (2, 20)]), validators: equal).rawValue == 20)
+        // One validator with most of the power decides the median.
+        let heavy = Self.validators([10, 1, 1, 1])
+        #expect(BlockTime.weightedMedian(of: Self.commit(block: .zero, times: [(0, 99), (1, 1), (2, 2), (3, 3)]), validators: heavy).rawValue == 99)
+        // An outlier with little power cannot move it.
+        #expect(BlockTime.weightedMedian(of: Self.commit(block: .zero, times: [(0, 50), (1, 51), (2, 52), (3, 9_999_999)]), validators: equal).rawValue == 52)
+    }
+
+    @Test func proposerIsWeightedRoundRobin() {
+        let equal = Self.validators([1, 1, 1, 1])
+        #expect((0..<8).map { equal.proposer(height: Height(0), round: Round($0)).rawValue } == [0, 1, 2, 3, 0, 1, 2, 3])
+        #expect(equal.proposer(height: Height(5), round: Round(2)) == equal.proposer(height: Height(7), round: Round(0)))
+        let weighted = Self.validators([3, 1, 1, 1])
+        let cycle = (0..<6).map { weighted.proposer(height: Height(0), round: Round($0)).rawValue }
+        #expect(cycle.filter { $0 == 0 }.count == 3)
+        #expect(Set(cycle) == [0, 1, 2, 3])
+        // Spread out, not bunched: the heavy validator never proposes three rounds running.
+        #expect(!cycle.indices.dropLast(2).contains { cycle[$0] == 0 && cycle[$0 + 1] == 0 && cycle[$0 + 2] == 0 })
+    }
+
+    @Test func validatesEverythingConsensusOwns() throws {
+        let validators = Self.validators([1, 1, 1, 1])
+        let previous = Hash.sha256(Array("block 1".utf8))
+        let lastCommit = Self.commit(block: previous, times: [(0, 100), (1, 200), (2, 300)])
+        let tip = ChainTip(chainID: Self.chain, height: Height(2), previousBlockHash: previous, previousValidators: validators,
+                           validators: validators, genesisTime: Timestamp(millisecondsSinceEpoch: 1))
+        func block(time: UInt64 = 200, previousHash: Hash = previous, commit: Commit? = lastCommit, proposer: UInt16 = 1, height: UInt64 = 2) -> Block {
+            let header = BlockHeader(chainID: Self.chain, height: Height(height), time: Timestamp(millisecondsSinceEpoch: time),
+                                     previousBlockHash: previousHash, lastCommitHash: commit?.hash ?? .zero,
+                                     transactionsRoot: Block.transactionsRoot([]), evidenceRoot: .zero, stateRoot: .zero,
+                                     validatorSetHash: validators.hash, proposer: ValidatorIndex(proposer))
+            return Block(header: header, transactions: [], lastCommit: commit)
+        }
+        try tip.validate(block())
+        #expect(throws: BlockError.wrongTime(expected: Timestamp(millisecondsSinceEpoch: 200), actual: Timestamp(millisecondsSinceEpoch: 201))) {
+            try tip.validate(block(time: 201))
+        }
+        #expect(throws: BlockError.wrongPreviousBlock) { try tip.validate(block(previousHash: .zero)) }
+        #expect(throws: BlockError.missingLastCommit) { try tip.validate(block(commit: nil)) }
+        #expect(throws: BlockError.unknownProposer(ValidatorIndex(7))) { try tip.validate(block(proposer: 7)) }
+        #expect(throws: BlockError.wrongHeight(expected: Height(2), actual: Height(3))) { try tip.validate(block(height: 3)) }
+        let weak = Self.commit(block: previous, times: [(0, 100), (1, 200)])
+        #expect(throws: BlockError.lastCommitInvalid(.insufficientPower(signed: 2, total: 4))) { try tip.validate(block(commit: weak)) }
+    }
+}
