@@ -1,7 +1,11 @@
+import Foundation
 import TamgaConsensus
 import TamgaCore
 
 /// The simulated world: replicas, a Byzantine adversary, a network and a clock.
+/// `TAMGA_TRACE=<replica>` prints every event that replica handles, to follow a failing seed.
+let traceReplica: Int? = ProcessInfo.processInfo.environment["TAMGA_TRACE"].flatMap { Int($0) }
+
 struct Cluster {
     let options: SimulationOptions
     let chainID: ChainID
@@ -203,6 +207,7 @@ struct Cluster {
 
     mutating func handle(_ index: Int, _ event: ConsensusEvent) {
         guard var replica = replicas[index], replica.isUp else { return }
+        if traceReplica == index { print("\(now) r\(index) h\(replica.consensus.height) r\(replica.consensus.round) \(replica.consensus.step): \(String(describing: event).prefix(160))") }
         let effects = replica.consensus.handle(event, now: Timestamp(millisecondsSinceEpoch: genesisTime.rawValue + now))
         replicas[index] = replica
         for effect in effects { carryOut(effect, at: index) }
