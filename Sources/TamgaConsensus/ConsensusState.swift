@@ -72,7 +72,8 @@ public struct ConsensusState: Sendable {
     public private(set) var validRound: Round?
     /// The last record handed out for persistence.
     public private(set) var lastSigned: SigningRecord?
-    private var resumeRound: Round?
+    /// Signed messages of the current height to take back after a restart.
+    private var resumedMessages: [ConsensusMessage] = []
 
     /// Proposals per round by block hash, and the one that arrived first (the one prevoted on).
     private var proposals: [Round: [Hash: SignedProposal]] = [:]
@@ -95,11 +96,14 @@ public struct ConsensusState: Sendable {
 
     /// - Parameters:
     ///   - signingKey: this validator's key and index in `validators`; nil to follow without voting.
-    ///   - resumingFrom: the last persisted `SigningRecord`, after a restart.
+    ///   - resumingFrom: after a restart, the `SigningRecord`s persisted since the last decided
+    ///     height (at least the last one ever persisted). The last sets the signing guard and the
+    ///     lock; the messages of the current height are taken back and sent again, so that peers
+    ///     that missed a vote before the crash still get it.
     public init(
         chainID: ChainID, height: Height, validators: ValidatorSet, previousBlockTime: Timestamp,
         timeouts: TimeoutConfig = TimeoutConfig(), signingKey: (SigningKey, ValidatorIndex)? = nil,
-        resumingFrom record: SigningRecord? = nil
+        resumingFrom records: [SigningRecord] = []
     ) {
         if let (key, index) = signingKey {
             precondition(validators[index]?.publicKey == key.publicKey, "the signing key is not the validator's key")
@@ -113,11 +117,14 @@ public struct ConsensusState: Sendable {
         self.proposerCycle = validators.proposerCycle
         self.previousBlockTime = previousBlockTime
         self.timeouts = timeouts
-        self.lastSigned = record
-        if let record, record.height == height {
-            lockedValue = record.lockedValue
-            lockedRound = record.lockedRound
-            resumeRound = record.round
+        let last = records.max { ($0.height, $0.round, $0.step) < ($1.height, $1.round, $1.step) }
+        self.lastSigned = last
+        if let last, last.height == height {
+            lockedValue = last.lockedValue
+            lockedRound = last.lockedRound
+            resumedMessages = records.filter { $0.height == height }
+                .sorted { ($0.round, $0.step) < ($1.round, $1.step) }
+                .map(\.message)
         }
     }
 
@@ -190,17 +197,20 @@ public struct ConsensusState: Sendable {
     // MARK: Rounds
 
     private mutating func start(now: Timestamp, into effects: inout [ConsensusEffect]) {
-        guard let resume = resumeRound, let record = lastSigned else {
+        guard let record = lastSigned, !resumedMessages.isEmpty else {
             startRound(Round(0), now: now, into: &effects)
             return
         }
-        // After a restart: go back to the round last signed in, mark what was already signed as
-        // done, and send it again in case it never left.
-        resumeRound = nil
-        startRound(resume, now: now, into: &effects)
-        accept(record.message, into: &effects)
-        if record.round == round, record.step > step { step = record.step }
-        effects.append(.broadcast(record.message))
+        // After a restart: go back to the round last signed in, take back what was signed at this
+        // height, mark the step as done, and send it all again in case some of it never left.
+        let messages = resumedMessages
+        resumedMessages = []
+        startRound(record.round, now: now, into: &effects)
+        for message in messages {
+            accept(message, into: &effects)
+            effects.append(.broadcast(message))
+        }
+        if record.step > step { step = record.step }
     }
 
     private mutating func beginHeight(_ next: Height, validators nextValidators: ValidatorSet, previousBlockTime blockTime: Timestamp) {

@@ -49,13 +49,13 @@ struct Cluster {
         report = SimulationReport(options: options)
         checker = SafetyChecker()
         for index in 0..<options.validators where !byzantine.contains(index) {
-            replicas[index] = Replica(index: index, key: keys[index], consensus: makeConsensus(for: index, chain: [], persisted: nil))
+            replicas[index] = Replica(index: index, key: keys[index], consensus: makeConsensus(for: index, chain: [], persisted: []))
         }
     }
 
     var honest: [Int] { replicas.keys.sorted() }
 
-    func makeConsensus(for index: Int, chain: [DecidedBlock], persisted: SigningRecord?) -> ConsensusState {
+    func makeConsensus(for index: Int, chain: [DecidedBlock], persisted: [SigningRecord]) -> ConsensusState {
         ConsensusState(
             chainID: chainID, height: Height(UInt64(chain.count + 1)), validators: validators,
             previousBlockTime: chain.last?.block.header.time ?? genesisTime, timeouts: timeouts,
@@ -147,7 +147,7 @@ struct Cluster {
         case let .restart(index):
             guard var replica = replicas[index], !replica.isUp else { return }
             replica.isUp = true
-            // Only what was persisted comes back: the chain and the last signing record.
+            // Only what was persisted comes back: the chain and the signing records.
             replica.consensus = makeConsensus(for: index, chain: replica.chain, persisted: replica.persisted)
             if let block = replica.persistedBlock { replica.blocks[block.hash] = block }
             replicas[index] = replica
@@ -217,7 +217,9 @@ struct Cluster {
         guard let replica = replicas[index] else { return }
         switch effect {
         case let .persistThenBroadcast(record):
-            replicas[index]?.persisted = record
+            // The log keeps this height's records, and the last record of earlier heights for the guard.
+            let kept = replica.persisted.filter { $0.height == record.height }
+            replicas[index]?.persisted = (kept.isEmpty ? Array(replica.persisted.suffix(1)) : kept) + [record]
             if case let .proposal(signed) = record.message { replicas[index]?.persistedBlock = replica.blocks[signed.proposal.blockHash] }
             checker.recordSignature(record.message, by: index)
             send(record.message, from: index, blocks: replica.blocks)

@@ -79,7 +79,8 @@ struct Replica {
     var incarnation = 0
     var consensus: ConsensusState
     /// Survives a crash.
-    var persisted: SigningRecord?
+    /// Survives a crash: the signing records since the last decided height (a write-ahead log).
+    var persisted: [SigningRecord] = []
     /// Survives a crash.
     var chain: [DecidedBlock] = []
     /// Survives a crash: the block of the last proposal this replica signed, saved with it.

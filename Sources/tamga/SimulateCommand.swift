@@ -39,15 +39,22 @@ struct SimulateCommand: ParsableCommand {
         let start = clock.now
         var failures = 0
         var heights = 0
-        for seed in seedList {
+        func summary(_ count: Int) -> String {
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return "\(count) seeds, \(failures) failed, \(heights) heights decided, \(String(format: "%.1f", seconds)) s"
+        }
+        for (offset, seed) in seedList.enumerated() {
             let report = simulate(SimulationOptions(seed: seed, validators: validators, byzantine: byzantine ?? f, crashes: crashes ?? f))
             heights += report.decidedHeights
             if !report.violations.isEmpty { failures += 1 }
             if verbose || !report.violations.isEmpty { print(report) }
+            if (offset + 1) % 5_000 == 0, offset + 1 < seedList.count {
+                print("… " + summary(offset + 1))
+                FileHandle.standardOutput.synchronizeFile()
+            }
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("\(seedList.count) seeds, \(failures) failed, \(heights) heights decided, \(String(format: "%.1f", seconds)) s")
+        print(summary(seedList.count))
         if failures > 0 { throw ExitCode.failure }
     }
 }

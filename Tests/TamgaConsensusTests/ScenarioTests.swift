@@ -14,16 +14,19 @@ struct Script {
     var state: ConsensusState
     var effects: [ConsensusEffect] = []
     var clock: UInt64 = 1_000
+    /// Every record the replica asked to persist: its write-ahead log.
+    var persisted: [SigningRecord] = []
 
-    init(resumingFrom record: SigningRecord? = nil) {
+    init(resumingFrom records: [SigningRecord] = []) {
         state = ConsensusState(chainID: Self.chain, height: Height(1), validators: Self.validators,
                                previousBlockTime: Timestamp(millisecondsSinceEpoch: 0), signingKey: (Self.keys[0], ValidatorIndex(0)),
-                               resumingFrom: record)
+                               resumingFrom: records)
     }
 
     mutating func send(_ event: ConsensusEvent) {
         clock += 10
         effects = state.handle(event, now: Timestamp(millisecondsSinceEpoch: clock))
+        for case let .persistThenBroadcast(record) in effects { persisted.append(record) }
     }
 
     static func proposal(round: UInt32, block: Hash, lockRound: UInt32? = nil, by proposer: Int? = nil) -> ConsensusEvent {
@@ -256,11 +259,15 @@ struct Script {
         guard let record = script.state.lastSigned else { Issue.record("nothing persisted"); return }
         #expect(record.step == .precommit && record.lockedValue == Script.blockA)
 
-        // Restart from the record: the precommit is sent again, the lock is kept, and a
-        // proposal for another block in the same round gets no new signature.
-        var restarted = Script(resumingFrom: record)
+        #expect(script.persisted.map(\.step) == [.prevote, .precommit])
+
+        // Restart from the log: the prevote and precommit are sent again, the lock is kept, and
+        // a proposal for another block in the same round gets no new signature.
+        var restarted = Script(resumingFrom: script.persisted)
         restarted.send(.start)
         #expect(restarted.effects.contains(.broadcast(record.message)))
+        #expect(restarted.effects.contains(.broadcast(script.persisted[0].message)))
+        #expect(restarted.state.step == .precommit)
         #expect(restarted.state.lockedValue == Script.blockA)
         restarted.send(Script.proposal(round: 0, block: Script.blockB))
         restarted.answerValidation(true)

@@ -18,23 +18,12 @@ import Testing
         }
     }
 
-    /// Seeds whose run keeps safety but loses progress after healing: an open liveness bug.
-    static let knownLivenessFailures: Set<UInt64> = [432]
-
     @Test(arguments: chunks.indices)
     func honestReplicasAgreeAndProgress(_ chunk: Int) {
         let (validators, seeds) = Self.chunks[chunk]
         let f = (validators - 1) / 3
         for seed in replayed(seeds) {
             let report = simulate(SimulationOptions(seed: seed, validators: validators, byzantine: f, crashes: f))
-            if Self.knownLivenessFailures.contains(seed) {
-                // Safety holds in this run; progress does not (see docs/consensus.md, "Known issues").
-                #expect(!report.violations.contains { !$0.hasPrefix("progress") }, "\(report)")
-                withKnownIssue("seed \(seed) stalls after healing: a replica never receives the prevotes it needs") {
-                    #expect(report.violations.isEmpty, "\(report)")
-                }
-                continue
-            }
             #expect(report.violations.isEmpty, "\(report)")
             #expect(report.decidedHeights >= 2, "\(report)")
         }
