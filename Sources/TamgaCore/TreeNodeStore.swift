@@ -120,8 +120,8 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     private var tables: [UInt64: [NodePath: TreeNode]] = [:]
     private var roots: [UInt64: ChildReference?] = [:]
     private var newest: UInt64?
-    /// (stale since, node) in version order.
-    private var stale: [(since: UInt64, key: NodeKey)] = []
+    /// The nodes each version made stale.
+    private var staleSince: [UInt64: [NodeKey]] = [:]
 
     public init() {}
 
@@ -143,19 +143,23 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         }
         if !table.isEmpty { tables[batch.version] = table }
         roots[batch.version] = .some(batch.root)
-        stale.append(contentsOf: batch.staleNodes.map { (batch.version, $0) })
+        if !batch.staleNodes.isEmpty { staleSince[batch.version] = batch.staleNodes }
         newest = batch.version
     }
 
     public func prune(keepingFrom version: UInt64) {
         // A node stale since v is still used by versions before v, so it may go once v ≤ the
         // oldest version kept.
-        let removable = stale.prefix { $0.since <= version }
-        for entry in removable {
-            tables[entry.key.version]?[entry.key.path] = nil
-            if tables[entry.key.version]?.isEmpty == true { tables[entry.key.version] = nil }
+        var removable: [UInt64: [NodePath]] = [:]
+        for since in staleSince.keys where since <= version {
+            for key in staleSince.removeValue(forKey: since) ?? [] { removable[key.version, default: []].append(key.path) }
         }
-        stale.removeFirst(removable.count)
+        for (written, paths) in removable {
+            // Taken out and put back, so that the table is changed in place rather than copied.
+            guard var table = tables.removeValue(forKey: written) else { continue }
+            for path in paths { table[path] = nil }
+            if !table.isEmpty { tables[written] = table }
+        }
         for kept in roots.keys where kept < version { roots[kept] = nil }
     }
 }

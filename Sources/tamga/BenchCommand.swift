@@ -23,6 +23,9 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Versions of updates to measure.")
         var versions = 200
 
+        @Option(help: "Versions the map retains while updating (older ones are pruned, as a node does); 0 keeps all.")
+        var retain = 100
+
         @Option(help: "Signatures to sign and verify.")
         var signatures = 20_000
 
@@ -30,7 +33,7 @@ struct BenchCommand: ParsableCommand {
         var proofs = 100_000
 
         func validate() throws {
-            guard keys > 0, batch > 0, versions > 0, signatures > 0, proofs > 0 else {
+            guard keys > 0, batch > 0, versions > 0, signatures > 0, proofs > 0, retain >= 0 else {
                 throw ValidationError("every count must be positive")
             }
         }
@@ -62,7 +65,8 @@ struct BenchCommand: ParsableCommand {
 
         private func measureStateMap() throws {
             var random = SplitMix64(seed: 0x7461_6d67_61)
-            let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
+            let store = InMemoryTreeNodeStore()
+            let map = AuthenticatedMap(store: store)
             let value = Array(repeating: UInt8(0xab), count: 120)
             func recordKey(_ index: Int) -> [UInt8] { Array("record/\(index)".utf8) }
 
@@ -96,9 +100,11 @@ struct BenchCommand: ParsableCommand {
                 for updates in batches {
                     version += 1
                     try map.apply(updates, as: version)
+                    if retain > 0, version > UInt64(retain) { store.prune(keepingFrom: version - UInt64(retain) + 1) }
                 }
             }
-            report("map updates at \(keys) keys (batch \(batch), root per batch)", count: versions * batch, seconds: updating)
+            let retained = retain > 0 ? "\(retain) versions kept" : "all versions kept"
+            report("map updates at \(keys) keys (batch \(batch), root per batch, \(retained))", count: versions * batch, seconds: updating)
 
             let root = try map.rootHash(at: version)
             let queried = (0..<proofs).map { index in
