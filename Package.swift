@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "tamga", targets: ["tamga"]),
         .library(name: "TamgaCore", targets: ["TamgaCore"]),
+        .library(name: "TamgaLedger", targets: ["TamgaLedger"]),
         .library(name: "TamgaConsensus", targets: ["TamgaConsensus"]),
         .library(name: "TamgaSimulation", targets: ["TamgaSimulation"]),
     ],
@@ -25,6 +26,11 @@ let package = Package(
         .target(
             name: "TamgaCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaLedger",
+            dependencies: ["TamgaCore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -49,6 +55,14 @@ let package = Package(
             name: "TamgaCoreTests",
             dependencies: [
                 "TamgaCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TamgaLedgerTests",
+            dependencies: [
+                "TamgaCore", "TamgaLedger",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

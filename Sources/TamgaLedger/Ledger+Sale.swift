@@ -1,0 +1,277 @@
+import TamgaCore
+
+extension RecordKey {
+    /// The ids of open deeds, sorted, so that expiry at the end of a block needs no scan.
+    static let openDeeds: [UInt8] = Array("deeds/open".utf8)
+}
+
+extension Ledger {
+    /// `sale.list`: all co-owners offer the property at a price (every owner signs the envelope).
+    func list(_ body: ListProperty, context: inout ExecutionContext, state: inout WorkingState) throws {
+        let passport = try state.passport(body.cadastralNumber)
+        guard passport.share(of: context.signer) != nil else {
+            throw Rejection(.notAnOwner, "\(context.signer) does not own \(body.cadastralNumber)")
+        }
+        let missing = passport.owners.map(\.party).filter { !context.signers.contains($0) }
+        guard missing.isEmpty else {
+            throw Rejection(.ownersSignatureMissing, "co-owners \(missing.map(\.rawValue).joined(separator: ", ")) did not sign the listing")
+        }
+        guard body.price > .zero else { throw Rejection(.invalidAmount, "the price must be positive") }
+        guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(body.cadastralNumber) is under arrest") }
+        state.put(Listing(cadastralNumber: body.cadastralNumber, price: body.price, listedAt: context.blockTime), at: RecordKey.listing(body.cadastralNumber))
+        context.emit(LedgerEvent("sale.listed", parties: passport.owners.map(\.party), properties: [body.cadastralNumber], amount: body.price))
+    }
+
+    /// `sale.buy`: a buyer takes a listing at its price. The owners agreed by listing, so the deed
+    /// is signed by every party at once; the price is held and the deed settles in this
+    /// transaction unless a notary's attestation is required.
+    func buy(_ body: Buy, context: inout ExecutionContext, state: inout WorkingState) throws {
+        guard let listing = try state.record(Listing.self, RecordKey.listing(body.cadastralNumber)) else {
+            throw Rejection(.notListed, "\(body.cadastralNumber) is not for sale")
+        }
+        guard listing.price == body.price else {
+            throw Rejection(.priceChanged, "the listed price is \(listing.price), not \(body.price)")
+        }
+        let passport = try state.passport(body.cadastralNumber)
+        guard passport.share(of: context.signer) == nil else { throw Rejection(.invalidDeed, "an owner cannot buy its own property") }
+        state.remove(RecordKey.listing(body.cadastralNumber))
+        let deed = try openDeed(
+            cadastralNumber: body.cadastralNumber,
+            sellers: passport.owners.map { Deed.Seller(party: $0.party, share: $0.share) },
+            buyers: [Deed.Buyer(party: context.signer, share: .whole, pays: listing.price)],
+            context: context, state: state
+        )
+        context.emit(LedgerEvent("deed.opened", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
+        var signed = deed
+        for party in deed.parties { try addSignature(of: party, to: &signed, state: &state) }
+        try finish(signed, context: &context, state: &state)
+    }
+
+    /// `deed.propose`: a deed between several sellers and buyers, proposed by one of its parties,
+    /// whose signature counts at once.
+    func proposeDeed(_ body: ProposeDeed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        let deed = try openDeed(cadastralNumber: body.cadastralNumber, sellers: body.sellers, buyers: body.buyers, context: context, state: state)
+        guard deed.parties.contains(context.signer) else {
+            throw Rejection(.notADeedParty, "\(context.signer) is not a party to the deed it proposes")
+        }
+        context.emit(LedgerEvent("deed.opened", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
+        var signed = deed
+        try addSignature(of: context.signer, to: &signed, state: &state)
+        try finish(signed, context: &context, state: &state)
+    }
+
+    /// `deed.sign`: a party agrees to the deed's terms; a buyer's signature holds its payment.
+    func signDeed(_ body: SignDeed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        var deed = try openDeedRecord(body.deed, context: context, state: state)
+        guard deed.parties.contains(context.signer) else { throw Rejection(.notADeedParty, "\(context.signer) is not a party to deed \(deed.id)") }
+        guard !deed.signedBy.contains(context.signer) else { throw Rejection(.alreadySigned, "\(context.signer) already signed deed \(deed.id)") }
+        guard body.termsHash == deed.termsHash else {
+            throw Rejection(.termsMismatch, "the signed terms \(body.termsHash) are not the deed's terms \(deed.termsHash)")
+        }
+        try addSignature(of: context.signer, to: &deed, state: &state)
+        context.emit(LedgerEvent("deed.signed", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id))
+        try finish(deed, context: &context, state: &state)
+    }
+
+    /// `deed.attest`: a notary attests the parties' free will.
+    func attestDeed(_ body: DeedReference, context: inout ExecutionContext, state: inout WorkingState) throws {
+        try state.requireRole(.notary, of: context.signer, for: "attesting a deed")
+        var deed = try openDeedRecord(body.deed, context: context, state: state)
+        guard !deed.parties.contains(context.signer) else { throw Rejection(.invalidDeed, "a notary cannot attest a deed it is party to") }
+        deed.attestedBy = context.signer
+        context.emit(LedgerEvent("deed.attested", parties: deed.parties + [context.signer], properties: [deed.cadastralNumber], deed: deed.id))
+        try finish(deed, context: &context, state: &state)
+    }
+
+    /// `deed.cancel`: any party withdraws before settlement; every hold is released.
+    func cancelDeed(_ body: DeedReference, context: inout ExecutionContext, state: inout WorkingState) throws {
+        var deed = try openDeedRecord(body.deed, context: context, state: state)
+        guard deed.parties.contains(context.signer) else { throw Rejection(.notADeedParty, "\(context.signer) is not a party to deed \(deed.id)") }
+        try close(&deed, as: .cancelled, state: &state)
+        context.emit(LedgerEvent("deed.cancelled", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id))
+    }
+
+    // MARK: Deed mechanics
+
+    /// A new open deed, checked against the passport: sellers own what they sell, buyers receive
+    /// exactly what is sold, the payments add up, and the property is not under arrest.
+    private func openDeed(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], context: ExecutionContext, state: WorkingState) throws -> Deed {
+        let passport = try state.passport(cadastralNumber)
+        guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(cadastralNumber) is under arrest") }
+        guard !sellers.isEmpty, !buyers.isEmpty, sellers.count + buyers.count <= Limits.deedPartiesMax else {
+            throw Rejection(.invalidDeed, "a deed needs at least one seller and one buyer, and at most \(Limits.deedPartiesMax) parties")
+        }
+        let sellerParties = sellers.map(\.party), buyerParties = buyers.map(\.party)
+        guard Set(sellerParties).count == sellers.count, Set(buyerParties).count == buyers.count, Set(sellerParties).isDisjoint(with: buyerParties) else {
+            throw Rejection(.invalidDeed, "each party appears once, as a seller or as a buyer")
+        }
+        var sold = Share.none, bought = Share.none
+        var price = Tiyn.zero
+        do {
+            for seller in sellers {
+                guard !seller.share.isZero, let owned = passport.share(of: seller.party), seller.share <= owned else {
+                    throw Rejection(.sharesExceedOwnership, "\(seller.party) does not own the share \(seller.share) of \(cadastralNumber)")
+                }
+                sold = try sold.adding(seller.share)
+            }
+            for buyer in buyers {
+                guard !buyer.share.isZero else { throw Rejection(.invalidDeed, "buyer \(buyer.party) receives no share") }
+                _ = try state.party(buyer.party)
+                bought = try bought.adding(buyer.share)
+                guard let total = price.adding(buyer.pays) else { throw Rejection(.invalidAmount, "the payments overflow") }
+                price = total
+            }
+        } catch let error as ShareError {
+            throw Rejection(.invalidDeed, error.message)
+        }
+        guard sold == bought else { throw Rejection(.invalidDeed, "the buyers receive \(bought), but the sellers sell \(sold)") }
+        guard price > .zero else { throw Rejection(.invalidAmount, "the price must be positive") }
+        let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
+        return Deed(id: context.id, cadastralNumber: cadastralNumber, sellers: sellers.sorted { $0.party < $1.party },
+                    buyers: buyers.sorted { $0.party < $1.party }, price: price, signedBy: [], holds: [],
+                    notaryRequired: parameters.notaryAttestationRequired, attestedBy: nil, status: .open,
+                    createdAt: context.blockTime, expiresAt: Timestamp(millisecondsSinceEpoch: context.blockTime.rawValue + parameters.deedLifetimeMillis))
+    }
+
+    private func openDeedRecord(_ id: TransactionID, context: ExecutionContext, state: WorkingState) throws -> Deed {
+        guard let deed = try state.record(Deed.self, RecordKey.deed(id)) else { throw Rejection(.unknownDeed, "no deed \(id)") }
+        guard deed.status == .open else { throw Rejection(.deedClosed, "deed \(id) is \(deed.status.rawValue)") }
+        guard context.blockTime <= deed.expiresAt else { throw Rejection(.deedExpired, "deed \(id) expired at \(deed.expiresAt)") }
+        return deed
+    }
+
+    /// Records a party's signature; a buyer's holds its payment from its available balance.
+    private func addSignature(of party: PartyID, to deed: inout Deed, state: inout WorkingState) throws {
+        deed.signedBy.append(party)
+        guard let buyer = deed.buyers.first(where: { $0.party == party }), buyer.pays > .zero else { return }
+        var account = try state.account(party)
+        guard let left = account.balance.subtracting(buyer.pays) else {
+            throw Rejection(.insufficientFunds, "\(party) has \(account.balance) available, less than its payment \(buyer.pays)")
+        }
+        account.balance = left
+        account.held += buyer.pays
+        state.put(account, at: RecordKey.account(party))
+        deed.holds.append(Ownership.Hold(party: party, amount: buyer.pays))
+    }
+
+    /// Saves the deed, settling it if every signature (and any required attestation) is in.
+    private func finish(_ deed: Deed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        var deed = deed
+        if deed.isFullySigned && (!deed.notaryRequired || deed.attestedBy != nil) {
+            try settle(&deed, context: &context, state: &state)
+            return
+        }
+        state.put(deed, at: RecordKey.deed(deed.id))
+        var open = try state.record([TransactionID].self, RecordKey.openDeeds) ?? []
+        if !open.contains(deed.id) {
+            open.append(deed.id)
+            open.sort()
+            state.put(open, at: RecordKey.openDeeds)
+        }
+    }
+
+    /// Atomic settlement: shares move from sellers to buyers, the held payments go to the sellers
+    /// pro rata to the shares they sold, and the deed is closed.
+    private func settle(_ deed: inout Deed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        var passport = try state.passport(deed.cadastralNumber)
+        guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(deed.cadastralNumber) is under arrest") }
+        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
+        do {
+            for seller in deed.sellers {
+                guard let owned = shares[seller.party], seller.share <= owned else {
+                    throw Rejection(.sharesExceedOwnership, "\(seller.party) no longer owns the share \(seller.share)")
+                }
+                shares[seller.party] = try owned.subtracting(seller.share)
+            }
+            for buyer in deed.buyers { shares[buyer.party] = try (shares[buyer.party] ?? .none).adding(buyer.share) }
+        } catch let error as ShareError {
+            throw Rejection(.invalidDeed, error.message)
+        }
+        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
+        precondition(Share.sumIsWhole(passport.owners.map(\.share)), "settlement must keep the shares whole")
+        passport.documents.append(deed.id.hash)
+        state.put(passport, at: RecordKey.property(deed.cadastralNumber))
+
+        // Take the held payments, then pay each seller its part; rounding remainders go to the first seller.
+        var collected = Tiyn.zero
+        for hold in deed.holds {
+            var account = try state.account(hold.party)
+            account.held -= hold.amount
+            state.put(account, at: RecordKey.account(hold.party))
+            collected += hold.amount
+        }
+        var sold = Share.none
+        for seller in deed.sellers { sold = (try? sold.adding(seller.share)) ?? sold }
+        var paid = Tiyn.zero
+        var payments: [(PartyID, Tiyn)] = []
+        for seller in deed.sellers {
+            // seller.share / sold, exactly: both are fractions of the whole property.
+            let part = Self.proRata(collected, part: seller.share, of: sold)
+            payments.append((seller.party, part))
+            paid += part
+        }
+        payments[0].1 += collected - paid
+        for (party, amount) in payments where amount > .zero {
+            var account = try state.account(party)
+            account.balance += amount
+            state.put(account, at: RecordKey.account(party))
+        }
+        deed.holds = []
+        deed.status = .settled
+        state.put(deed, at: RecordKey.deed(deed.id))
+        try removeFromOpen(deed.id, state: &state)
+        context.emit(LedgerEvent("deed.settled", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: collected))
+    }
+
+    /// `amount × part / whole`, rounded down, exact in 128 bits.
+    static func proRata(_ amount: Tiyn, part: Share, of whole: Share) -> Tiyn {
+        // (a/b) / (c/d) = a·d / (b·c); amount × a·d / (b·c) with every product in 128 bits.
+        let numerator = part.numerator.multipliedFullWidth(by: whole.denominator)
+        let denominator = part.denominator.multipliedFullWidth(by: whole.numerator)
+        precondition(denominator.high == 0 && numerator.high == 0, "share terms stay below 2^64 after the bound on denominators")
+        let product = amount.rawValue.multipliedFullWidth(by: numerator.low)
+        return Tiyn(denominator.low.dividingFullWidth(product).quotient)
+    }
+
+    /// Closes an open deed without settling it, releasing every hold.
+    func close(_ deed: inout Deed, as status: Deed.Status, state: inout WorkingState) throws {
+        for hold in deed.holds {
+            var account = try state.account(hold.party)
+            account.held -= hold.amount
+            account.balance += hold.amount
+            state.put(account, at: RecordKey.account(hold.party))
+        }
+        deed.holds = []
+        deed.status = status
+        state.put(deed, at: RecordKey.deed(deed.id))
+        try removeFromOpen(deed.id, state: &state)
+    }
+
+    private func removeFromOpen(_ id: TransactionID, state: inout WorkingState) throws {
+        var open = try state.record([TransactionID].self, RecordKey.openDeeds) ?? []
+        guard let index = open.firstIndex(of: id) else { return }
+        open.remove(at: index)
+        state.put(open, at: RecordKey.openDeeds)
+    }
+
+    /// End of block: expire open deeds past their time (releasing holds) and share the fees
+    /// equally among the validator operators (the remainder waits for the next block).
+    func endBlock(blockTime: Timestamp, state: inout WorkingState) throws {
+        for id in try state.record([TransactionID].self, RecordKey.openDeeds) ?? [] {
+            guard var deed = try state.record(Deed.self, RecordKey.deed(id)), deed.expiresAt < blockTime else { continue }
+            try close(&deed, as: .expired, state: &state)
+        }
+        let operators = try state.record([PartyID].self, RecordKey.operators) ?? []
+        let pool = try state.record(Tiyn.self, RecordKey.feePool) ?? .zero
+        if !operators.isEmpty, pool.rawValue >= UInt64(operators.count) {
+            let each = Tiyn(pool.rawValue / UInt64(operators.count))
+            for party in operators {
+                var account = try state.account(party)
+                account.balance += each
+                state.put(account, at: RecordKey.account(party))
+            }
+            state.put(Tiyn(pool.rawValue % UInt64(operators.count)), at: RecordKey.feePool)
+        }
+        state.keepTransaction()
+    }
+}

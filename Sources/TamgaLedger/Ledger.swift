@@ -1,0 +1,235 @@
+public import TamgaCore
+
+/// Checks signatures for the ledger. Nodes verify each signature once, when a transaction enters
+/// the mempool, and pass a verifier that remembers the verdicts.
+public protocol SignatureVerifying {
+    func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool
+}
+
+/// Verifies every signature with the pinned Ed25519 rules.
+public struct DirectVerifier: SignatureVerifying {
+    public init() {}
+    public func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool {
+        key.isValidSignature(signature, for: message)
+    }
+}
+
+/// Something that happened, naming every party and property touched; notifications, history and
+/// the read model are built from events.
+public struct LedgerEvent: Codable, Hashable, Sendable {
+    public var kind: String
+    public var parties: [PartyID]
+    public var properties: [CadastralNumber]
+    public var deed: TransactionID?
+    public var amount: Tiyn?
+
+    init(_ kind: String, parties: [PartyID], properties: [CadastralNumber] = [], deed: TransactionID? = nil, amount: Tiyn? = nil) {
+        self.kind = kind
+        self.parties = Array(Set(parties)).sorted()
+        self.properties = Array(Set(properties)).sorted()
+        self.deed = deed
+        self.amount = amount
+    }
+}
+
+/// The outcome of one transaction, stored with the block.
+public struct Receipt: Codable, Hashable, Sendable {
+    public var transaction: TransactionID
+    /// Nil when committed; the rejection code otherwise.
+    public var rejectionCode: String?
+    public var rejectionMessage: String?
+    public var events: [LedgerEvent]
+    public var feePaid: Tiyn
+
+    public var isCommitted: Bool { rejectionCode == nil }
+}
+
+/// The result of executing a block: one receipt per transaction, in order, and the state changes.
+public struct BlockOutcome: Sendable {
+    public var receipts: [Receipt]
+    /// Sorted by key.
+    public var updates: [StateUpdate]
+}
+
+/// The registry's rules: a pure function of (state, block of transactions, block time).
+///
+/// No clock, no randomness, no dictionary order in any output: the same block on the same state
+/// gives the same receipts and the same updates on every node.
+public struct Ledger<Verifier: SignatureVerifying> {
+    public let chainID: ChainID
+    public let verifier: Verifier
+
+    public init(chainID: ChainID, verifier: Verifier) {
+        self.chainID = chainID
+        self.verifier = verifier
+    }
+
+    /// Executes `transactions` in order at `blockTime` on `state`.
+    ///
+    /// - Throws: `LedgerStateError` when state cannot be read (an operating failure). A refused
+    ///   transaction never throws; it gets a receipt with its rejection code.
+    public func execute(_ transactions: [SignedEnvelope], blockTime: Timestamp, state: some LedgerStateReading) throws -> BlockOutcome {
+        var working = WorkingState(base: state)
+        var receipts: [Receipt] = []
+        receipts.reserveCapacity(transactions.count)
+        for envelope in transactions {
+            receipts.append(try execute(envelope, blockTime: blockTime, state: &working))
+        }
+        try endBlock(blockTime: blockTime, state: &working)
+        return BlockOutcome(receipts: receipts, updates: working.updates)
+    }
+
+    private func execute(_ envelope: SignedEnvelope, blockTime: Timestamp, state: inout WorkingState) throws -> Receipt {
+        let id = envelope.transactionID
+        // Checks before execution: a failure here changes nothing at all.
+        let checked: CheckedTransaction
+        do {
+            checked = try check(envelope, blockTime: blockTime, state: state)
+        } catch let rejection as Rejection {
+            return Receipt(transaction: id, rejectionCode: rejection.code, rejectionMessage: rejection.message, events: [], feePaid: .zero)
+        }
+        var context = ExecutionContext(id: id, payload: checked.payload, signers: checked.signers, provenKeys: checked.provenKeys, blockTime: blockTime)
+        // The nonce and fee are taken first, and stay taken whatever the action's outcome.
+        var signer = checked.signerRecord
+        signer.nonce = checked.payload.nonce
+        try chargeNonceAndFee(signer, fee: checked.payload.fee, state: &state)
+        state.keepTransaction()
+        do {
+            try apply(checked.payload.action, context: &context, state: &state)
+            state.keepTransaction()
+        } catch let rejection as Rejection {
+            state.dropTransaction()
+            return Receipt(transaction: id, rejectionCode: rejection.code, rejectionMessage: rejection.message, events: [], feePaid: checked.payload.fee)
+        }
+        return Receipt(transaction: id, rejectionCode: nil, rejectionMessage: nil, events: context.events, feePaid: checked.payload.fee)
+    }
+
+    private func chargeNonceAndFee(_ signer: PartyRecord, fee: Tiyn, state: inout WorkingState) throws {
+        state.put(signer, at: RecordKey.party(signer.id))
+        var account = try state.account(signer.id)
+        // check() made sure the fee is affordable.
+        guard let left = account.balance.subtracting(fee) else { preconditionFailure("fee checked before execution") }
+        account.balance = left
+        state.put(account, at: RecordKey.account(signer.id))
+        let pool = try state.record(Tiyn.self, RecordKey.feePool) ?? .zero
+        state.put(pool + fee, at: RecordKey.feePool)
+    }
+
+    struct CheckedTransaction {
+        let payload: TransactionPayload
+        let signerRecord: PartyRecord
+        /// Every party that signed the envelope, the signer first.
+        let signers: [PartyID]
+        /// Keys of no party yet that signed (a party being enrolled proves its key this way).
+        let provenKeys: [KeyID]
+    }
+
+    /// Decoding, chain, expiry, signatures, nonce and fee: everything checked before execution.
+    private func check(_ envelope: SignedEnvelope, blockTime: Timestamp, state: WorkingState) throws -> CheckedTransaction {
+        let payload = try TransactionPayload.decode(envelope.payload)
+        guard payload.chainID == chainID else {
+            throw Rejection(.wrongChain, "the transaction is for chain \(payload.chainID), this is \(chainID)")
+        }
+        guard blockTime <= payload.expiresAt else { throw Rejection(.expired, "the transaction expired at \(payload.expiresAt)") }
+        guard let signer = try state.record(PartyRecord.self, RecordKey.party(payload.signer)) else {
+            throw Rejection(.unknownSigner, "no enrolled party \(payload.signer)")
+        }
+        var signers: [PartyID] = []
+        var provenKeys: [KeyID] = []
+        for entry in envelope.signatures {
+            let key: PublicKey
+            let owner: PartyID?
+            if let party = try state.record(PartyID.self, RecordKey.key(entry.keyID)),
+               let record = try state.record(PartyRecord.self, RecordKey.party(party)),
+               let current = record.keys.first(where: { $0.keyID == entry.keyID }) {
+                key = current
+                owner = party
+            } else if case let .enroll(enroll) = payload.action, enroll.publicKey.keyID == entry.keyID {
+                // The enrolled party's own signature, proving that it holds the key.
+                key = enroll.publicKey
+                owner = nil
+            } else {
+                throw Rejection(.unknownKey, "key \(entry.keyID) is not a current key of any party")
+            }
+            guard verifier.isValid(entry.signature, by: key, for: envelope.payload) else {
+                throw Rejection(.unknownKey, "the signature by key \(entry.keyID) is invalid")
+            }
+            if let owner, !signers.contains(owner) { signers.append(owner) }
+            if owner == nil { provenKeys.append(entry.keyID) }
+        }
+        guard signers.contains(payload.signer) else {
+            throw Rejection(.signerSignatureMissing, "\(payload.signer) did not sign the transaction")
+        }
+        guard payload.nonce == signer.nonce + 1 else {
+            throw Rejection(.badNonce, "nonce \(payload.nonce) is not \(signer.nonce + 1), one more than \(payload.signer)'s last")
+        }
+        let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
+        guard payload.fee >= parameters.minimumFee else {
+            throw Rejection(.feeTooLow, "the fee \(payload.fee) is below the minimum \(parameters.minimumFee)")
+        }
+        let account = try state.record(Account.self, RecordKey.account(payload.signer)) ?? .empty
+        guard payload.fee <= account.balance else {
+            throw Rejection(.cannotPayFee, "\(payload.signer) has \(account.balance) available, less than the fee \(payload.fee)")
+        }
+        signers.removeAll { $0 == payload.signer }
+        return CheckedTransaction(payload: payload, signerRecord: signer, signers: [payload.signer] + signers, provenKeys: provenKeys)
+    }
+
+    /// The family rules.
+    private func apply(_ action: Action, context: inout ExecutionContext, state: inout WorkingState) throws {
+        switch action {
+        case let .enroll(body): try enroll(body, context: &context, state: &state)
+        case let .mint(body): try mint(body, context: &context, state: &state)
+        case let .burn(body): try burn(body, context: &context, state: &state)
+        case let .transfer(body): try transfer(body, context: &context, state: &state)
+        case let .registerProperty(body): try registerProperty(body, context: &context, state: &state)
+        case let .list(body): try list(body, context: &context, state: &state)
+        case let .buy(body): try buy(body, context: &context, state: &state)
+        case let .proposeDeed(body): try proposeDeed(body, context: &context, state: &state)
+        case let .signDeed(body): try signDeed(body, context: &context, state: &state)
+        case let .attestDeed(body): try attestDeed(body, context: &context, state: &state)
+        case let .cancelDeed(body): try cancelDeed(body, context: &context, state: &state)
+        case let .imposeArrest(body): try imposeArrest(body, context: &context, state: &state)
+        case let .liftArrest(body): try liftArrest(body, context: &context, state: &state)
+        }
+    }
+}
+
+/// What an action knows while it runs.
+struct ExecutionContext {
+    let id: TransactionID
+    let payload: TransactionPayload
+    /// Every party that signed, the signer first.
+    let signers: [PartyID]
+    let provenKeys: [KeyID]
+    let blockTime: Timestamp
+    var events: [LedgerEvent] = []
+
+    var signer: PartyID { payload.signer }
+
+    mutating func emit(_ event: LedgerEvent) { events.append(event) }
+}
+
+extension WorkingState {
+    func party(_ id: PartyID) throws -> PartyRecord {
+        guard let record = try record(PartyRecord.self, RecordKey.party(id)) else {
+            throw Rejection(.unknownParty, "no enrolled party \(id)")
+        }
+        return record
+    }
+
+    func account(_ id: PartyID) throws -> Account {
+        try record(Account.self, RecordKey.account(id)) ?? .empty
+    }
+
+    func passport(_ number: CadastralNumber) throws -> Passport {
+        guard let passport = try record(Passport.self, RecordKey.property(number)) else {
+            throw Rejection(.unknownProperty, "no registered property \(number)")
+        }
+        return passport
+    }
+
+    func requireRole(_ role: Role, of id: PartyID, for what: String) throws {
+        guard try party(id).has(role) else { throw Rejection(.roleRequired, "\(what) needs the \(role.rawValue) role, which \(id) does not have") }
+    }
+}

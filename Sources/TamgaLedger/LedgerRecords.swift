@@ -1,0 +1,194 @@
+public import TamgaCore
+
+/// What a party may do. A party may hold several roles.
+public enum Role: String, Codable, Hashable, Comparable, Sendable, CaseIterable {
+    case citizen
+    case registrar
+    case notary
+    case bank
+    case court
+    case enforcement
+    case tokenIssuer = "token_issuer"
+    case validatorOperator = "validator_operator"
+
+    public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// An enrolled party (LADM: LA_Party). Personal identity numbers are never stored: only a salted
+/// commitment to them, which the enrolling registrar computed after checking the documents.
+public struct PartyRecord: Codable, Hashable, Sendable {
+    public var id: PartyID
+    public var roles: [Role]
+    /// Current keys; a signature by any of them is the party's.
+    public var keys: [PublicKey]
+    /// `SHA-256(salt ‖ IIN or BIN)`, computed off chain.
+    public var identityCommitment: Hash
+    /// The party's display name, visible to those allowed to see the party.
+    public var name: String
+    /// The nonce of the party's last accepted transaction; the next must be one more.
+    public var nonce: UInt64
+
+    public func has(_ role: Role) -> Bool { roles.contains(role) }
+}
+
+/// Ownership of a share of a property (LADM: LA_RRR right with its share).
+public struct Ownership: Codable, Hashable, Sendable {
+    public var party: PartyID
+    public var share: Share
+
+    public init(party: PartyID, share: Share) {
+        self.party = party
+        self.share = share
+    }
+}
+
+/// A restriction on a property (LADM: LA_Restriction): an arrest or a pledge.
+public struct Restriction: Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Hashable, Sendable { case arrest, pledge }
+
+    /// The id of the transaction that imposed it.
+    public var id: TransactionID
+    public var kind: Kind
+    /// The authority (arrest) or bank (pledge) that holds it.
+    public var holder: PartyID
+    /// The hash of the court order or loan agreement (LADM: LA_SourceDocument).
+    public var documentHash: Hash
+    public var since: Timestamp
+}
+
+/// A property's digital passport (LADM: LA_SpatialUnit with its rights and restrictions).
+public struct Passport: Codable, Hashable, Sendable {
+    public var cadastralNumber: CadastralNumber
+    /// "land", "apartment", "house", "commercial", …
+    public var kind: String
+    public var address: String
+    public var area: AreaHundredths
+    public var location: Coordinate?
+    /// Sorted by party; shares sum to exactly 1.
+    public var owners: [Ownership]
+    public var restrictions: [Restriction]
+    /// Source documents: the title document first, then every later deed or order.
+    public var documents: [Hash]
+    public var registeredAt: Timestamp
+    /// SHA-256 of the access code the owners set, if any.
+    public var accessCodeHash: Hash?
+
+    public var isArrested: Bool { restrictions.contains { $0.kind == .arrest } }
+
+    public func share(of party: PartyID) -> Share? { owners.first { $0.party == party }?.share }
+}
+
+/// A party's token account. `held` is the part reserved for open deeds.
+public struct Account: Codable, Hashable, Sendable {
+    public var balance: Tiyn
+    public var held: Tiyn
+
+    public init(balance: Tiyn = .zero, held: Tiyn = .zero) {
+        self.balance = balance
+        self.held = held
+    }
+
+    public static let empty = Account()
+}
+
+/// A property offered for sale by all its owners.
+public struct Listing: Codable, Hashable, Sendable {
+    public var cadastralNumber: CadastralNumber
+    public var price: Tiyn
+    public var listedAt: Timestamp
+}
+
+/// A deed of sale: who sells which shares, who buys which shares for how much, and who has signed.
+public struct Deed: Codable, Hashable, Sendable {
+    public enum Status: String, Codable, Hashable, Sendable { case open, settled, cancelled, expired, invalidated }
+
+    public struct Seller: Codable, Hashable, Sendable {
+        public var party: PartyID
+        /// The share of the whole property this seller transfers.
+        public var share: Share
+
+        public init(party: PartyID, share: Share) {
+            self.party = party
+            self.share = share
+        }
+    }
+
+    public struct Buyer: Codable, Hashable, Sendable {
+        public var party: PartyID
+        /// The share of the whole property this buyer receives.
+        public var share: Share
+        /// What this buyer pays from its own account.
+        public var pays: Tiyn
+
+        public init(party: PartyID, share: Share, pays: Tiyn) {
+            self.party = party
+            self.share = share
+            self.pays = pays
+        }
+    }
+
+    public var id: TransactionID
+    public var cadastralNumber: CadastralNumber
+    public var sellers: [Seller]
+    public var buyers: [Buyer]
+    public var price: Tiyn
+    /// Parties whose signatures are in, in the order they signed.
+    public var signedBy: [PartyID]
+    /// Tokens held for this deed, by party.
+    public var holds: [Ownership.Hold]
+    public var notaryRequired: Bool
+    public var attestedBy: PartyID?
+    public var status: Status
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+
+    /// Everyone who must sign.
+    public var parties: [PartyID] { Array(Set(sellers.map(\.party) + buyers.map(\.party))).sorted() }
+    public var isFullySigned: Bool { parties.allSatisfy(signedBy.contains) }
+
+    /// What the deed's parties sign: a hash of the terms, so that a signature cannot be moved to other terms.
+    public var termsHash: Hash {
+        var text = "deed|\(id)|\(cadastralNumber)|\(price.rawValue)"
+        for seller in sellers { text += "|s:\(seller.party):\(seller.share)" }
+        for buyer in buyers { text += "|b:\(buyer.party):\(buyer.share):\(buyer.pays.rawValue)" }
+        return .sha256(Array(text.utf8))
+    }
+}
+
+extension Ownership {
+    /// Tokens a party has reserved for a deed.
+    public struct Hold: Codable, Hashable, Sendable {
+        public var party: PartyID
+        public var amount: Tiyn
+    }
+}
+
+/// The keys under which records live in the authenticated map.
+public enum RecordKey {
+    public static func party(_ id: PartyID) -> [UInt8] { Array("party/\(id)".utf8) }
+    public static func key(_ id: KeyID) -> [UInt8] { Array("key/\(id)".utf8) }
+    public static func account(_ id: PartyID) -> [UInt8] { Array("account/\(id)".utf8) }
+    public static func property(_ number: CadastralNumber) -> [UInt8] { Array("property/\(number)".utf8) }
+    public static func listing(_ number: CadastralNumber) -> [UInt8] { Array("listing/\(number)".utf8) }
+    public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }
+    public static func transaction(_ id: TransactionID) -> [UInt8] { Array("tx/\(id)".utf8) }
+    public static let supply: [UInt8] = Array("token/supply".utf8)
+    public static let feePool: [UInt8] = Array("token/fee-pool".utf8)
+    public static let parameters: [UInt8] = Array("parameters".utf8)
+}
+
+/// Network parameters set at genesis and changed by governance.
+public struct Parameters: Codable, Hashable, Sendable {
+    /// The fee every transaction must offer at least.
+    public var minimumFee: Tiyn
+    /// Whether a deed needs a notary's attestation before it settles.
+    public var notaryAttestationRequired: Bool
+    /// How long a deed stays open before it expires and releases its holds.
+    public var deedLifetimeMillis: UInt64
+
+    public init(minimumFee: Tiyn = Tiyn(100), notaryAttestationRequired: Bool = false, deedLifetimeMillis: UInt64 = 7 * 24 * 3_600_000) {
+        self.minimumFee = minimumFee
+        self.notaryAttestationRequired = notaryAttestationRequired
+        self.deedLifetimeMillis = deedLifetimeMillis
+    }
+}

@@ -1,0 +1,356 @@
+public import TamgaCore
+import Foundation
+
+/// A transaction's payload: the JSON object that the signer signed.
+///
+/// ```json
+/// {"chainId": "tamga-devnet", "signer": "registrar-1", "nonce": 7, "fee": 100,
+///  "expiresAt": 1764000600000, "type": "token.transfer", "body": {"to": "citizen-2", "amount": 5000}}
+/// ```
+/// Every field is required and unknown fields are an error, at every level.
+public struct TransactionPayload: Hashable, Sendable {
+    public var chainID: ChainID
+    /// The party whose nonce and fee this is, and whose authority the action uses.
+    public var signer: PartyID
+    /// One more than the signer's last accepted nonce.
+    public var nonce: UInt64
+    /// Offered fee in tiyn; at least the network's minimum.
+    public var fee: Tiyn
+    /// Block time after which the transaction is refused.
+    public var expiresAt: Timestamp
+    public var action: Action
+
+    public init(chainID: ChainID, signer: PartyID, nonce: UInt64, fee: Tiyn, expiresAt: Timestamp, action: Action) {
+        self.chainID = chainID
+        self.signer = signer
+        self.nonce = nonce
+        self.fee = fee
+        self.expiresAt = expiresAt
+        self.action = action
+    }
+
+    /// The bytes to sign: canonical JSON (sorted keys, no spaces).
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { preconditionFailure("a payload always encodes") }
+        return Array(data)
+    }
+
+    /// Decodes payload bytes strictly.
+    public static func decode(_ bytes: [UInt8]) throws(Rejection) -> TransactionPayload {
+        guard bytes.first == UInt8(ascii: "{") else { throw Rejection(.malformedPayload, "the payload must be a JSON object") }
+        do {
+            return try JSONDecoder().decode(TransactionPayload.self, from: Data(bytes))
+        } catch let error as Rejection {
+            throw error
+        } catch let DecodingError.dataCorrupted(context) {
+            throw Rejection(.malformedPayload, Self.describe(context))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw Rejection(.malformedPayload, "missing field \(Self.path(context.codingPath + [key]))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw Rejection(.malformedPayload, "wrong type at \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw Rejection(.malformedPayload, "null at \(Self.path(context.codingPath))")
+        } catch {
+            throw Rejection(.malformedPayload, "the payload is not valid JSON")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.isEmpty ? "the top level" : keys.map(\.stringValue).joined(separator: ".")
+    }
+
+    private static func describe(_ context: DecodingError.Context) -> String {
+        let underlying = (context.underlyingError as? any CodedError)?.message ?? context.debugDescription
+        return "\(path(context.codingPath)): \(underlying)"
+    }
+}
+
+/// What a transaction does. The `type` names in JSON are given with each case.
+public enum Action: Hashable, Sendable {
+    /// `identity.enroll`, by a registrar; the envelope also carries the new party's signature.
+    case enroll(Enroll)
+    /// `token.mint`, by the token issuer.
+    case mint(Mint)
+    /// `token.burn`, by the token issuer, from its own account.
+    case burn(Burn)
+    /// `token.transfer`, by the holder.
+    case transfer(Transfer)
+    /// `property.register`, by a registrar.
+    case registerProperty(RegisterProperty)
+    /// `sale.list`, by an owner; the envelope carries every co-owner's signature.
+    case list(ListProperty)
+    /// `sale.buy`: a buyer takes a listing at its price; creates a deed and holds the price.
+    case buy(Buy)
+    /// `deed.propose`: a deed with several sellers and buyers, proposed by one of its parties.
+    case proposeDeed(ProposeDeed)
+    /// `deed.sign`: a party signs the deed's terms; a buyer's signature holds its payment.
+    case signDeed(SignDeed)
+    /// `deed.attest`: a notary attests that the parties acted of their own free will.
+    case attestDeed(DeedReference)
+    /// `deed.cancel`: a party withdraws before settlement; every hold is released.
+    case cancelDeed(DeedReference)
+    /// `arrest.impose`, by a court or an enforcement officer.
+    case imposeArrest(ImposeArrest)
+    /// `arrest.lift`, by the authority that imposed it or by a court.
+    case liftArrest(LiftArrest)
+
+    public var typeName: String {
+        switch self {
+        case .enroll: "identity.enroll"
+        case .mint: "token.mint"
+        case .burn: "token.burn"
+        case .transfer: "token.transfer"
+        case .registerProperty: "property.register"
+        case .list: "sale.list"
+        case .buy: "sale.buy"
+        case .proposeDeed: "deed.propose"
+        case .signDeed: "deed.sign"
+        case .attestDeed: "deed.attest"
+        case .cancelDeed: "deed.cancel"
+        case .imposeArrest: "arrest.impose"
+        case .liftArrest: "arrest.lift"
+        }
+    }
+}
+
+/// Enrolls a citizen or organization. Other roles are granted by governance (or genesis), never
+/// by a registrar alone.
+public struct Enroll: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var party: PartyID
+    public var publicKey: PublicKey
+    public var identityCommitment: Hash
+    public var name: String
+
+    public init(party: PartyID, publicKey: PublicKey, identityCommitment: Hash, name: String) {
+        self.party = party
+        self.publicKey = publicKey
+        self.identityCommitment = identityCommitment
+        self.name = name
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case party, publicKey, identityCommitment, name }
+}
+
+public struct Mint: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var to: PartyID
+    public var amount: Tiyn
+    /// The hash of the fiat deposit record that backs the tokens.
+    public var depositReference: Hash
+
+    public init(to: PartyID, amount: Tiyn, depositReference: Hash) {
+        self.to = to
+        self.amount = amount
+        self.depositReference = depositReference
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case to, amount, depositReference }
+}
+
+public struct Burn: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var amount: Tiyn
+
+    public init(amount: Tiyn) {
+        self.amount = amount
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case amount }
+}
+
+public struct Transfer: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var to: PartyID
+    public var amount: Tiyn
+
+    public init(to: PartyID, amount: Tiyn) {
+        self.to = to
+        self.amount = amount
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case to, amount }
+}
+
+public struct RegisterProperty: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    public var kind: String
+    public var address: String
+    public var area: AreaHundredths
+    public var location: Coordinate?
+    public var owners: [Ownership]
+    public var titleDocumentHash: Hash
+
+    public init(cadastralNumber: CadastralNumber, kind: String, address: String, area: AreaHundredths, location: Coordinate?, owners: [Ownership], titleDocumentHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.kind = kind
+        self.address = address
+        self.area = area
+        self.location = location
+        self.owners = owners
+        self.titleDocumentHash = titleDocumentHash
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, kind, address, area, location, owners, titleDocumentHash }
+}
+
+public struct ListProperty: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    public var price: Tiyn
+
+    public init(cadastralNumber: CadastralNumber, price: Tiyn) {
+        self.cadastralNumber = cadastralNumber
+        self.price = price
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, price }
+}
+
+public struct Buy: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// The listed price the buyer agrees to; a changed listing makes the purchase fail.
+    public var price: Tiyn
+
+    public init(cadastralNumber: CadastralNumber, price: Tiyn) {
+        self.cadastralNumber = cadastralNumber
+        self.price = price
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, price }
+}
+
+public struct ProposeDeed: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    public var sellers: [Deed.Seller]
+    public var buyers: [Deed.Buyer]
+
+    public init(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer]) {
+        self.cadastralNumber = cadastralNumber
+        self.sellers = sellers
+        self.buyers = buyers
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers }
+}
+
+public struct SignDeed: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var deed: TransactionID
+    /// The terms the signer agrees to; must equal the deed's current terms hash.
+    public var termsHash: Hash
+
+    public init(deed: TransactionID, termsHash: Hash) {
+        self.deed = deed
+        self.termsHash = termsHash
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case deed, termsHash }
+}
+
+public struct DeedReference: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var deed: TransactionID
+
+    public init(deed: TransactionID) {
+        self.deed = deed
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case deed }
+}
+
+public struct ImposeArrest: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// The hash of the court order.
+    public var orderHash: Hash
+
+    public init(cadastralNumber: CadastralNumber, orderHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.orderHash = orderHash
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, orderHash }
+}
+
+public struct LiftArrest: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// The id of the transaction that imposed the arrest.
+    public var arrest: TransactionID
+    public var orderHash: Hash
+
+    public init(cadastralNumber: CadastralNumber, arrest: TransactionID, orderHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.arrest = arrest
+        self.orderHash = orderHash
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, arrest, orderHash }
+}
+
+/// A body whose JSON may hold only its own fields.
+public protocol StrictlyDecodable: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable & RawRepresentable where CodingKeys.RawValue == String
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    /// Fails on any key that `T` does not declare.
+    func rejectUnknownKeys<Keys: CodingKey & CaseIterable & RawRepresentable>(_ keys: Keys.Type) throws where Keys.RawValue == String {
+        let known = Set(Keys.allCases.map(\.rawValue))
+        let present = try container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = present.sorted().first(where: { !known.contains($0) }) {
+            throw Rejection(.malformedPayload, "unknown field \"\(unknown.prefix(40))\" at \(codingPath.isEmpty ? "the top level" : codingPath.map(\.stringValue).joined(separator: "."))")
+        }
+    }
+}
+
+extension TransactionPayload: Codable {
+    private enum CodingKeys: String, CodingKey, CaseIterable { case chainId, signer, nonce, fee, expiresAt, type, body }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        chainID = try container.decode(ChainID.self, forKey: .chainId)
+        signer = try container.decode(PartyID.self, forKey: .signer)
+        nonce = try container.decode(UInt64.self, forKey: .nonce)
+        fee = try container.decode(Tiyn.self, forKey: .fee)
+        expiresAt = try container.decode(Timestamp.self, forKey: .expiresAt)
+        let type = try container.decode(String.self, forKey: .type)
+        func body<Body: StrictlyDecodable>(_: Body.Type) throws -> Body {
+            let nested = try container.superDecoder(forKey: .body)
+            try nested.rejectUnknownKeys(Body.CodingKeys.self)
+            return try Body(from: nested)
+        }
+        switch type {
+        case "identity.enroll": action = .enroll(try body(Enroll.self))
+        case "token.mint": action = .mint(try body(Mint.self))
+        case "token.burn": action = .burn(try body(Burn.self))
+        case "token.transfer": action = .transfer(try body(Transfer.self))
+        case "property.register": action = .registerProperty(try body(RegisterProperty.self))
+        case "sale.list": action = .list(try body(ListProperty.self))
+        case "sale.buy": action = .buy(try body(Buy.self))
+        case "deed.propose": action = .proposeDeed(try body(ProposeDeed.self))
+        case "deed.sign": action = .signDeed(try body(SignDeed.self))
+        case "deed.attest": action = .attestDeed(try body(DeedReference.self))
+        case "deed.cancel": action = .cancelDeed(try body(DeedReference.self))
+        case "arrest.impose": action = .imposeArrest(try body(ImposeArrest.self))
+        case "arrest.lift": action = .liftArrest(try body(LiftArrest.self))
+        default: throw Rejection(.unknownTransactionType, "unknown transaction type \"\(type.prefix(40))\"")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(chainID, forKey: .chainId)
+        try container.encode(signer, forKey: .signer)
+        try container.encode(nonce, forKey: .nonce)
+        try container.encode(fee, forKey: .fee)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(action.typeName, forKey: .type)
+        let body = container.superEncoder(forKey: .body)
+        switch action {
+        case let .enroll(value): try value.encode(to: body)
+        case let .mint(value): try value.encode(to: body)
+        case let .burn(value): try value.encode(to: body)
+        case let .transfer(value): try value.encode(to: body)
+        case let .registerProperty(value): try value.encode(to: body)
+        case let .list(value): try value.encode(to: body)
+        case let .buy(value): try value.encode(to: body)
+        case let .proposeDeed(value): try value.encode(to: body)
+        case let .signDeed(value): try value.encode(to: body)
+        case let .attestDeed(value): try value.encode(to: body)
+        case let .cancelDeed(value): try value.encode(to: body)
+        case let .imposeArrest(value): try value.encode(to: body)
+        case let .liftArrest(value): try value.encode(to: body)
+        }
+    }
+}
