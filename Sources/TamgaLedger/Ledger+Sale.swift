@@ -39,7 +39,7 @@ extension Ledger {
             cadastralNumber: body.cadastralNumber,
             sellers: passport.owners.map { Deed.Seller(party: $0.party, share: $0.share) },
             buyers: [Deed.Buyer(party: context.signer, share: .whole, pays: listing.price)],
-            context: context, state: state
+            financing: nil, acceptedPledges: [], context: context, state: state
         )
         context.emit(LedgerEvent("deed.opened", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
         var signed = deed
@@ -50,7 +50,8 @@ extension Ledger {
     /// `deed.propose`: a deed between several sellers and buyers, proposed by one of its parties,
     /// whose signature counts at once.
     func proposeDeed(_ body: ProposeDeed, context: inout ExecutionContext, state: inout WorkingState) throws {
-        let deed = try openDeed(cadastralNumber: body.cadastralNumber, sellers: body.sellers, buyers: body.buyers, context: context, state: state)
+        let deed = try openDeed(cadastralNumber: body.cadastralNumber, sellers: body.sellers, buyers: body.buyers, financing: body.financing,
+                                acceptedPledges: body.acceptedPledges ?? [], context: context, state: state)
         guard deed.parties.contains(context.signer) else {
             throw Rejection(.notADeedParty, "\(context.signer) is not a party to the deed it proposes")
         }
@@ -95,7 +96,8 @@ extension Ledger {
 
     /// A new open deed, checked against the passport: sellers own what they sell, buyers receive
     /// exactly what is sold, the payments add up, and the property is not under arrest.
-    private func openDeed(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], context: ExecutionContext, state: WorkingState) throws -> Deed {
+    private func openDeed(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], financing: Deed.Financing?,
+                          acceptedPledges: [TransactionID], context: ExecutionContext, state: WorkingState) throws -> Deed {
         let passport = try state.passport(cadastralNumber)
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(cadastralNumber) is under arrest") }
         guard !sellers.isEmpty, !buyers.isEmpty, sellers.count + buyers.count <= Limits.deedPartiesMax else {
@@ -125,10 +127,24 @@ extension Ledger {
             throw Rejection(.invalidDeed, error.message)
         }
         guard sold == bought else { throw Rejection(.invalidDeed, "the buyers receive \(bought), but the sellers sell \(sold)") }
+        if let financing {
+            guard try state.party(financing.bank).has(.bank) else {
+                throw Rejection(.roleRequired, "financing needs the bank role, which \(financing.bank) does not have")
+            }
+            guard !sellerParties.contains(financing.bank), !buyerParties.contains(financing.bank), financing.amount > .zero,
+                  let total = price.adding(financing.amount)
+            else { throw Rejection(.invalidDeed, "the financing bank pays a positive amount and is neither seller nor buyer") }
+            price = total
+        }
+        let pledged = Set(passport.restrictions.filter { $0.kind == .pledge }.map(\.id))
+        guard Set(acceptedPledges).isSubset(of: pledged), acceptedPledges.count <= 16 else {
+            throw Rejection(.unknownPledge, "an accepted pledge is not registered on \(cadastralNumber)")
+        }
         guard price > .zero else { throw Rejection(.invalidAmount, "the price must be positive") }
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
         return Deed(id: context.id, cadastralNumber: cadastralNumber, sellers: sellers.sorted { $0.party < $1.party },
-                    buyers: buyers.sorted { $0.party < $1.party }, price: price, signedBy: [], holds: [],
+                    buyers: buyers.sorted { $0.party < $1.party }, financing: financing, acceptedPledges: Array(Set(acceptedPledges)).sorted(),
+                    price: price, signedBy: [], holds: [],
                     notaryRequired: parameters.notaryAttestationRequired, attestedBy: nil, status: .open,
                     createdAt: context.blockTime, expiresAt: Timestamp(millisecondsSinceEpoch: context.blockTime.rawValue + parameters.deedLifetimeMillis))
     }
@@ -140,18 +156,20 @@ extension Ledger {
         return deed
     }
 
-    /// Records a party's signature; a buyer's holds its payment from its available balance.
+    /// Records a party's signature; a buyer's or the financing bank's holds its payment from its
+    /// available balance.
     private func addSignature(of party: PartyID, to deed: inout Deed, state: inout WorkingState) throws {
         deed.signedBy.append(party)
-        guard let buyer = deed.buyers.first(where: { $0.party == party }), buyer.pays > .zero else { return }
+        let payment = deed.buyers.first { $0.party == party }?.pays ?? (deed.financing?.bank == party ? deed.financing?.amount : nil) ?? .zero
+        guard payment > .zero else { return }
         var account = try state.account(party)
-        guard let left = account.balance.subtracting(buyer.pays) else {
-            throw Rejection(.insufficientFunds, "\(party) has \(account.balance) available, less than its payment \(buyer.pays)")
+        guard let left = account.balance.subtracting(payment) else {
+            throw Rejection(.insufficientFunds, "\(party) has \(account.balance) available, less than its payment \(payment)")
         }
         account.balance = left
-        account.held += buyer.pays
+        account.held += payment
         state.put(account, at: RecordKey.account(party))
-        deed.holds.append(Ownership.Hold(party: party, amount: buyer.pays))
+        deed.holds.append(Ownership.Hold(party: party, amount: payment))
     }
 
     /// Saves the deed, settling it if every signature (and any required attestation) is in.
@@ -175,6 +193,9 @@ extension Ledger {
     private func settle(_ deed: inout Deed, context: inout ExecutionContext, state: inout WorkingState) throws {
         var passport = try state.passport(deed.cadastralNumber)
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(deed.cadastralNumber) is under arrest") }
+        if let pledge = passport.restrictions.first(where: { $0.kind == .pledge && !deed.acceptedPledges.contains($0.id) }) {
+            throw Rejection(.propertyPledged, "\(deed.cadastralNumber) is pledged to \(pledge.holder) (pledge \(pledge.id)), which the deed does not accept")
+        }
         var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
         do {
             for seller in deed.sellers {
@@ -190,6 +211,16 @@ extension Ledger {
         passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
         precondition(Share.sumIsWhole(passport.owners.map(\.share)), "settlement must keep the shares whole")
         passport.documents.append(deed.id.hash)
+        if let financing = deed.financing {
+            // The financing bank's pledge is registered in the same settlement.
+            let pledge = Pledge(id: deed.id, cadastralNumber: deed.cadastralNumber, bank: financing.bank, loanAmount: financing.amount,
+                                documents: [financing.documentHash], signedBy: deed.buyers.map(\.party), status: .registered,
+                                reviewedBy: nil, rejectionReason: nil, createdAt: context.blockTime)
+            state.put(pledge, at: RecordKey.pledge(pledge.id))
+            passport.restrictions.append(Restriction(id: pledge.id, kind: .pledge, holder: financing.bank, documentHash: financing.documentHash, since: context.blockTime))
+            passport.documents.append(financing.documentHash)
+            context.emit(LedgerEvent("pledge.registered", parties: deed.buyers.map(\.party) + [financing.bank], properties: [deed.cadastralNumber], amount: financing.amount))
+        }
         state.put(passport, at: RecordKey.property(deed.cadastralNumber))
 
         // Take the held payments, then pay each seller its part; rounding remainders go to the first seller.

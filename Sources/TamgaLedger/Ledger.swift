@@ -189,6 +189,11 @@ public struct Ledger<Verifier: SignatureVerifying> {
         case let .signDeed(body): try signDeed(body, context: &context, state: &state)
         case let .attestDeed(body): try attestDeed(body, context: &context, state: &state)
         case let .cancelDeed(body): try cancelDeed(body, context: &context, state: &state)
+        case let .proposePledge(body): try proposePledge(body, context: &context, state: &state)
+        case let .signPledge(body): try signPledge(body, context: &context, state: &state)
+        case let .registerPledge(body): try registerPledge(body, context: &context, state: &state)
+        case let .rejectPledge(body): try rejectPledge(body, context: &context, state: &state)
+        case let .releasePledge(body): try releasePledge(body, context: &context, state: &state)
         case let .imposeArrest(body): try imposeArrest(body, context: &context, state: &state)
         case let .liftArrest(body): try liftArrest(body, context: &context, state: &state)
         }

@@ -127,10 +127,27 @@ public struct Deed: Codable, Hashable, Sendable {
         }
     }
 
+    /// A bank that pays part of the price and takes a pledge on the property at settlement.
+    public struct Financing: Codable, Hashable, Sendable {
+        public var bank: PartyID
+        public var amount: Tiyn
+        /// The hash of the loan agreement.
+        public var documentHash: Hash
+
+        public init(bank: PartyID, amount: Tiyn, documentHash: Hash) {
+            self.bank = bank
+            self.amount = amount
+            self.documentHash = documentHash
+        }
+    }
+
     public var id: TransactionID
     public var cadastralNumber: CadastralNumber
     public var sellers: [Seller]
     public var buyers: [Buyer]
+    public var financing: Financing?
+    /// Pledges already on the property that the buyers accept to take over.
+    public var acceptedPledges: [TransactionID]
     public var price: Tiyn
     /// Parties whose signatures are in, in the order they signed.
     public var signedBy: [PartyID]
@@ -143,7 +160,7 @@ public struct Deed: Codable, Hashable, Sendable {
     public var expiresAt: Timestamp
 
     /// Everyone who must sign.
-    public var parties: [PartyID] { Array(Set(sellers.map(\.party) + buyers.map(\.party))).sorted() }
+    public var parties: [PartyID] { Array(Set(sellers.map(\.party) + buyers.map(\.party) + (financing.map { [$0.bank] } ?? []))).sorted() }
     public var isFullySigned: Bool { parties.allSatisfy(signedBy.contains) }
 
     /// What the deed's parties sign: a hash of the terms, so that a signature cannot be moved to other terms.
@@ -151,6 +168,8 @@ public struct Deed: Codable, Hashable, Sendable {
         var text = "deed|\(id)|\(cadastralNumber)|\(price.rawValue)"
         for seller in sellers { text += "|s:\(seller.party):\(seller.share)" }
         for buyer in buyers { text += "|b:\(buyer.party):\(buyer.share):\(buyer.pays.rawValue)" }
+        if let financing { text += "|f:\(financing.bank):\(financing.amount.rawValue):\(financing.documentHash)" }
+        for pledge in acceptedPledges { text += "|p:\(pledge)" }
         return .sha256(Array(text.utf8))
     }
 }
@@ -172,6 +191,7 @@ public enum RecordKey {
     public static func listing(_ number: CadastralNumber) -> [UInt8] { Array("listing/\(number)".utf8) }
     public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }
     public static func transaction(_ id: TransactionID) -> [UInt8] { Array("tx/\(id)".utf8) }
+    public static func pledge(_ id: TransactionID) -> [UInt8] { Array("pledge/\(id)".utf8) }
     public static let supply: [UInt8] = Array("token/supply".utf8)
     public static let feePool: [UInt8] = Array("token/fee-pool".utf8)
     public static let parameters: [UInt8] = Array("parameters".utf8)
@@ -191,4 +211,22 @@ public struct Parameters: Codable, Hashable, Sendable {
         self.notaryAttestationRequired = notaryAttestationRequired
         self.deedLifetimeMillis = deedLifetimeMillis
     }
+}
+
+/// A pledge (mortgage) of a property to a bank.
+public struct Pledge: Codable, Hashable, Sendable {
+    public enum Status: String, Codable, Hashable, Sendable { case proposed, signed, registered, rejected, released }
+
+    public var id: TransactionID
+    public var cadastralNumber: CadastralNumber
+    public var bank: PartyID
+    public var loanAmount: Tiyn
+    public var documents: [Hash]
+    /// Owners who have signed, in order.
+    public var signedBy: [PartyID]
+    public var status: Status
+    /// The registrar who registered or rejected it.
+    public var reviewedBy: PartyID?
+    public var rejectionReason: String?
+    public var createdAt: Timestamp
 }

@@ -44,6 +44,10 @@ public struct Rejection: CodedError, Equatable {
         case sharesExceedOwnership = "deed.shares_exceed_ownership"
         case invalidDeed = "deed.invalid"
         case attestationMissing = "deed.attestation_missing"
+        case unknownPledge = "pledge.unknown"
+        case pledgeNotPending = "pledge.not_pending"
+        case pledgeUnsigned = "pledge.owner_signature_missing"
+        case notThePledgeHolder = "pledge.not_the_holder"
         case unknownArrest = "arrest.unknown"
         case notTheImposer = "arrest.not_the_imposer"
     }

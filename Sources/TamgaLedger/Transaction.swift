@@ -91,6 +91,16 @@ public enum Action: Hashable, Sendable {
     case attestDeed(DeedReference)
     /// `deed.cancel`: a party withdraws before settlement; every hold is released.
     case cancelDeed(DeedReference)
+    /// `pledge.propose`, by a bank.
+    case proposePledge(ProposePledge)
+    /// `pledge.sign`, by each owner.
+    case signPledge(PledgeReference)
+    /// `pledge.register`, by a registrar after reviewing the documents.
+    case registerPledge(PledgeReference)
+    /// `pledge.reject`, by a registrar, with a reason.
+    case rejectPledge(RejectPledge)
+    /// `pledge.release`, by the bank that holds it.
+    case releasePledge(PledgeReference)
     /// `arrest.impose`, by a court or an enforcement officer.
     case imposeArrest(ImposeArrest)
     /// `arrest.lift`, by the authority that imposed it or by a court.
@@ -109,6 +119,11 @@ public enum Action: Hashable, Sendable {
         case .signDeed: "deed.sign"
         case .attestDeed: "deed.attest"
         case .cancelDeed: "deed.cancel"
+        case .proposePledge: "pledge.propose"
+        case .signPledge: "pledge.sign"
+        case .registerPledge: "pledge.register"
+        case .rejectPledge: "pledge.reject"
+        case .releasePledge: "pledge.release"
         case .imposeArrest: "arrest.impose"
         case .liftArrest: "arrest.lift"
         }
@@ -214,13 +229,19 @@ public struct ProposeDeed: Codable, Hashable, Sendable, StrictlyDecodable {
     public var cadastralNumber: CadastralNumber
     public var sellers: [Deed.Seller]
     public var buyers: [Deed.Buyer]
+    /// Optional: a bank that finances part of the price and takes a pledge at settlement.
+    public var financing: Deed.Financing?
+    /// Optional: pledges on the property that the buyers take over.
+    public var acceptedPledges: [TransactionID]?
 
-    public init(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer]) {
+    public init(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], financing: Deed.Financing? = nil, acceptedPledges: [TransactionID]? = nil) {
         self.cadastralNumber = cadastralNumber
         self.sellers = sellers
         self.buyers = buyers
+        self.financing = financing
+        self.acceptedPledges = acceptedPledges
     }
-    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers, financing, acceptedPledges }
 }
 
 public struct SignDeed: Codable, Hashable, Sendable, StrictlyDecodable {
@@ -268,6 +289,39 @@ public struct LiftArrest: Codable, Hashable, Sendable, StrictlyDecodable {
         self.orderHash = orderHash
     }
     public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, arrest, orderHash }
+}
+
+public struct ProposePledge: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    public var loanAmount: Tiyn
+    /// Hashes of the loan agreement and supporting documents the registrar reviews.
+    public var documents: [Hash]
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, loanAmount, documents }
+
+    public init(cadastralNumber: CadastralNumber, loanAmount: Tiyn, documents: [Hash]) {
+        self.cadastralNumber = cadastralNumber
+        self.loanAmount = loanAmount
+        self.documents = documents
+    }
+}
+
+public struct PledgeReference: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var pledge: TransactionID
+    public enum CodingKeys: String, CodingKey, CaseIterable { case pledge }
+
+    public init(pledge: TransactionID) { self.pledge = pledge }
+}
+
+public struct RejectPledge: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var pledge: TransactionID
+    /// Why the registrar refused, shown to the bank and the owners.
+    public var reason: String
+    public enum CodingKeys: String, CodingKey, CaseIterable { case pledge, reason }
+
+    public init(pledge: TransactionID, reason: String) {
+        self.pledge = pledge
+        self.reason = reason
+    }
 }
 
 /// A body whose JSON may hold only its own fields.
@@ -322,6 +376,11 @@ extension TransactionPayload: Codable {
         case "deed.sign": action = .signDeed(try body(SignDeed.self))
         case "deed.attest": action = .attestDeed(try body(DeedReference.self))
         case "deed.cancel": action = .cancelDeed(try body(DeedReference.self))
+        case "pledge.propose": action = .proposePledge(try body(ProposePledge.self))
+        case "pledge.sign": action = .signPledge(try body(PledgeReference.self))
+        case "pledge.register": action = .registerPledge(try body(PledgeReference.self))
+        case "pledge.reject": action = .rejectPledge(try body(RejectPledge.self))
+        case "pledge.release": action = .releasePledge(try body(PledgeReference.self))
         case "arrest.impose": action = .imposeArrest(try body(ImposeArrest.self))
         case "arrest.lift": action = .liftArrest(try body(LiftArrest.self))
         default: throw Rejection(.unknownTransactionType, "unknown transaction type \"\(type.prefix(40))\"")
@@ -349,6 +408,11 @@ extension TransactionPayload: Codable {
         case let .signDeed(value): try value.encode(to: body)
         case let .attestDeed(value): try value.encode(to: body)
         case let .cancelDeed(value): try value.encode(to: body)
+        case let .proposePledge(value): try value.encode(to: body)
+        case let .signPledge(value): try value.encode(to: body)
+        case let .registerPledge(value): try value.encode(to: body)
+        case let .rejectPledge(value): try value.encode(to: body)
+        case let .releasePledge(value): try value.encode(to: body)
         case let .imposeArrest(value): try value.encode(to: body)
         case let .liftArrest(value): try value.encode(to: body)
         }
