@@ -231,17 +231,7 @@ extension Ledger {
             state.put(account, at: RecordKey.account(hold.party))
             collected += hold.amount
         }
-        var sold = Share.none
-        for seller in deed.sellers { sold = (try? sold.adding(seller.share)) ?? sold }
-        var paid = Tiyn.zero
-        var payments: [(PartyID, Tiyn)] = []
-        for seller in deed.sellers {
-            // seller.share / sold, exactly: both are fractions of the whole property.
-            let part = Self.proRata(collected, part: seller.share, of: sold)
-            payments.append((seller.party, part))
-            paid += part
-        }
-        payments[0].1 += collected - paid
+        let payments = Self.sellerPayments(deed, collected: collected)
         for (party, amount) in payments where amount > .zero {
             var account = try state.account(party)
             account.balance += amount
@@ -252,6 +242,17 @@ extension Ledger {
         state.put(deed, at: RecordKey.deed(deed.id))
         try removeFromOpen(deed.id, state: &state)
         context.emit(LedgerEvent("deed.settled", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: collected))
+    }
+
+    /// What each seller receives of `collected`: pro rata to the share it sold, rounded down, the
+    /// remainder to the first seller, so that the parts add up exactly.
+    static func sellerPayments(_ deed: Deed, collected: Tiyn) -> [(PartyID, Tiyn)] {
+        var sold = Share.none
+        for seller in deed.sellers { sold = (try? sold.adding(seller.share)) ?? sold }
+        var payments = deed.sellers.map { ($0.party, proRata(collected, part: $0.share, of: sold)) }
+        let paid = payments.reduce(Tiyn.zero) { $0 + $1.1 }
+        payments[0].1 += collected - paid
+        return payments
     }
 
     /// `amount × part / whole`, rounded down, exact in 128 bits.

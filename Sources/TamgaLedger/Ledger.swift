@@ -144,9 +144,9 @@ public struct Ledger<Verifier: SignatureVerifying> {
                let current = record.keys.first(where: { $0.keyID == entry.keyID }) {
                 key = current
                 owner = party
-            } else if case let .enroll(enroll) = payload.action, enroll.publicKey.keyID == entry.keyID {
-                // The enrolled party's own signature, proving that it holds the key.
-                key = enroll.publicKey
+            } else if let proposed = payload.action.proposedKey, proposed.keyID == entry.keyID {
+                // A signature by the key the transaction introduces, proving that its holder has it.
+                key = proposed
                 owner = nil
             } else {
                 throw Rejection(.unknownKey, "key \(entry.keyID) is not a current key of any party")
@@ -194,6 +194,19 @@ public struct Ledger<Verifier: SignatureVerifying> {
         case let .registerPledge(body): try registerPledge(body, context: &context, state: &state)
         case let .rejectPledge(body): try rejectPledge(body, context: &context, state: &state)
         case let .releasePledge(body): try releasePledge(body, context: &context, state: &state)
+        case let .invalidateDeed(body): try invalidateDeed(body, context: &context, state: &state)
+        case let .orderTransfer(body): try orderTransfer(body, context: &context, state: &state)
+        case let .addKey(body): try addKey(body, context: &context, state: &state)
+        case let .revokeKey(body): try revokeKey(body, context: &context, state: &state)
+        case let .requestRecovery(body): try requestRecovery(body, context: &context, state: &state)
+        case let .approveRecovery(body): try approveRecovery(body, context: &context, state: &state)
+        case let .cancelRecovery(body): try cancelRecovery(body, context: &context, state: &state)
+        case let .completeRecovery(body): try completeRecovery(body, context: &context, state: &state)
+        case let .proposeCorrection(body): try proposeCorrection(body, context: &context, state: &state)
+        case let .approveCorrection(body): try approveCorrection(body, context: &context, state: &state)
+        case let .setAccessCode(body): try setAccessCode(body, context: &context, state: &state)
+        case let .proposeGovernance(body): try proposeGovernance(body, context: &context, state: &state)
+        case let .approveGovernance(body): try approveGovernance(body, context: &context, state: &state)
         case let .imposeArrest(body): try imposeArrest(body, context: &context, state: &state)
         case let .liftArrest(body): try liftArrest(body, context: &context, state: &state)
         }

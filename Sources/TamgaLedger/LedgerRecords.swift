@@ -192,6 +192,11 @@ public enum RecordKey {
     public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }
     public static func transaction(_ id: TransactionID) -> [UInt8] { Array("tx/\(id)".utf8) }
     public static func pledge(_ id: TransactionID) -> [UInt8] { Array("pledge/\(id)".utf8) }
+    public static func recovery(_ id: TransactionID) -> [UInt8] { Array("recovery/\(id)".utf8) }
+    public static func correction(_ id: TransactionID) -> [UInt8] { Array("correction/\(id)".utf8) }
+    public static func proposal(_ id: TransactionID) -> [UInt8] { Array("governance/\(id)".utf8) }
+    public static func claims(_ deed: TransactionID) -> [UInt8] { Array("claims/\(deed)".utf8) }
+    public static let validators: [UInt8] = Array("validators".utf8)
     public static let supply: [UInt8] = Array("token/supply".utf8)
     public static let feePool: [UInt8] = Array("token/fee-pool".utf8)
     public static let parameters: [UInt8] = Array("parameters".utf8)
@@ -206,10 +211,15 @@ public struct Parameters: Codable, Hashable, Sendable {
     /// How long a deed stays open before it expires and releases its holds.
     public var deedLifetimeMillis: UInt64
 
-    public init(minimumFee: Tiyn = Tiyn(100), notaryAttestationRequired: Bool = false, deedLifetimeMillis: UInt64 = 7 * 24 * 3_600_000) {
+    /// How long a key recovery waits after its second approval, during which any current key can cancel it.
+    public var recoveryTimeLockMillis: UInt64
+
+    public init(minimumFee: Tiyn = Tiyn(100), notaryAttestationRequired: Bool = false, deedLifetimeMillis: UInt64 = 7 * 24 * 3_600_000,
+                recoveryTimeLockMillis: UInt64 = 72 * 3_600_000) {
         self.minimumFee = minimumFee
         self.notaryAttestationRequired = notaryAttestationRequired
         self.deedLifetimeMillis = deedLifetimeMillis
+        self.recoveryTimeLockMillis = recoveryTimeLockMillis
     }
 }
 
@@ -229,4 +239,47 @@ public struct Pledge: Codable, Hashable, Sendable {
     public var reviewedBy: PartyID?
     public var rejectionReason: String?
     public var createdAt: Timestamp
+}
+
+/// What a seller still owes after a court invalidated a sale and its balance fell short.
+public struct Claim: Codable, Hashable, Sendable {
+    public var debtor: PartyID
+    public var creditor: PartyID
+    public var amount: Tiyn
+}
+
+/// A key recovery in progress.
+public struct Recovery: Codable, Hashable, Sendable {
+    public enum Status: String, Codable, Hashable, Sendable { case requested, approved, cancelled, completed }
+
+    public var id: TransactionID
+    public var party: PartyID
+    public var newKey: PublicKey
+    public var verificationHash: Hash
+    public var requestedBy: PartyID
+    public var approvedBy: PartyID?
+    /// Set by the approval: the earliest block time at which it may complete.
+    public var unlocksAt: Timestamp?
+    public var status: Status
+}
+
+/// A correction of a passport's non-ownership data awaiting a second registrar.
+public struct Correction: Codable, Hashable, Sendable {
+    public enum Status: String, Codable, Hashable, Sendable { case proposed, applied }
+
+    public var id: TransactionID
+    public var change: ProposeCorrection
+    public var proposedBy: PartyID
+    public var approvedBy: PartyID?
+    public var status: Status
+}
+
+/// A governance proposal and the operators who approved it.
+public struct GovernanceProposal: Codable, Hashable, Sendable {
+    public enum Status: String, Codable, Hashable, Sendable { case open, applied }
+
+    public var id: TransactionID
+    public var change: GovernanceChange
+    public var approvals: [PartyID]
+    public var status: Status
 }

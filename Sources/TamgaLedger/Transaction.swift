@@ -101,10 +101,46 @@ public enum Action: Hashable, Sendable {
     case rejectPledge(RejectPledge)
     /// `pledge.release`, by the bank that holds it.
     case releasePledge(PledgeReference)
+    /// `court.invalidate`: a court reverses a settled deed by a compensating transaction.
+    case invalidateDeed(InvalidateDeed)
+    /// `court.transfer`: a court orders ownership shares moved.
+    case orderTransfer(OrderTransfer)
+    /// `key.add`, by the party; the envelope carries the new key's signature too.
+    case addKey(AddKey)
+    /// `key.revoke`, by the party.
+    case revokeKey(RevokeKey)
+    /// `key.recovery.request`, by a registrar after re-verifying the party's identity.
+    case requestRecovery(RequestRecovery)
+    /// `key.recovery.approve`, by a second, different registrar; starts the time lock.
+    case approveRecovery(RecoveryReference)
+    /// `key.recovery.cancel`, by the party with any of its current keys.
+    case cancelRecovery(RecoveryReference)
+    /// `key.recovery.complete`, by either registrar once the time lock has passed.
+    case completeRecovery(RecoveryReference)
+    /// `property.correction.propose`, by a registrar: non-ownership data only.
+    case proposeCorrection(ProposeCorrection)
+    /// `property.correction.approve`, by a second, different registrar.
+    case approveCorrection(CorrectionReference)
+    /// `property.access_code`, by an owner: the hash of the code that opens the passport.
+    case setAccessCode(SetAccessCode)
+    /// `governance.propose`, by a validator operator.
+    case proposeGovernance(ProposeGovernance)
+    /// `governance.approve`, by a validator operator.
+    case approveGovernance(GovernanceReference)
     /// `arrest.impose`, by a court or an enforcement officer.
     case imposeArrest(ImposeArrest)
     /// `arrest.lift`, by the authority that imposed it or by a court.
     case liftArrest(LiftArrest)
+
+    /// The key this action introduces, whose signature on the envelope proves possession.
+    public var proposedKey: PublicKey? {
+        switch self {
+        case let .enroll(body): body.publicKey
+        case let .addKey(body): body.publicKey
+        case let .requestRecovery(body): body.newKey
+        default: nil
+        }
+    }
 
     public var typeName: String {
         switch self {
@@ -124,6 +160,19 @@ public enum Action: Hashable, Sendable {
         case .registerPledge: "pledge.register"
         case .rejectPledge: "pledge.reject"
         case .releasePledge: "pledge.release"
+        case .invalidateDeed: "court.invalidate"
+        case .orderTransfer: "court.transfer"
+        case .addKey: "key.add"
+        case .revokeKey: "key.revoke"
+        case .requestRecovery: "key.recovery.request"
+        case .approveRecovery: "key.recovery.approve"
+        case .cancelRecovery: "key.recovery.cancel"
+        case .completeRecovery: "key.recovery.complete"
+        case .proposeCorrection: "property.correction.propose"
+        case .approveCorrection: "property.correction.approve"
+        case .setAccessCode: "property.access_code"
+        case .proposeGovernance: "governance.propose"
+        case .approveGovernance: "governance.approve"
         case .imposeArrest: "arrest.impose"
         case .liftArrest: "arrest.lift"
         }
@@ -324,6 +373,122 @@ public struct RejectPledge: Codable, Hashable, Sendable, StrictlyDecodable {
     }
 }
 
+public struct InvalidateDeed: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var deed: TransactionID
+    public var orderHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case deed, orderHash }
+    public init(deed: TransactionID, orderHash: Hash) {
+        self.deed = deed
+        self.orderHash = orderHash
+    }
+}
+
+public struct OrderTransfer: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// Shares of the whole property taken from these owners…
+    public var from: [Ownership]
+    /// …and given to these parties; the two sides must be equal.
+    public var to: [Ownership]
+    public var orderHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, from, to, orderHash }
+    public init(cadastralNumber: CadastralNumber, from: [Ownership], to: [Ownership], orderHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.from = from
+        self.to = to
+        self.orderHash = orderHash
+    }
+}
+
+public struct AddKey: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var publicKey: PublicKey
+    public enum CodingKeys: String, CodingKey, CaseIterable { case publicKey }
+    public init(publicKey: PublicKey) { self.publicKey = publicKey }
+}
+
+public struct RevokeKey: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var keyId: KeyID
+    public enum CodingKeys: String, CodingKey, CaseIterable { case keyId }
+    public init(keyId: KeyID) { self.keyId = keyId }
+}
+
+public struct RequestRecovery: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var party: PartyID
+    /// The key that replaces all of the party's keys when the recovery completes.
+    public var newKey: PublicKey
+    /// The hash of the identity re-verification record.
+    public var verificationHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case party, newKey, verificationHash }
+    public init(party: PartyID, newKey: PublicKey, verificationHash: Hash) {
+        self.party = party
+        self.newKey = newKey
+        self.verificationHash = verificationHash
+    }
+}
+
+public struct RecoveryReference: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var recovery: TransactionID
+    public enum CodingKeys: String, CodingKey, CaseIterable { case recovery }
+    public init(recovery: TransactionID) { self.recovery = recovery }
+}
+
+public struct ProposeCorrection: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// Fields to change; absent fields stay. Owners and shares cannot be corrected this way.
+    public var kind: String?
+    public var address: String?
+    public var area: AreaHundredths?
+    public var location: Coordinate?
+    /// The hash of the document that justifies the correction.
+    public var documentHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, kind, address, area, location, documentHash }
+    public init(cadastralNumber: CadastralNumber, kind: String? = nil, address: String? = nil, area: AreaHundredths? = nil, location: Coordinate? = nil, documentHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.kind = kind
+        self.address = address
+        self.area = area
+        self.location = location
+        self.documentHash = documentHash
+    }
+}
+
+public struct CorrectionReference: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var correction: TransactionID
+    public enum CodingKeys: String, CodingKey, CaseIterable { case correction }
+    public init(correction: TransactionID) { self.correction = correction }
+}
+
+public struct SetAccessCode: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    /// SHA-256 of the access code; the code itself never goes on chain.
+    public var codeHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, codeHash }
+    public init(cadastralNumber: CadastralNumber, codeHash: Hash) {
+        self.cadastralNumber = cadastralNumber
+        self.codeHash = codeHash
+    }
+}
+
+public struct ProposeGovernance: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var change: GovernanceChange
+    public enum CodingKeys: String, CodingKey, CaseIterable { case change }
+    public init(change: GovernanceChange) { self.change = change }
+}
+
+public struct GovernanceReference: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var proposal: TransactionID
+    public enum CodingKeys: String, CodingKey, CaseIterable { case proposal }
+    public init(proposal: TransactionID) { self.proposal = proposal }
+}
+
+/// A change that validator operators vote on.
+public enum GovernanceChange: Codable, Hashable, Sendable {
+    case grantRole(party: PartyID, role: Role)
+    case revokeRole(party: PartyID, role: Role)
+    case setParameters(Parameters)
+    /// The validator set that takes effect at a later height (the node applies it).
+    case setValidators([Validator])
+}
+
 /// A body whose JSON may hold only its own fields.
 public protocol StrictlyDecodable: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable & RawRepresentable where CodingKeys.RawValue == String
@@ -381,6 +546,19 @@ extension TransactionPayload: Codable {
         case "pledge.register": action = .registerPledge(try body(PledgeReference.self))
         case "pledge.reject": action = .rejectPledge(try body(RejectPledge.self))
         case "pledge.release": action = .releasePledge(try body(PledgeReference.self))
+        case "court.invalidate": action = .invalidateDeed(try body(InvalidateDeed.self))
+        case "court.transfer": action = .orderTransfer(try body(OrderTransfer.self))
+        case "key.add": action = .addKey(try body(AddKey.self))
+        case "key.revoke": action = .revokeKey(try body(RevokeKey.self))
+        case "key.recovery.request": action = .requestRecovery(try body(RequestRecovery.self))
+        case "key.recovery.approve": action = .approveRecovery(try body(RecoveryReference.self))
+        case "key.recovery.cancel": action = .cancelRecovery(try body(RecoveryReference.self))
+        case "key.recovery.complete": action = .completeRecovery(try body(RecoveryReference.self))
+        case "property.correction.propose": action = .proposeCorrection(try body(ProposeCorrection.self))
+        case "property.correction.approve": action = .approveCorrection(try body(CorrectionReference.self))
+        case "property.access_code": action = .setAccessCode(try body(SetAccessCode.self))
+        case "governance.propose": action = .proposeGovernance(try body(ProposeGovernance.self))
+        case "governance.approve": action = .approveGovernance(try body(GovernanceReference.self))
         case "arrest.impose": action = .imposeArrest(try body(ImposeArrest.self))
         case "arrest.lift": action = .liftArrest(try body(LiftArrest.self))
         default: throw Rejection(.unknownTransactionType, "unknown transaction type \"\(type.prefix(40))\"")
@@ -413,6 +591,19 @@ extension TransactionPayload: Codable {
         case let .registerPledge(value): try value.encode(to: body)
         case let .rejectPledge(value): try value.encode(to: body)
         case let .releasePledge(value): try value.encode(to: body)
+        case let .invalidateDeed(value): try value.encode(to: body)
+        case let .orderTransfer(value): try value.encode(to: body)
+        case let .addKey(value): try value.encode(to: body)
+        case let .revokeKey(value): try value.encode(to: body)
+        case let .requestRecovery(value): try value.encode(to: body)
+        case let .approveRecovery(value): try value.encode(to: body)
+        case let .cancelRecovery(value): try value.encode(to: body)
+        case let .completeRecovery(value): try value.encode(to: body)
+        case let .proposeCorrection(value): try value.encode(to: body)
+        case let .approveCorrection(value): try value.encode(to: body)
+        case let .setAccessCode(value): try value.encode(to: body)
+        case let .proposeGovernance(value): try value.encode(to: body)
+        case let .approveGovernance(value): try value.encode(to: body)
         case let .imposeArrest(value): try value.encode(to: body)
         case let .liftArrest(value): try value.encode(to: body)
         }

@@ -1,0 +1,100 @@
+import TamgaCore
+
+extension Ledger {
+    /// `court.invalidate`: a court reverses a settled deed by a new, compensating transaction.
+    /// Ownership goes back to the sellers; each payer (buyer or financing bank) is refunded from
+    /// the sellers' balances as far as they allow, and any shortfall is recorded as a claim on the
+    /// seller. The original deed and its settlement stay in history.
+    func invalidateDeed(_ body: InvalidateDeed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        try state.requireRole(.court, of: context.signer, for: "invalidating a deed")
+        guard var deed = try state.record(Deed.self, RecordKey.deed(body.deed)) else { throw Rejection(.unknownDeed, "no deed \(body.deed)") }
+        guard deed.status == .settled else { throw Rejection(.deedNotSettled, "deed \(deed.id) is \(deed.status.rawValue), not settled") }
+        var passport = try state.passport(deed.cadastralNumber)
+        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
+        do {
+            for buyer in deed.buyers {
+                guard let owned = shares[buyer.party], buyer.share <= owned else {
+                    throw Rejection(.ownershipMoved, "\(buyer.party) no longer owns the share \(buyer.share); order the transfers with court.transfer")
+                }
+                shares[buyer.party] = try owned.subtracting(buyer.share)
+            }
+            for seller in deed.sellers { shares[seller.party] = try (shares[seller.party] ?? .none).adding(seller.share) }
+        } catch let error as ShareError {
+            throw Rejection(.invalidDeed, error.message)
+        }
+        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
+        precondition(Share.sumIsWhole(passport.owners.map(\.share)), "invalidation must keep the shares whole")
+        if deed.financing != nil, var pledge = try state.record(Pledge.self, RecordKey.pledge(deed.id)) {
+            passport.restrictions.removeAll { $0.id == deed.id }
+            pledge.status = .released
+            state.put(pledge, at: RecordKey.pledge(pledge.id))
+        }
+        passport.documents.append(body.orderHash)
+        state.put(passport, at: RecordKey.property(deed.cadastralNumber))
+
+        // Match what each seller received with what each payer paid, in party order, and refund
+        // each matched part as far as the seller's balance allows.
+        var owed = Self.sellerPayments(deed, collected: deed.price).sorted { $0.0 < $1.0 }
+        var entitled = (deed.buyers.map { ($0.party, $0.pays) } + (deed.financing.map { [($0.bank, $0.amount)] } ?? [])).sorted { $0.0 < $1.0 }
+        var claims: [Claim] = []
+        var refunded = Tiyn.zero
+        var sellerIndex = 0, payerIndex = 0
+        while sellerIndex < owed.count, payerIndex < entitled.count {
+            let part = min(owed[sellerIndex].1, entitled[payerIndex].1)
+            let (seller, payer) = (owed[sellerIndex].0, entitled[payerIndex].0)
+            let available = try state.account(seller).balance
+            let paid = min(part, available)
+            if paid > .zero {
+                try move(paid, from: seller, to: payer, state: &state)
+                refunded += paid
+            }
+            if paid < part { claims.append(Claim(debtor: seller, creditor: payer, amount: part - paid)) }
+            owed[sellerIndex].1 -= part
+            entitled[payerIndex].1 -= part
+            if owed[sellerIndex].1 == .zero { sellerIndex += 1 }
+            if entitled[payerIndex].1 == .zero { payerIndex += 1 }
+        }
+        if !claims.isEmpty { state.put(claims, at: RecordKey.claims(deed.id)) }
+        deed.status = .invalidated
+        state.put(deed, at: RecordKey.deed(deed.id))
+        context.emit(LedgerEvent("deed.invalidated", parties: deed.parties + [context.signer], properties: [deed.cadastralNumber], deed: deed.id, amount: refunded))
+        for claim in claims {
+            context.emit(LedgerEvent("claim.recorded", parties: [claim.debtor, claim.creditor], properties: [deed.cadastralNumber], deed: deed.id, amount: claim.amount))
+        }
+    }
+
+    /// `court.transfer`: a court orders shares moved from some owners to other parties.
+    func orderTransfer(_ body: OrderTransfer, context: inout ExecutionContext, state: inout WorkingState) throws {
+        try state.requireRole(.court, of: context.signer, for: "ordering a transfer")
+        var passport = try state.passport(body.cadastralNumber)
+        guard !body.from.isEmpty, !body.to.isEmpty, body.from.count + body.to.count <= Limits.deedPartiesMax else {
+            throw Rejection(.invalidShares, "an order moves shares from 1 or more owners to 1 or more parties")
+        }
+        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
+        var taken = Share.none, given = Share.none
+        do {
+            for entry in body.from {
+                guard !entry.share.isZero, let owned = shares[entry.party], entry.share <= owned else {
+                    throw Rejection(.sharesExceedOwnership, "\(entry.party) does not own the share \(entry.share)")
+                }
+                shares[entry.party] = try owned.subtracting(entry.share)
+                taken = try taken.adding(entry.share)
+            }
+            for entry in body.to {
+                _ = try state.party(entry.party)
+                guard !entry.share.isZero else { throw Rejection(.invalidShares, "\(entry.party) would receive nothing") }
+                shares[entry.party] = try (shares[entry.party] ?? .none).adding(entry.share)
+                given = try given.adding(entry.share)
+            }
+        } catch let error as ShareError {
+            throw Rejection(.invalidShares, error.message)
+        }
+        guard taken == given else { throw Rejection(.invalidShares, "the order takes \(taken) but gives \(given)") }
+        let before = passport.owners.map(\.party)
+        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
+        guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the order must keep the shares whole") }
+        passport.documents.append(body.orderHash)
+        state.put(passport, at: RecordKey.property(body.cadastralNumber))
+        context.emit(LedgerEvent("court.transferred", parties: before + passport.owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
+    }
+}
