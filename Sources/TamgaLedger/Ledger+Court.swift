@@ -30,7 +30,7 @@ extension Ledger {
             state.put(pledge, at: RecordKey.pledge(pledge.id))
         }
         passport.documents.append(body.orderHash)
-        state.put(passport, at: RecordKey.property(deed.cadastralNumber))
+        try state.save(passport)
 
         // Match what each seller received with what each payer paid, in party order, and refund
         // each matched part as far as the seller's balance allows.
@@ -94,7 +94,7 @@ extension Ledger {
         passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
         guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the order must keep the shares whole") }
         passport.documents.append(body.orderHash)
-        state.put(passport, at: RecordKey.property(body.cadastralNumber))
+        try state.save(passport)
         context.emit(LedgerEvent("court.transferred", parties: before + passport.owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
     }
 }

@@ -33,7 +33,7 @@ extension Ledger {
         if let area = change.area { passport.area = area }
         if let location = change.location { passport.location = location }
         passport.documents.append(change.documentHash)
-        state.put(passport, at: RecordKey.property(change.cadastralNumber))
+        try state.save(passport)
         correction.status = .applied
         correction.approvedBy = context.signer
         state.put(correction, at: RecordKey.correction(correction.id))
@@ -45,7 +45,7 @@ extension Ledger {
         var passport = try state.passport(body.cadastralNumber)
         guard passport.share(of: context.signer) != nil else { throw Rejection(.notAnOwner, "\(context.signer) does not own \(body.cadastralNumber)") }
         passport.accessCodeHash = body.codeHash
-        state.put(passport, at: RecordKey.property(body.cadastralNumber))
+        try state.save(passport)
         context.emit(LedgerEvent("property.access_code_set", parties: passport.owners.map(\.party), properties: [body.cadastralNumber]))
     }
 

@@ -40,7 +40,7 @@ extension Ledger {
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(pledge.cadastralNumber) is under arrest and cannot be pledged") }
         passport.restrictions.append(Restriction(id: pledge.id, kind: .pledge, holder: pledge.bank, documentHash: pledge.documents[0], since: context.blockTime))
         passport.documents.append(contentsOf: pledge.documents)
-        state.put(passport, at: RecordKey.property(pledge.cadastralNumber))
+        try state.save(passport)
         pledge.status = .registered
         pledge.reviewedBy = context.signer
         state.put(pledge, at: RecordKey.pledge(pledge.id))
@@ -70,7 +70,7 @@ extension Ledger {
         guard pledge.bank == context.signer else { throw Rejection(.notThePledgeHolder, "only \(pledge.bank), which holds the pledge, may release it") }
         var passport = try state.passport(pledge.cadastralNumber)
         passport.restrictions.removeAll { $0.id == pledge.id }
-        state.put(passport, at: RecordKey.property(pledge.cadastralNumber))
+        try state.save(passport)
         pledge.status = .released
         state.put(pledge, at: RecordKey.pledge(pledge.id))
         context.emit(LedgerEvent("pledge.released", parties: passport.owners.map(\.party) + [pledge.bank], properties: [pledge.cadastralNumber]))

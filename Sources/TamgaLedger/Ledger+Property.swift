@@ -15,7 +15,7 @@ extension Ledger {
         let passport = Passport(cadastralNumber: body.cadastralNumber, kind: body.kind, address: body.address, area: body.area,
                                 location: body.location, owners: owners, restrictions: [], documents: [body.titleDocumentHash],
                                 registeredAt: context.blockTime, accessCodeHash: nil)
-        state.put(passport, at: RecordKey.property(body.cadastralNumber))
+        try state.save(passport)
         context.emit(LedgerEvent("property.registered", parties: owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
     }
 

@@ -221,7 +221,7 @@ extension Ledger {
             passport.documents.append(financing.documentHash)
             context.emit(LedgerEvent("pledge.registered", parties: deed.buyers.map(\.party) + [financing.bank], properties: [deed.cadastralNumber], amount: financing.amount))
         }
-        state.put(passport, at: RecordKey.property(deed.cadastralNumber))
+        try state.save(passport)
 
         // Take the held payments, then pay each seller its part; rounding remainders go to the first seller.
         var collected = Tiyn.zero

@@ -247,6 +247,18 @@ extension WorkingState {
         return passport
     }
 
+    /// Saves a passport and keeps every owner's holdings index in step with its owners.
+    mutating func save(_ passport: Passport) throws {
+        let before = Set(try record(Passport.self, RecordKey.property(passport.cadastralNumber))?.owners.map(\.party) ?? [])
+        let after = Set(passport.owners.map(\.party))
+        for party in before.symmetricDifference(after).sorted() {
+            var holdings = Set(try record([CadastralNumber].self, RecordKey.holdings(party)) ?? [])
+            if after.contains(party) { holdings.insert(passport.cadastralNumber) } else { holdings.remove(passport.cadastralNumber) }
+            put(holdings.sorted(), at: RecordKey.holdings(party))
+        }
+        put(passport, at: RecordKey.property(passport.cadastralNumber))
+    }
+
     func requireRole(_ role: Role, of id: PartyID, for what: String) throws {
         guard try party(id).has(role) else { throw Rejection(.roleRequired, "\(what) needs the \(role.rawValue) role, which \(id) does not have") }
     }

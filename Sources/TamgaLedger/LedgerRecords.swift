@@ -191,6 +191,8 @@ public enum RecordKey {
     public static func listing(_ number: CadastralNumber) -> [UInt8] { Array("listing/\(number)".utf8) }
     public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }
     public static func transaction(_ id: TransactionID) -> [UInt8] { Array("tx/\(id)".utf8) }
+    /// The properties a party owns a share of, sorted: the index behind "a party's properties".
+    public static func holdings(_ party: PartyID) -> [UInt8] { Array("holdings/\(party)".utf8) }
     public static func pledge(_ id: TransactionID) -> [UInt8] { Array("pledge/\(id)".utf8) }
     public static func recovery(_ id: TransactionID) -> [UInt8] { Array("recovery/\(id)".utf8) }
     public static func correction(_ id: TransactionID) -> [UInt8] { Array("correction/\(id)".utf8) }
