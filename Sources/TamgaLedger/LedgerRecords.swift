@@ -32,9 +32,10 @@ public struct PartyRecord: Codable, Hashable, Sendable {
 }
 
 /// Ownership of a share of a property (LADM: LA_RRR right with its share).
-public struct Ownership: Codable, Hashable, Sendable {
+public struct Ownership: Codable, Hashable, Sendable, StrictlyDecodable {
     public var party: PartyID
     public var share: Share
+    public enum CodingKeys: String, CodingKey, CaseIterable { case party, share }
 
     public init(party: PartyID, share: Share) {
         self.party = party
@@ -102,7 +103,8 @@ public struct Listing: Codable, Hashable, Sendable {
 public struct Deed: Codable, Hashable, Sendable {
     public enum Status: String, Codable, Hashable, Sendable { case open, settled, cancelled, expired, invalidated }
 
-    public struct Seller: Codable, Hashable, Sendable {
+    public struct Seller: Codable, Hashable, Sendable, StrictlyDecodable {
+        public enum CodingKeys: String, CodingKey, CaseIterable { case party, share }
         public var party: PartyID
         /// The share of the whole property this seller transfers.
         public var share: Share
@@ -113,7 +115,8 @@ public struct Deed: Codable, Hashable, Sendable {
         }
     }
 
-    public struct Buyer: Codable, Hashable, Sendable {
+    public struct Buyer: Codable, Hashable, Sendable, StrictlyDecodable {
+        public enum CodingKeys: String, CodingKey, CaseIterable { case party, share, pays }
         public var party: PartyID
         /// The share of the whole property this buyer receives.
         public var share: Share
@@ -128,7 +131,8 @@ public struct Deed: Codable, Hashable, Sendable {
     }
 
     /// A bank that pays part of the price and takes a pledge on the property at settlement.
-    public struct Financing: Codable, Hashable, Sendable {
+    public struct Financing: Codable, Hashable, Sendable, StrictlyDecodable {
+        public enum CodingKeys: String, CodingKey, CaseIterable { case bank, amount, documentHash }
         public var bank: PartyID
         public var amount: Tiyn
         /// The hash of the loan agreement.

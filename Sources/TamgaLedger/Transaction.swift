@@ -7,7 +7,8 @@ import Foundation
 /// {"chainId": "tamga-devnet", "signer": "registrar-1", "nonce": 7, "fee": 100,
 ///  "expiresAt": 1764000600000, "type": "token.transfer", "body": {"to": "citizen-2", "amount": 5000}}
 /// ```
-/// Every field is required and unknown fields are an error, at every level.
+/// Every field is required unless documented as optional, and unknown fields are an error at every
+/// level of the payload.
 public struct TransactionPayload: Hashable, Sendable {
     public var chainID: ChainID
     /// The party whose nonce and fee this is, and whose authority the action uses.
@@ -249,6 +250,17 @@ public struct RegisterProperty: Codable, Hashable, Sendable, StrictlyDecodable {
         self.titleDocumentHash = titleDocumentHash
     }
     public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, kind, address, area, location, owners, titleDocumentHash }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cadastralNumber = try container.decode(CadastralNumber.self, forKey: .cadastralNumber)
+        kind = try container.decode(String.self, forKey: .kind)
+        address = try container.decode(String.self, forKey: .address)
+        area = try container.decode(AreaHundredths.self, forKey: .area)
+        location = try container.decodeIfPresent(Coordinate.self, forKey: .location)
+        owners = try container.decodeStrictly([Ownership].self, forKey: .owners)
+        titleDocumentHash = try container.decode(Hash.self, forKey: .titleDocumentHash)
+    }
 }
 
 public struct ListProperty: Codable, Hashable, Sendable, StrictlyDecodable {
@@ -291,6 +303,15 @@ public struct ProposeDeed: Codable, Hashable, Sendable, StrictlyDecodable {
         self.acceptedPledges = acceptedPledges
     }
     public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers, financing, acceptedPledges }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cadastralNumber = try container.decode(CadastralNumber.self, forKey: .cadastralNumber)
+        sellers = try container.decodeStrictly([Deed.Seller].self, forKey: .sellers)
+        buyers = try container.decodeStrictly([Deed.Buyer].self, forKey: .buyers)
+        financing = try container.decodeStrictlyIfPresent(Deed.Financing.self, forKey: .financing)
+        acceptedPledges = try container.decodeIfPresent([TransactionID].self, forKey: .acceptedPledges)
+    }
 }
 
 public struct SignDeed: Codable, Hashable, Sendable, StrictlyDecodable {
@@ -391,6 +412,14 @@ public struct OrderTransfer: Codable, Hashable, Sendable, StrictlyDecodable {
     public var to: [Ownership]
     public var orderHash: Hash
     public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, from, to, orderHash }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cadastralNumber = try container.decode(CadastralNumber.self, forKey: .cadastralNumber)
+        from = try container.decodeStrictly([Ownership].self, forKey: .from)
+        to = try container.decodeStrictly([Ownership].self, forKey: .to)
+        orderHash = try container.decode(Hash.self, forKey: .orderHash)
+    }
     public init(cadastralNumber: CadastralNumber, from: [Ownership], to: [Ownership], orderHash: Hash) {
         self.cadastralNumber = cadastralNumber
         self.from = from
@@ -492,6 +521,29 @@ public enum GovernanceChange: Codable, Hashable, Sendable {
 /// A body whose JSON may hold only its own fields.
 public protocol StrictlyDecodable: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable & RawRepresentable where CodingKeys.RawValue == String
+}
+
+/// Element types nested in bodies refuse unknown fields too. They are decoded with
+/// `decodeStrictly`, so that the check applies where they appear in a payload, while records read
+/// back from state (written by this ledger) decode as usual.
+extension KeyedDecodingContainer {
+    func decodeStrictly<T: StrictlyDecodable>(_ type: [T].Type, forKey key: Key) throws -> [T] {
+        var list = try nestedUnkeyedContainer(forKey: key)
+        var items: [T] = []
+        while !list.isAtEnd {
+            let decoder = try list.superDecoder()
+            try decoder.rejectUnknownKeys(T.CodingKeys.self)
+            items.append(try T(from: decoder))
+        }
+        return items
+    }
+
+    func decodeStrictlyIfPresent<T: StrictlyDecodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        let decoder = try superDecoder(forKey: key)
+        try decoder.rejectUnknownKeys(T.CodingKeys.self)
+        return try T(from: decoder)
+    }
 }
 
 struct AnyKey: CodingKey {

@@ -153,6 +153,8 @@ import Testing
             (#"{"chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"token.steal","body":{}}"#, "tx.unknown_type"),
             (#"{"chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":-10,"expiresAt":9999999999999,"type":"token.transfer","body":{"to":"owner-a","amount":5}}"#, "tx.malformed_payload"),
             (#"{"chainId":"tamga-test","signer":"Buyer C","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"token.transfer","body":{"to":"owner-a","amount":5}}"#, "tx.malformed_payload"),
+            (#"{"chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"deed.propose","body":{"cadastralNumber":"05-055-005-005","sellers":[{"party":"owner-a","share":"1/2","bonus":1}],"buyers":[{"party":"buyer-c","share":"1/2","pays":5}]}}"#, "tx.malformed_payload"),
+            (#"{"chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"deed.propose","body":{"cadastralNumber":"05-055-005-005","sellers":[{"party":"owner-a","share":"1/2"}],"buyers":[{"party":"buyer-c","share":"1/2","pays":5}],"financing":{"bank":"bank-1","amount":1,"documentHash":"0000000000000000000000000000000000000000000000000000000000000000","rate":3}}}"#, "tx.malformed_payload"),
             (#"[1,2,3]"#, "tx.malformed_payload"),
             (#"{"chainId":"tamga-test""#, "tx.malformed_payload"),
         ]
