@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "tamga",
             dependencies: [
-                "TamgaCore", "TamgaConsensus", "TamgaSimulation",
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -45,29 +45,54 @@ enum RecordCoding {
 
 /// The state seen while executing a block: the base version plus the block's writes so far,
 /// plus the current transaction's writes, which are kept only if it succeeds.
+///
+/// Records are held decoded: each is decoded from the base at most once per block and encoded
+/// once, when the block's updates are produced. That keeps JSON off the per-transaction path.
 struct WorkingState {
+    private enum Entry {
+        case present(any Encodable)
+        case absent
+    }
+
+    /// Records read from the base, shared by the copies of this state made during one block.
+    private final class BaseCache {
+        var entries: [[UInt8]: Entry] = [:]
+    }
+
     let base: any LedgerStateReading
-    private(set) var blockWrites: [[UInt8]: [UInt8]?] = [:]
-    private var transactionWrites: [[UInt8]: [UInt8]?] = [:]
+    private let cache = BaseCache()
+    private var blockWrites: [[UInt8]: Entry] = [:]
+    private var transactionWrites: [[UInt8]: Entry] = [:]
 
     init(base: any LedgerStateReading) { self.base = base }
 
-    func bytes(_ key: [UInt8]) throws -> [UInt8]? {
-        if let written = transactionWrites[key] { return written }
-        if let written = blockWrites[key] { return written }
-        return try base.value(forKey: key)
-    }
-
-    func record<T: Decodable>(_ type: T.Type, _ key: [UInt8]) throws -> T? {
-        try bytes(key).map { try RecordCoding.decode(T.self, $0, key: key) }
+    func record<T: Codable>(_ type: T.Type, _ key: [UInt8]) throws -> T? {
+        let entry: Entry
+        if let written = transactionWrites[key] ?? blockWrites[key] {
+            entry = written
+        } else if let cached = cache.entries[key] {
+            entry = cached
+        } else {
+            let loaded: Entry = try base.value(forKey: key).map { .present(try RecordCoding.decode(T.self, $0, key: key)) } ?? .absent
+            cache.entries[key] = loaded
+            entry = loaded
+        }
+        switch entry {
+        case .absent:
+            return nil
+        case let .present(value):
+            // Each key always holds one record type.
+            guard let typed = value as? T else { preconditionFailure("record \(String(decoding: key, as: UTF8.self)) read as \(T.self)") }
+            return typed
+        }
     }
 
     mutating func put(_ value: some Encodable, at key: [UInt8]) {
-        transactionWrites[key] = .some(RecordCoding.encode(value))
+        transactionWrites[key] = .present(value)
     }
 
     mutating func remove(_ key: [UInt8]) {
-        transactionWrites[key] = .some(nil)
+        transactionWrites[key] = .absent
     }
 
     /// Keeps the current transaction's writes.
@@ -81,8 +106,13 @@ struct WorkingState {
         transactionWrites = [:]
     }
 
-    /// The block's writes in key order: the same list on every node.
+    /// The block's writes in key order, encoded: the same list on every node.
     var updates: [StateUpdate] {
-        blockWrites.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { StateUpdate(key: $0, value: blockWrites[$0] ?? nil) }
+        blockWrites.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { key in
+            switch blockWrites[key] {
+            case let .present(value): StateUpdate(key: key, value: RecordCoding.encode(value))
+            case .absent, nil: StateUpdate(key: key, value: nil)
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Tamga's throughput and print the numbers.",
-        subcommands: [Primitives.self]
+        subcommands: [Primitives.self, LedgerExecution.self]
     )
 
     struct Primitives: ParsableCommand {
