@@ -14,6 +14,25 @@ public struct DirectVerifier: SignatureVerifying {
     }
 }
 
+/// An envelope with its payload decoded: what the mempool keeps, so that a transaction is decoded
+/// once per node rather than once per look.
+public struct PreparedTransaction: Sendable {
+    public let envelope: SignedEnvelope
+    public let id: TransactionID
+    /// The decoded payload, or why it does not decode (then the transaction is refused before execution).
+    public let payload: Result<TransactionPayload, Rejection>
+
+    public init(_ envelope: SignedEnvelope) {
+        self.envelope = envelope
+        self.id = envelope.transactionID
+        do {
+            self.payload = .success(try TransactionPayload.decode(envelope.payload))
+        } catch {
+            self.payload = .failure(error)
+        }
+    }
+}
+
 /// Something that happened, naming every party and property touched; notifications, history and
 /// the read model are built from events.
 public struct LedgerEvent: Codable, Hashable, Sendable {
@@ -69,22 +88,28 @@ public struct Ledger<Verifier: SignatureVerifying> {
     /// - Throws: `LedgerStateError` when state cannot be read (an operating failure). A refused
     ///   transaction never throws; it gets a receipt with its rejection code.
     public func execute(_ transactions: [SignedEnvelope], blockTime: Timestamp, state: some LedgerStateReading) throws -> BlockOutcome {
+        try execute(transactions.map(PreparedTransaction.init), blockTime: blockTime, state: state)
+    }
+
+    /// Executes transactions whose payloads were decoded already (when they entered the mempool).
+    public func execute(_ transactions: [PreparedTransaction], blockTime: Timestamp, state: some LedgerStateReading) throws -> BlockOutcome {
         var working = WorkingState(base: state)
         var receipts: [Receipt] = []
         receipts.reserveCapacity(transactions.count)
-        for envelope in transactions {
-            receipts.append(try execute(envelope, blockTime: blockTime, state: &working))
+        for transaction in transactions {
+            receipts.append(try execute(transaction, blockTime: blockTime, state: &working))
         }
         try endBlock(blockTime: blockTime, state: &working)
         return BlockOutcome(receipts: receipts, updates: working.updates)
     }
 
-    private func execute(_ envelope: SignedEnvelope, blockTime: Timestamp, state: inout WorkingState) throws -> Receipt {
-        let id = envelope.transactionID
+    private func execute(_ transaction: PreparedTransaction, blockTime: Timestamp, state: inout WorkingState) throws -> Receipt {
+        let envelope = transaction.envelope
+        let id = transaction.id
         // Checks before execution: a failure here changes nothing at all.
         let checked: CheckedTransaction
         do {
-            checked = try check(envelope, blockTime: blockTime, state: state)
+            checked = try check(envelope, payload: transaction.payload.get(), blockTime: blockTime, state: state)
         } catch let rejection as Rejection {
             return Receipt(transaction: id, rejectionCode: rejection.code, rejectionMessage: rejection.message, events: [], feePaid: .zero)
         }
@@ -125,8 +150,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
     }
 
     /// Decoding, chain, expiry, signatures, nonce and fee: everything checked before execution.
-    private func check(_ envelope: SignedEnvelope, blockTime: Timestamp, state: WorkingState) throws -> CheckedTransaction {
-        let payload = try TransactionPayload.decode(envelope.payload)
+    private func check(_ envelope: SignedEnvelope, payload: TransactionPayload, blockTime: Timestamp, state: WorkingState) throws -> CheckedTransaction {
         guard payload.chainID == chainID else {
             throw Rejection(.wrongChain, "the transaction is for chain \(payload.chainID), this is \(chainID)")
         }

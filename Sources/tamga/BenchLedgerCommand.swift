@@ -13,7 +13,7 @@ extension BenchCommand {
     struct LedgerExecution: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ledger",
-            abstract: "Ledger execution alone (signatures already verified), with the state root per block. Build with -c release."
+            abstract: "Ledger execution alone (signatures verified and payloads decoded at mempool admission), with the state root per block. Build with -c release."
         )
 
         @Option(help: "Transactions to execute.")
@@ -61,7 +61,7 @@ extension BenchCommand {
                 guard let key = keys[signer] else { throw CommandFailure("no key for \(signer)") }
                 return try SignedEnvelope.signing(payload.encoded(), with: [key])
             }
-            func execute(_ block: [SignedEnvelope]) throws -> Int {
+            func execute(_ block: [PreparedTransaction]) throws -> Int {
                 time += 1_000
                 let outcome = try ledger.execute(block, blockTime: Timestamp(millisecondsSinceEpoch: time), state: MapSnapshot(map: map, version: version))
                 version += 1
@@ -79,13 +79,13 @@ extension BenchCommand {
                         cadastralNumber: numbers[index], kind: "apartment", address: "Astana, street \(index)", area: AreaHundredths(7_000),
                         location: nil, owners: [Ownership(party: citizenIDs[index], share: .whole)], titleDocumentHash: .sha256(Array("title \(index)".utf8)))))
                 }
-                _ = try execute(batch)
+                _ = try execute(batch.map(PreparedTransaction.init))
             }
 
             // The mix: 60% transfers, 15% listings, 15% purchases of listed properties, 10% arrests and lifts.
             var listed: [CadastralNumber] = []
             var arrested: [(CadastralNumber, TransactionID)] = []
-            var blocks: [[SignedEnvelope]] = []
+            var blocks: [[PreparedTransaction]] = []
             var pending: [SignedEnvelope] = []
             for _ in 0..<transactions {
                 let roll = random.next() % 100
@@ -109,11 +109,11 @@ extension BenchCommand {
                 }
                 pending.append(envelopeToAdd)
                 if pending.count == block {
-                    blocks.append(pending)
+                    blocks.append(pending.map(PreparedTransaction.init))
                     pending = []
                 }
             }
-            if !pending.isEmpty { blocks.append(pending) }
+            if !pending.isEmpty { blocks.append(pending.map(PreparedTransaction.init)) }
 
             var committed = 0
             let clock = ContinuousClock()
