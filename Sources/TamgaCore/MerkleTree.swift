@@ -7,19 +7,7 @@ public enum MerkleTree {
     public static func root(of items: [Hash]) -> Hash {
         guard !items.isEmpty else { return .sha256([]) }
         var level = items.map(leafHash)
-        // Pairing level by level, carrying an odd last node up unchanged, gives exactly RFC 6962's
-        // split at the largest power of two.
-        while level.count > 1 {
-            var next: [Hash] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var index = 0
-            while index + 1 < level.count {
-                next.append(.combining(.merkleNode, level[index], level[index + 1]))
-                index += 2
-            }
-            if index < level.count { next.append(level[index]) }
-            level = next
-        }
+        while level.count > 1 { level = parents(of: level) }
         return level[0]
     }
 
@@ -32,17 +20,24 @@ public enum MerkleTree {
         while level.count > 1 {
             let sibling = position ^ 1
             if sibling < level.count { path.append(level[sibling]) }
-            var next: [Hash] = []
-            var pair = 0
-            while pair + 1 < level.count {
-                next.append(.combining(.merkleNode, level[pair], level[pair + 1]))
-                pair += 2
-            }
-            if pair < level.count { next.append(level[pair]) }
-            level = next
+            level = parents(of: level)
             position /= 2
         }
         return MerkleProof(leafIndex: UInt64(index), treeSize: UInt64(items.count), path: path)
+    }
+
+    /// The next level up. Pairing level by level, carrying an odd last node up unchanged, gives
+    /// exactly RFC 6962's split at the largest power of two.
+    private static func parents(of level: [Hash]) -> [Hash] {
+        var next: [Hash] = []
+        next.reserveCapacity((level.count + 1) / 2)
+        var index = 0
+        while index + 1 < level.count {
+            next.append(.combining(.merkleNode, level[index], level[index + 1]))
+            index += 2
+        }
+        if index < level.count { next.append(level[index]) }
+        return next
     }
 
     /// `H(0x00 ‖ item)`.

@@ -10,19 +10,10 @@ extension Ledger {
         guard var deed = try state.record(Deed.self, RecordKey.deed(body.deed)) else { throw Rejection(.unknownDeed, "no deed \(body.deed)") }
         guard deed.status == .settled else { throw Rejection(.deedNotSettled, "deed \(deed.id) is \(deed.status.rawValue), not settled") }
         var passport = try state.passport(deed.cadastralNumber)
-        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
-        do {
-            for buyer in deed.buyers {
-                guard let owned = shares[buyer.party], buyer.share <= owned else {
-                    throw Rejection(.ownershipMoved, "\(buyer.party) no longer owns the share \(buyer.share); order the transfers with court.transfer")
-                }
-                shares[buyer.party] = try owned.subtracting(buyer.share)
-            }
-            for seller in deed.sellers { shares[seller.party] = try (shares[seller.party] ?? .none).adding(seller.share) }
-        } catch let error as ShareError {
-            throw Rejection(.invalidDeed, error.message)
+        try passport.moveShares(from: deed.buyers.map { Ownership(party: $0.party, share: $0.share) },
+                                to: deed.sellers.map { Ownership(party: $0.party, share: $0.share) }) { buyer in
+            Rejection(.ownershipMoved, "\(buyer.party) no longer owns the share \(buyer.share); order the transfers with court.transfer")
         }
-        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
         precondition(Share.sumIsWhole(passport.owners.map(\.share)), "invalidation must keep the shares whole")
         if deed.financing != nil, var pledge = try state.record(Pledge.self, RecordKey.pledge(deed.id)) {
             passport.restrictions.removeAll { $0.id == deed.id }
@@ -70,20 +61,15 @@ extension Ledger {
         guard !body.from.isEmpty, !body.to.isEmpty, body.from.count + body.to.count <= Limits.deedPartiesMax else {
             throw Rejection(.invalidShares, "an order moves shares from 1 or more owners to 1 or more parties")
         }
-        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
         var taken = Share.none, given = Share.none
         do {
             for entry in body.from {
-                guard !entry.share.isZero, let owned = shares[entry.party], entry.share <= owned else {
-                    throw Rejection(.sharesExceedOwnership, "\(entry.party) does not own the share \(entry.share)")
-                }
-                shares[entry.party] = try owned.subtracting(entry.share)
+                guard !entry.share.isZero else { throw Rejection(.invalidShares, "nothing is taken from \(entry.party)") }
                 taken = try taken.adding(entry.share)
             }
             for entry in body.to {
                 _ = try state.party(entry.party)
                 guard !entry.share.isZero else { throw Rejection(.invalidShares, "\(entry.party) would receive nothing") }
-                shares[entry.party] = try (shares[entry.party] ?? .none).adding(entry.share)
                 given = try given.adding(entry.share)
             }
         } catch let error as ShareError {
@@ -91,7 +77,9 @@ extension Ledger {
         }
         guard taken == given else { throw Rejection(.invalidShares, "the order takes \(taken) but gives \(given)") }
         let before = passport.owners.map(\.party)
-        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
+        try passport.moveShares(from: body.from, to: body.to) { entry in
+            Rejection(.sharesExceedOwnership, "\(entry.party) does not own the share \(entry.share)")
+        }
         guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the order must keep the shares whole") }
         passport.documents.append(body.orderHash)
         try state.save(passport)

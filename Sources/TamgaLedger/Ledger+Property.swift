@@ -35,3 +35,23 @@ extension Ledger {
         return sorted
     }
 }
+
+extension Passport {
+    /// Takes each `from` share from its owner and gives each `to` share to its party, keeping the
+    /// owners sorted and dropping those left with nothing.
+    ///
+    /// - Parameter shortfall: the rejection when an owner does not hold the share taken from it.
+    mutating func moveShares(from: [Ownership], to: [Ownership], shortfall: (Ownership) -> Rejection) throws {
+        var shares = Dictionary(uniqueKeysWithValues: owners.map { ($0.party, $0.share) })
+        do {
+            for entry in from {
+                guard let owned = shares[entry.party], entry.share <= owned else { throw shortfall(entry) }
+                shares[entry.party] = try owned.subtracting(entry.share)
+            }
+            for entry in to { shares[entry.party] = try (shares[entry.party] ?? .none).adding(entry.share) }
+        } catch let error as ShareError {
+            throw Rejection(.invalidShares, error.message)
+        }
+        owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
+    }
+}

@@ -196,19 +196,10 @@ extension Ledger {
         if let pledge = passport.restrictions.first(where: { $0.kind == .pledge && !deed.acceptedPledges.contains($0.id) }) {
             throw Rejection(.propertyPledged, "\(deed.cadastralNumber) is pledged to \(pledge.holder) (pledge \(pledge.id)), which the deed does not accept")
         }
-        var shares: [PartyID: Share] = Dictionary(uniqueKeysWithValues: passport.owners.map { ($0.party, $0.share) })
-        do {
-            for seller in deed.sellers {
-                guard let owned = shares[seller.party], seller.share <= owned else {
-                    throw Rejection(.sharesExceedOwnership, "\(seller.party) no longer owns the share \(seller.share)")
-                }
-                shares[seller.party] = try owned.subtracting(seller.share)
-            }
-            for buyer in deed.buyers { shares[buyer.party] = try (shares[buyer.party] ?? .none).adding(buyer.share) }
-        } catch let error as ShareError {
-            throw Rejection(.invalidDeed, error.message)
+        try passport.moveShares(from: deed.sellers.map { Ownership(party: $0.party, share: $0.share) },
+                                to: deed.buyers.map { Ownership(party: $0.party, share: $0.share) }) { seller in
+            Rejection(.sharesExceedOwnership, "\(seller.party) no longer owns the share \(seller.share)")
         }
-        passport.owners = shares.filter { !$0.value.isZero }.map { Ownership(party: $0.key, share: $0.value) }.sorted { $0.party < $1.party }
         precondition(Share.sumIsWhole(passport.owners.map(\.share)), "settlement must keep the shares whole")
         passport.documents.append(deed.id.hash)
         if let financing = deed.financing {

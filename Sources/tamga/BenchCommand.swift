@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TamgaCore
+import TamgaSimulation
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -153,17 +154,4 @@ private func report(_ name: String, count: Int, seconds: Double) {
     let rate = Double(count) / seconds
     let padded = name.padding(toLength: 58, withPad: " ", startingAt: 0)
     print("\(padded) \(String(format: "%12.0f", rate)) /s   (\(count) in \(String(format: "%.2f", seconds)) s)")
-}
-
-/// A small seeded generator, so that every run measures the same workload.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TamgaCore
 import TamgaLedger
+import TamgaSimulation
 
 /// Signatures are checked when transactions enter the mempool; this benchmark measures what
 /// happens after that, so its verifier accepts every signature. It exists only here.
