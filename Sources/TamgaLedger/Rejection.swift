@@ -16,7 +16,6 @@ public struct Rejection: CodedError, Equatable {
         case badNonce = "tx.bad_nonce"
         case feeTooLow = "tx.fee_too_low"
         case cannotPayFee = "tx.cannot_pay_fee"
-        case duplicate = "tx.duplicate"
         // During execution: the nonce and fee are taken, nothing else changes.
         case roleRequired = "auth.role_required"
         case partyExists = "identity.party_exists"
@@ -80,7 +79,7 @@ public struct Rejection: CodedError, Equatable {
     public var isBeforeExecution: Bool {
         switch reason {
         case .malformedPayload, .unknownTransactionType, .wrongChain, .expired, .unknownSigner, .signerSignatureMissing,
-             .unknownKey, .badNonce, .feeTooLow, .cannotPayFee, .duplicate:
+             .unknownKey, .badNonce, .feeTooLow, .cannotPayFee:
             true
         default:
             false
