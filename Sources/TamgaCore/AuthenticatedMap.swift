@@ -61,7 +61,15 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
 
     /// The value stored under `key` at `version`, or nil if there is none.
     public func value(forKey key: [UInt8], at version: UInt64) throws -> [UInt8]? {
-        try lookup(keyHash: .sha256(key), at: version, collectingSiblings: false).value
+        let keyHash = Hash.sha256(key)
+        if version == (try store.latestVersion()) {
+            switch try store.loadLatestValue(keyHash: keyHash) {
+            case let .present(value): return value
+            case .absent: return nil
+            case .unindexed: break
+            }
+        }
+        return try lookup(keyHash: keyHash, at: version, collectingSiblings: false).value
     }
 
     /// The value under `key` at `version` (nil if absent) with a proof of it against that version's root.
@@ -85,8 +93,10 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         }
         let base = try latest.map { try root(at: $0) } ?? nil
         var builder = BatchBuilder(store: store, version: version)
-        let newRoot = try builder.update(base, at: .root, PendingUpdate.sortedLastWins(updates)[...])
-        try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale))
+        let pending = PendingUpdate.sortedLastWins(updates)
+        let newRoot = try builder.update(base, at: .root, pending[...])
+        try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale,
+                                      values: pending.map { ($0.keyHash, $0.value) }))
         return newRoot?.hash ?? .zero
     }
 

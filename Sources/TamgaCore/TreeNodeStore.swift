@@ -95,6 +95,17 @@ public struct TreeWriteBatch: Sendable {
     public let nodes: [(key: NodeKey, node: TreeNode)]
     /// Nodes that the new version no longer uses; they stay readable until pruned.
     public let staleNodes: [NodeKey]
+    /// The records this version changed (nil: deleted), for a store that keeps a flat index of
+    /// the latest values.
+    public let values: [(keyHash: Hash, value: [UInt8]?)]
+}
+
+/// What a store's flat index of the latest version says about a key.
+public enum LatestValue: Sendable {
+    case present([UInt8])
+    case absent
+    /// The store keeps no such index; walk the tree.
+    case unindexed
 }
 
 /// Storage for the nodes of an `AuthenticatedMap`. Declared here, where it is consumed; the
@@ -110,6 +121,12 @@ public protocol TreeNodeStore {
     func save(_ batch: TreeWriteBatch) throws
     /// Forgets every version older than `version`: their roots, and the nodes only they used.
     func prune(keepingFrom version: UInt64) throws
+    /// The value of `keyHash` in the latest version, from a flat index if the store keeps one.
+    func loadLatestValue(keyHash: Hash) throws -> LatestValue
+}
+
+extension TreeNodeStore {
+    public func loadLatestValue(keyHash: Hash) throws -> LatestValue { .unindexed }
 }
 
 /// A `TreeNodeStore` in memory, for tests, benchmarks and the simulator.
@@ -118,6 +135,8 @@ public protocol TreeNodeStore {
 /// the recent versions, which every update walks through, stay in small tables that fit in cache.
 public final class InMemoryTreeNodeStore: TreeNodeStore {
     private var tables: [UInt64: [NodePath: TreeNode]] = [:]
+    /// The latest version's records by key hash, so that reading the current state takes one lookup.
+    private var latest: [Hash: [UInt8]] = [:]
     private var roots: [UInt64: ChildReference?] = [:]
     private var newest: UInt64?
     /// The nodes each version made stale.
@@ -144,7 +163,12 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         if !table.isEmpty { tables[batch.version] = table }
         roots[batch.version] = .some(batch.root)
         if !batch.staleNodes.isEmpty { staleSince[batch.version] = batch.staleNodes }
+        for (keyHash, value) in batch.values { latest[keyHash] = value }
         newest = batch.version
+    }
+
+    public func loadLatestValue(keyHash: Hash) -> LatestValue {
+        latest[keyHash].map(LatestValue.present) ?? .absent
     }
 
     public func prune(keepingFrom version: UInt64) {

@@ -47,6 +47,8 @@ private let operations = Gen.int(in: 0...199).array(of: 0...60)
                     let name = key("k\(index)")
                     let (value, proof) = try! map.proof(forKey: name, at: UInt64(version + 1))
                     #expect(value == model["k\(index)"])
+                    // The store's flat index of the latest version agrees with the tree.
+                    #expect(try! map.value(forKey: name, at: UInt64(version + 1)) == value)
                     if let value {
                         #expect(throws: Never.self) { try proof.verifyInclusion(key: name, value: value, root: root) }
                     } else {
