@@ -207,7 +207,7 @@ public struct Coordinate: Hashable, Sendable, Codable {
         self.longitudeMicrodegrees = longitudeMicrodegrees
     }
 
-    private enum CodingKeys: String, CodingKey { case latitudeMicrodegrees, longitudeMicrodegrees }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case latitudeMicrodegrees, longitudeMicrodegrees }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)

@@ -257,7 +257,7 @@ public struct RegisterProperty: Codable, Hashable, Sendable, StrictlyDecodable {
         kind = try container.decode(String.self, forKey: .kind)
         address = try container.decode(String.self, forKey: .address)
         area = try container.decode(AreaHundredths.self, forKey: .area)
-        location = try container.decodeIfPresent(Coordinate.self, forKey: .location)
+        location = try container.decodeStrictlyIfPresent(Coordinate.self, forKey: .location)
         owners = try container.decodeStrictly([Ownership].self, forKey: .owners)
         titleDocumentHash = try container.decode(Hash.self, forKey: .titleDocumentHash)
     }
@@ -470,6 +470,16 @@ public struct ProposeCorrection: Codable, Hashable, Sendable, StrictlyDecodable 
     /// The hash of the document that justifies the correction.
     public var documentHash: Hash
     public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, kind, address, area, location, documentHash }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cadastralNumber = try container.decode(CadastralNumber.self, forKey: .cadastralNumber)
+        kind = try container.decodeIfPresent(String.self, forKey: .kind)
+        address = try container.decodeIfPresent(String.self, forKey: .address)
+        area = try container.decodeIfPresent(AreaHundredths.self, forKey: .area)
+        location = try container.decodeStrictlyIfPresent(Coordinate.self, forKey: .location)
+        documentHash = try container.decode(Hash.self, forKey: .documentHash)
+    }
     public init(cadastralNumber: CadastralNumber, kind: String? = nil, address: String? = nil, area: AreaHundredths? = nil, location: Coordinate? = nil, documentHash: Hash) {
         self.cadastralNumber = cadastralNumber
         self.kind = kind
@@ -522,6 +532,8 @@ public enum GovernanceChange: Codable, Hashable, Sendable {
 public protocol StrictlyDecodable: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable & RawRepresentable where CodingKeys.RawValue == String
 }
+
+extension Coordinate: StrictlyDecodable {}
 
 /// Element types nested in bodies refuse unknown fields too. They are decoded with
 /// `decodeStrictly`, so that the check applies where they appear in a payload, while records read

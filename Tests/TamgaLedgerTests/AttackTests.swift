@@ -172,6 +172,9 @@ import Testing
             cadastralNumber: cadastral("09-099-009-009"), kind: "land", address: "x", area: AreaHundredths(1), location: nil,
             owners: [Ownership(party: party("notary-1"), share: .whole)], titleDocumentHash: documentHash("t"))))
         try Self.expectRefusal(&ledger, register, code: "auth.role_required")
+        let registrar = ledger.keys[party("registrar-1")]!
+        let nestedExtra = #"{"chainId":"tamga-test","signer":"registrar-1","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"property.register","body":{"cadastralNumber":"09-099-009-009","kind":"land","address":"x","area":1,"location":{"latitudeMicrodegrees":1,"longitudeMicrodegrees":2,"altitude":3},"owners":[{"party":"owner-a","share":"1"}],"titleDocumentHash":"0000000000000000000000000000000000000000000000000000000000000000"}}"#
+        try Self.expectRefusal(&ledger, try SignedEnvelope.signing(Array(nestedExtra.utf8), with: [registrar]), code: "tx.malformed_payload", changesNonce: false)
         let newKey = SigningKey()
         let enroll = ledger.envelope("owner-a", .enroll(Enroll(party: party("sock-puppet"), publicKey: newKey.publicKey, identityCommitment: documentHash("p"), name: "p")), cosigners: [newKey])
         try Self.expectRefusal(&ledger, enroll, code: "auth.role_required")
