@@ -92,14 +92,19 @@ public struct Ledger<Verifier: SignatureVerifying> {
     }
 
     /// Executes transactions whose payloads were decoded already (when they entered the mempool).
-    public func execute(_ transactions: [PreparedTransaction], blockTime: Timestamp, state: some LedgerStateReading) throws -> BlockOutcome {
-        var working = WorkingState(base: state)
+    ///
+    /// - Parameter cache: decoded records kept between blocks, with the root of `state`; see
+    ///   `LedgerStateCache`.
+    public func execute(_ transactions: [PreparedTransaction], blockTime: Timestamp, state: some LedgerStateReading,
+                        cache: (LedgerStateCache, stateRoot: Hash)? = nil) throws -> BlockOutcome {
+        var working = cache.map { WorkingState(base: state, cache: $0.0.records(for: $0.stateRoot)) } ?? WorkingState(base: state)
         var receipts: [Receipt] = []
         receipts.reserveCapacity(transactions.count)
         for transaction in transactions {
             receipts.append(try execute(transaction, blockTime: blockTime, state: &working))
         }
         try endBlock(blockTime: blockTime, state: &working)
+        cache?.0.keep(working.blockWrites)
         return BlockOutcome(receipts: receipts, updates: working.updates)
     }
 

@@ -49,22 +49,26 @@ enum RecordCoding {
 /// Records are held decoded: each is decoded from the base at most once per block and encoded
 /// once, when the block's updates are produced. That keeps JSON off the per-transaction path.
 struct WorkingState {
-    private enum Entry {
+    enum Entry {
         case present(any Encodable)
         case absent
     }
 
-    /// Records read from the base, shared by the copies of this state made during one block.
-    private final class BaseCache {
+    /// Records read from the base, shared by the copies of this state made during one block (and,
+    /// through a `LedgerStateCache`, kept for the next block).
+    final class BaseCache {
         var entries: [[UInt8]: Entry] = [:]
     }
 
     let base: any LedgerStateReading
-    private let cache = BaseCache()
-    private var blockWrites: [[UInt8]: Entry] = [:]
+    private let cache: BaseCache
+    private(set) var blockWrites: [[UInt8]: Entry] = [:]
     private var transactionWrites: [[UInt8]: Entry] = [:]
 
-    init(base: any LedgerStateReading) { self.base = base }
+    init(base: any LedgerStateReading, cache: BaseCache = BaseCache()) {
+        self.base = base
+        self.cache = cache
+    }
 
     func record<T: Codable>(_ type: T.Type, _ key: [UInt8]) throws -> T? {
         let entry: Entry
@@ -115,4 +119,42 @@ struct WorkingState {
             }
         }
     }
+}
+
+/// Decoded records of the latest state, kept by the caller between blocks so that a record is
+/// decoded once rather than once per block.
+///
+/// It is tied to a state root: `Ledger.execute` uses it only when told the root of the state it
+/// executes on equals the cache's, and empties it otherwise. After applying a block's updates,
+/// the caller hands the new root to `advance(to:)`, which folds the block's writes in.
+public final class LedgerStateCache {
+    /// Records kept at most; beyond this the cache starts again empty.
+    public static let recordsMax = 500_000
+
+    fileprivate(set) var root: Hash?
+    let records = WorkingState.BaseCache()
+    fileprivate var pending: [[UInt8]: WorkingState.Entry] = [:]
+
+    public init() {}
+
+    /// Records that the block last executed produced the state with `root`.
+    public func advance(to root: Hash) {
+        guard self.root != nil else { return }
+        records.entries.merge(pending) { _, new in new }
+        pending = [:]
+        self.root = records.entries.count > Self.recordsMax ? nil : root
+        if self.root == nil { records.entries = [:] }
+    }
+
+    /// The cache for the state with `root`: itself if it matches, emptied otherwise.
+    func records(for root: Hash) -> WorkingState.BaseCache {
+        if self.root != root {
+            records.entries = [:]
+            self.root = root
+        }
+        pending = [:]
+        return records
+    }
+
+    func keep(_ writes: [[UInt8]: WorkingState.Entry]) { pending = writes }
 }

@@ -62,11 +62,15 @@ extension BenchCommand {
                 guard let key = keys[signer] else { throw CommandFailure("no key for \(signer)") }
                 return try SignedEnvelope.signing(payload.encoded(), with: [key])
             }
+            let cache = LedgerStateCache()
+            var root = try map.rootHash(at: version)
             func execute(_ block: [PreparedTransaction]) throws -> Int {
                 time += 1_000
-                let outcome = try ledger.execute(block, blockTime: Timestamp(millisecondsSinceEpoch: time), state: MapSnapshot(map: map, version: version))
+                let outcome = try ledger.execute(block, blockTime: Timestamp(millisecondsSinceEpoch: time), state: MapSnapshot(map: map, version: version),
+                                                 cache: (cache, root))
                 version += 1
-                try map.apply(outcome.updates, as: version)
+                root = try map.apply(outcome.updates, as: version)
+                cache.advance(to: root)
                 return outcome.receipts.filter(\.isCommitted).count
             }
 

@@ -21,6 +21,8 @@ struct LedgerHarness {
     /// Every party and property created, for the invariant checks.
     var parties: [PartyID] = []
     var properties: [CadastralNumber] = []
+    /// When set, blocks run with a decoded-record cache carried from block to block, as a node runs them.
+    var cache: LedgerStateCache?
 
     static let authorities: [(String, [Role])] = [
         ("registrar-1", [.registrar]), ("registrar-2", [.registrar]), ("notary-1", [.notary]), ("bank-1", [.bank]),
@@ -57,9 +59,12 @@ struct LedgerHarness {
     @discardableResult
     mutating func block(_ transactions: [SignedEnvelope], advancing millis: UInt64 = 1_000) throws -> [Receipt] {
         time += millis
-        let outcome = try ledger.execute(transactions, blockTime: Timestamp(millisecondsSinceEpoch: time), state: state)
+        let prepared = transactions.map(PreparedTransaction.init)
+        let root = try map.rootHash(at: version)
+        let outcome = try ledger.execute(prepared, blockTime: Timestamp(millisecondsSinceEpoch: time), state: state, cache: cache.map { ($0, root) })
         version += 1
-        try map.apply(outcome.updates, as: version)
+        let newRoot = try map.apply(outcome.updates, as: version)
+        cache?.advance(to: newRoot)
         for (envelope, receipt) in zip(transactions, outcome.receipts) where receipt.rejectionCode == nil || !Self.isBeforeExecution(receipt) {
             if let payload = try? TransactionPayload.decode(envelope.payload) { nonces[payload.signer] = payload.nonce }
         }

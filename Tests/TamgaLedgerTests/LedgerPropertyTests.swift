@@ -81,8 +81,11 @@ import Testing
         }
     }
 
-    @Test func twoExecutionsOfTheSameBlocksGiveTheSameRoot() throws {
+    @Test(arguments: [false, true])
+    func twoExecutionsOfTheSameBlocksGiveTheSameRoot(secondUsesCache: Bool) throws {
         var first = try Self.start(), second = try Self.start()
+        // With a cache carried between blocks, the outcome must not change.
+        if secondUsesCache { second.cache = LedgerStateCache() }
         var deeds: [TransactionID] = []
         var random = UInt64(7)
         for _ in 0..<60 {
