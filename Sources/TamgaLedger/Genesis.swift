@@ -34,7 +34,7 @@ public struct Genesis: Sendable {
         var state = WorkingState(base: EmptyState())
         for party in parties {
             let record = PartyRecord(id: party.id, roles: Array(Set(party.roles)).sorted(), keys: party.keys,
-                                     identityCommitment: party.identityCommitment, name: party.name, nonce: 0)
+                                     identityCommitment: party.identityCommitment, name: party.name)
             state.put(record, at: RecordKey.party(party.id))
             for key in party.keys { state.put(party.id, at: RecordKey.key(key.keyID)) }
             if party.openingBalance > .zero { state.put(Account(balance: party.openingBalance), at: RecordKey.account(party.id)) }

@@ -21,7 +21,7 @@ extension Ledger {
             throw Rejection(.proofOfKeyMissing, "the envelope carries no signature by the new party's key \(keyID)")
         }
         guard !body.name.isEmpty, body.name.utf8.count <= 200 else { throw Rejection(.invalidPassport, "a party's name must be 1 to 200 bytes") }
-        let record = PartyRecord(id: body.party, roles: [.citizen], keys: [body.publicKey], identityCommitment: body.identityCommitment, name: body.name, nonce: 0)
+        let record = PartyRecord(id: body.party, roles: [.citizen], keys: [body.publicKey], identityCommitment: body.identityCommitment, name: body.name)
         state.put(record, at: RecordKey.party(body.party))
         state.put(body.party, at: RecordKey.key(keyID))
         context.emit(LedgerEvent("identity.enrolled", parties: [body.party, context.signer]))

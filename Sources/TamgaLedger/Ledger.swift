@@ -120,9 +120,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
         }
         var context = ExecutionContext(id: id, payload: checked.payload, signers: checked.signers, provenKeys: checked.provenKeys, blockTime: blockTime)
         // The nonce and fee are taken first, and stay taken whatever the action's outcome.
-        var signer = checked.signerRecord
-        signer.nonce = checked.payload.nonce
-        try chargeNonceAndFee(signer, fee: checked.payload.fee, state: &state)
+        try chargeNonceAndFee(checked.payload.signer, nonce: checked.payload.nonce, fee: checked.payload.fee, state: &state)
         state.keepTransaction()
         do {
             try apply(checked.payload.action, context: &context, state: &state)
@@ -134,13 +132,13 @@ public struct Ledger<Verifier: SignatureVerifying> {
         return Receipt(transaction: id, rejectionCode: nil, rejectionMessage: nil, events: context.events, feePaid: checked.payload.fee)
     }
 
-    private func chargeNonceAndFee(_ signer: PartyRecord, fee: Tiyn, state: inout WorkingState) throws {
-        state.put(signer, at: RecordKey.party(signer.id))
-        var account = try state.account(signer.id)
+    private func chargeNonceAndFee(_ signer: PartyID, nonce: UInt64, fee: Tiyn, state: inout WorkingState) throws {
+        state.put(nonce, at: RecordKey.nonce(signer))
+        var account = try state.account(signer)
         // check() made sure the fee is affordable.
         guard let left = account.balance.subtracting(fee) else { preconditionFailure("fee checked before execution") }
         account.balance = left
-        state.put(account, at: RecordKey.account(signer.id))
+        state.put(account, at: RecordKey.account(signer))
         let pool = try state.record(Tiyn.self, RecordKey.feePool) ?? .zero
         state.put(pool + fee, at: RecordKey.feePool)
     }
@@ -189,8 +187,9 @@ public struct Ledger<Verifier: SignatureVerifying> {
         guard signers.contains(payload.signer) else {
             throw Rejection(.signerSignatureMissing, "\(payload.signer) did not sign the transaction")
         }
-        guard payload.nonce == signer.nonce + 1 else {
-            throw Rejection(.badNonce, "nonce \(payload.nonce) is not \(signer.nonce + 1), one more than \(payload.signer)'s last")
+        let lastNonce = try state.record(UInt64.self, RecordKey.nonce(payload.signer)) ?? 0
+        guard payload.nonce == lastNonce + 1 else {
+            throw Rejection(.badNonce, "nonce \(payload.nonce) is not \(lastNonce + 1), one more than \(payload.signer)'s last")
         }
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
         guard payload.fee >= parameters.minimumFee else {

@@ -25,8 +25,6 @@ public struct PartyRecord: Codable, Hashable, Sendable {
     public var identityCommitment: Hash
     /// The party's display name, visible to those allowed to see the party.
     public var name: String
-    /// The nonce of the party's last accepted transaction; the next must be one more.
-    public var nonce: UInt64
 
     public func has(_ role: Role) -> Bool { roles.contains(role) }
 }
@@ -191,6 +189,9 @@ public enum RecordKey {
     public static func party(_ id: PartyID) -> [UInt8] { Array("party/\(id)".utf8) }
     public static func key(_ id: KeyID) -> [UInt8] { Array("key/\(id)".utf8) }
     public static func account(_ id: PartyID) -> [UInt8] { Array("account/\(id)".utf8) }
+    /// The nonce of the party's last accepted transaction (absent: none yet); the next must be one more.
+    /// Kept apart from the party record, which changes rarely, because it changes with every transaction.
+    public static func nonce(_ id: PartyID) -> [UInt8] { Array("nonce/\(id)".utf8) }
     public static func property(_ number: CadastralNumber) -> [UInt8] { Array("property/\(number)".utf8) }
     public static func listing(_ number: CadastralNumber) -> [UInt8] { Array("listing/\(number)".utf8) }
     public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }

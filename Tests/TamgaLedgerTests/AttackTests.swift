@@ -23,7 +23,7 @@ import Testing
         var allowed: Set<[UInt8]> = []
         if changesNonce {
             let signer = try TransactionPayload.decode(envelope.payload).signer
-            allowed = Set([RecordKey.party(signer), RecordKey.account(signer), RecordKey.feePool] + operatorAccounts)
+            allowed = Set([RecordKey.nonce(signer), RecordKey.account(signer), RecordKey.feePool] + operatorAccounts)
         }
         for key in Set(before.keys).union(after.keys) where !allowed.contains(key) {
             #expect(before[key] == after[key], "\(String(decoding: key, as: UTF8.self)) changed")
@@ -36,7 +36,7 @@ import Testing
 
     static func snapshot(_ ledger: LedgerHarness) throws -> [[UInt8]: [UInt8]] {
         var values: [[UInt8]: [UInt8]] = [:]
-        var keys = ledger.parties.flatMap { [RecordKey.party($0), RecordKey.account($0)] } + ledger.properties.flatMap { [RecordKey.property($0), RecordKey.listing($0)] }
+        var keys = ledger.parties.flatMap { [RecordKey.party($0), RecordKey.account($0), RecordKey.nonce($0)] } + ledger.properties.flatMap { [RecordKey.property($0), RecordKey.listing($0)] }
         keys += [RecordKey.supply, RecordKey.feePool, Array("deeds/open".utf8)]
         for key in keys { values[key] = try ledger.state.value(forKey: key) }
         return values

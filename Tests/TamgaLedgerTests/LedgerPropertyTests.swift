@@ -68,7 +68,7 @@ import Testing
                 } else {
                     // A rejected transaction changes nothing but the signer's nonce and fee.
                     let after = try! AttackTests.snapshot(ledger)
-                    let signer = (try? TransactionPayload.decode(envelope.payload).signer).map { [RecordKey.party($0), RecordKey.account($0)] } ?? []
+                    let signer = (try? TransactionPayload.decode(envelope.payload).signer).map { [RecordKey.nonce($0), RecordKey.account($0)] } ?? []
                     let allowed = Set(signer + [RecordKey.feePool] + AttackTests.operatorAccounts)
                     for key in Set(before.keys).union(after.keys) where !allowed.contains(key) {
                         // Expiry at the end of a block may release holds; compare only keys the block did not legitimately touch.
