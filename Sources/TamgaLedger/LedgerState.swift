@@ -24,6 +24,13 @@ public struct LedgerStateError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// A record key as a dictionary key, hashed as one block of bytes rather than byte by byte.
+struct StateKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+}
+
 /// Records as stored: canonical JSON (sorted keys), so that every node writes the same bytes.
 enum RecordCoding {
     static func encode(_ value: some Encodable) -> [UInt8] {
@@ -65,13 +72,13 @@ struct WorkingState {
     /// Records read from the base, shared by the copies of this state made during one block (and,
     /// through a `LedgerStateCache`, kept for the next block).
     final class BaseCache {
-        var entries: [[UInt8]: Entry] = [:]
+        var entries: [StateKey: Entry] = [:]
     }
 
     let base: any LedgerStateReading
     private let cache: BaseCache
-    private(set) var blockWrites: [[UInt8]: Entry] = [:]
-    private var transactionWrites: [[UInt8]: Entry] = [:]
+    private(set) var blockWrites: [StateKey: Entry] = [:]
+    private var transactionWrites: [StateKey: Entry] = [:]
 
     init(base: any LedgerStateReading, cache: BaseCache = BaseCache()) {
         self.base = base
@@ -80,13 +87,14 @@ struct WorkingState {
 
     func record<T: Codable>(_ type: T.Type, _ key: [UInt8]) throws -> T? {
         let entry: Entry
-        if let written = transactionWrites[key] ?? blockWrites[key] {
+        let stateKey = StateKey(key)
+        if let written = transactionWrites[stateKey] ?? blockWrites[stateKey] {
             entry = written
-        } else if let cached = cache.entries[key] {
+        } else if let cached = cache.entries[stateKey] {
             entry = cached
         } else {
             let loaded: Entry = try base.value(forKey: key).map { .present(try RecordCoding.decode(T.self, $0, key: key)) } ?? .absent
-            cache.entries[key] = loaded
+            cache.entries[stateKey] = loaded
             entry = loaded
         }
         switch entry {
@@ -100,11 +108,11 @@ struct WorkingState {
     }
 
     mutating func put(_ value: some Encodable, at key: [UInt8]) {
-        transactionWrites[key] = .present(value)
+        transactionWrites[StateKey(key)] = .present(value)
     }
 
     mutating func remove(_ key: [UInt8]) {
-        transactionWrites[key] = .absent
+        transactionWrites[StateKey(key)] = .absent
     }
 
     /// Keeps the current transaction's writes.
@@ -120,10 +128,10 @@ struct WorkingState {
 
     /// The block's writes in key order, encoded: the same list on every node.
     var updates: [StateUpdate] {
-        blockWrites.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { key in
+        blockWrites.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }.map { key in
             switch blockWrites[key] {
-            case let .present(value): StateUpdate(key: key, value: RecordCoding.encode(value))
-            case .absent, nil: StateUpdate(key: key, value: nil)
+            case let .present(value): StateUpdate(key: key.bytes, value: RecordCoding.encode(value))
+            case .absent, nil: StateUpdate(key: key.bytes, value: nil)
             }
         }
     }
@@ -141,7 +149,7 @@ public final class LedgerStateCache {
 
     fileprivate(set) var root: Hash?
     let records = WorkingState.BaseCache()
-    fileprivate var pending: [[UInt8]: WorkingState.Entry] = [:]
+    fileprivate var pending: [StateKey: WorkingState.Entry] = [:]
 
     public init() {}
 
@@ -164,5 +172,5 @@ public final class LedgerStateCache {
         return records
     }
 
-    func keep(_ writes: [[UInt8]: WorkingState.Entry]) { pending = writes }
+    func keep(_ writes: [StateKey: WorkingState.Entry]) { pending = writes }
 }
