@@ -108,6 +108,33 @@ import Testing
         try Self.expectRefusal(&ledger, byCitizen, code: "auth.role_required")
     }
 
+    @Test func onlyTheHoldingBankReleasesAPledge() throws {
+        var ledger = try Self.prepared()
+        let proposed = try ledger.submit("bank-1", .proposePledge(ProposePledge(cadastralNumber: cadastral("05-055-005-005"), loanAmount: Tiyn(1_000), documents: [documentHash("loan")])))
+        let id = PledgeReference(pledge: proposed.transaction)
+        #expect(try ledger.submit("owner-a", .signPledge(id)).isCommitted)
+        #expect(try ledger.submit("owner-b", .signPledge(id)).isCommitted)
+        #expect(try ledger.submit("registrar-1", .registerPledge(id)).isCommitted)
+        for intruder in ["registrar-1", "court-1", "owner-a"] {
+            try Self.expectRefusal(&ledger, ledger.envelope(intruder, .releasePledge(id)), code: "pledge.not_the_holder")
+        }
+        #expect(try ledger.passport("05-055-005-005")?.restrictions.map(\.kind) == [.pledge])
+    }
+
+    @Test func aCorrectionByOneRegistrarAloneChangesNothing() throws {
+        var ledger = try Self.prepared()
+        let proposed = try ledger.submit("registrar-1", .proposeCorrection(ProposeCorrection(cadastralNumber: cadastral("05-055-005-005"),
+                                                                                             address: "somewhere else", documentHash: documentHash("memo"))))
+        #expect(proposed.isCommitted)
+        try Self.expectRefusal(&ledger, ledger.envelope("registrar-1", .approveCorrection(CorrectionReference(correction: proposed.transaction))),
+                               code: "correction.same_registrar")
+        #expect(try ledger.passport("05-055-005-005")?.address != "somewhere else")
+        // Ownership cannot be "corrected" at all: the payload has no field for it.
+        let json = #"{"chainId":"tamga-test","signer":"registrar-1","nonce":3,"fee":10,"expiresAt":9999999999999,"type":"property.correction.propose","body":{"cadastralNumber":"05-055-005-005","owners":[{"party":"registrar-1","share":"1"}],"documentHash":"0000000000000000000000000000000000000000000000000000000000000000"}}"#
+        try Self.expectRefusal(&ledger, try SignedEnvelope.signing(Array(json.utf8), with: [ledger.keys[party("registrar-1")]!]),
+                               code: "tx.malformed_payload", changesNonce: false)
+    }
+
     @Test func replayedAndCrossChainTransactionsChangeNothing() throws {
         var ledger = try Self.prepared()
         let transfer = ledger.envelope("buyer-c", .transfer(Transfer(to: party("owner-a"), amount: Tiyn(500))))
