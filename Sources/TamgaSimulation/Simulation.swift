@@ -1,5 +1,5 @@
-public import TamgaConsensus
-public import TamgaCore
+import TamgaConsensus
+import TamgaCore
 
 /// The faults a simulation injects. Every choice is drawn from one seeded generator, so a seed
 /// replays a run exactly.
