@@ -65,3 +65,20 @@ import Testing
         #expect(throws: BlockError.lastCommitInvalid(.insufficientPower(signed: 2, total: 4))) { try tip.validate(block(commit: weak)) }
     }
 }
+
+@Suite struct ValidatorScheduleTests {
+    @Test func aDecidedChangeTakesEffectTwoHeightsLater() {
+        let four = BlockTests.validators([1, 1, 1, 1])
+        let weighted = BlockTests.validators([5, 1, 1, 1])
+        var schedule = ValidatorSchedule(genesis: four)
+        schedule.schedule(weighted, decidedAt: Height(10))
+        #expect(schedule.validators(at: Height(1)) == four)
+        #expect(schedule.validators(at: Height(11)) == four)
+        #expect(schedule.validators(at: Height(12)) == weighted)
+        #expect(schedule.validators(at: Height(1_000)) == weighted)
+        // A second decision in the same block replaces the first.
+        schedule.schedule(four, decidedAt: Height(10))
+        #expect(schedule.validators(at: Height(12)) == four)
+        #expect(schedule.sets.count == 2)
+    }
+}
