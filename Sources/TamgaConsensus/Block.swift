@@ -6,11 +6,14 @@ public struct Block: Hashable, Sendable {
     public let transactions: [SignedEnvelope]
     /// The precommits for the previous block; nil only at height 1.
     public let lastCommit: Commit?
+    /// Equivocations found by the proposer, put on chain.
+    public let evidence: [Evidence]
 
-    public init(header: BlockHeader, transactions: [SignedEnvelope], lastCommit: Commit?) {
+    public init(header: BlockHeader, transactions: [SignedEnvelope], lastCommit: Commit?, evidence: [Evidence] = []) {
         self.header = header
         self.transactions = transactions
         self.lastCommit = lastCommit
+        self.evidence = evidence
     }
 
     /// The block hash (the header's hash), which votes name.
@@ -19,6 +22,11 @@ public struct Block: Hashable, Sendable {
     /// The Merkle root of the transactions' entry hashes, for the header.
     public static func transactionsRoot(_ transactions: [SignedEnvelope]) -> Hash {
         MerkleTree.root(of: transactions.map(\.entryHash))
+    }
+
+    /// The Merkle root of the evidence hashes, for the header.
+    public static func evidenceRoot(_ evidence: [Evidence]) -> Hash {
+        MerkleTree.root(of: evidence.map(\.hash))
     }
 }
 
@@ -35,6 +43,9 @@ public enum BlockError: CodedError, Equatable {
     case wrongValidatorSet
     case unknownProposer(ValidatorIndex)
     case tooManyTransactions(Int)
+    case tooMuchEvidence(Int)
+    case invalidEvidence(ValidatorIndex)
+    case wrongEvidenceRoot
 
     public var code: String {
         switch self {
@@ -49,6 +60,9 @@ public enum BlockError: CodedError, Equatable {
         case .wrongValidatorSet: "block.wrong_validator_set"
         case .unknownProposer: "block.unknown_proposer"
         case .tooManyTransactions: "block.too_many_transactions"
+        case .tooMuchEvidence: "block.too_much_evidence"
+        case .invalidEvidence: "block.invalid_evidence"
+        case .wrongEvidenceRoot: "block.wrong_evidence_root"
         }
     }
 
@@ -65,6 +79,9 @@ public enum BlockError: CodedError, Equatable {
         case .wrongValidatorSet: "the header names another validator set"
         case let .unknownProposer(index): "the header names proposer \(index), who is not a validator"
         case let .tooManyTransactions(count): "\(count) transactions, more than \(Limits.blockTransactionsMax)"
+        case let .tooMuchEvidence(count): "\(count) pieces of evidence, more than \(Limits.blockEvidenceMax)"
+        case let .invalidEvidence(index): "the evidence against validator \(index) is not two valid conflicting votes of this or the previous height"
+        case .wrongEvidenceRoot: "the header's evidence root does not match the evidence"
         }
     }
 }
@@ -94,7 +111,7 @@ public struct ChainTip: Hashable, Sendable {
 
     /// Checks everything consensus owns about `block`: chain, height, link to the previous block,
     /// the previous commit and the block time derived from it, the transactions root, the
-    /// validator set and the proposer. The ledger checks the transactions.
+    /// validator set, the proposer and the evidence. The ledger checks the transactions.
     ///
     /// The proposer named in the header is the validator that built the block; a block can be
     /// proposed again in a later round by that round's proposer (a locked or valid value), so the
@@ -123,6 +140,13 @@ public struct ChainTip: Hashable, Sendable {
         }
         guard header.time == expectedTime else { throw .wrongTime(expected: expectedTime, actual: header.time) }
         guard header.transactionsRoot == Block.transactionsRoot(block.transactions) else { throw .wrongTransactionsRoot }
+        guard block.evidence.count <= Limits.blockEvidenceMax else { throw .tooMuchEvidence(block.evidence.count) }
+        for item in block.evidence {
+            // Evidence is checked against the validators of its own height: this one or the last.
+            let set = item.height == height ? validators : (item.height.rawValue + 1 == height.rawValue ? previousValidators : nil)
+            guard let set, Evidence(item.first, item.second, validators: set) == item else { throw .invalidEvidence(item.validator) }
+        }
+        guard header.evidenceRoot == Block.evidenceRoot(block.evidence) else { throw .wrongEvidenceRoot }
     }
 }
 

@@ -111,6 +111,10 @@ public struct Evidence: Hashable, Sendable {
     }
 
     public var validator: ValidatorIndex { first.vote.validator }
+    public var height: Height { first.vote.height }
+
+    /// `H(0x0b ‖ first ‖ second)`: what a block's evidence root commits to.
+    public var hash: Hash { .tagged(.evidence, first.encoded() + second.encoded()) }
 }
 
 /// How long each step waits, growing linearly with the round so that a round eventually lasts

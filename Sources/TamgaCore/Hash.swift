@@ -29,6 +29,8 @@ public enum HashDomain: UInt8, Sendable, CaseIterable {
     case commit = 0x09
     /// A key identifier derived from an algorithm-tagged public key.
     case keyID = 0x0a
+    /// Evidence of equivocation: two conflicting signed votes.
+    case evidence = 0x0b
 }
 
 /// A SHA-256 digest.

@@ -264,7 +264,7 @@ struct Cluster {
         let time = lastCommit.map { BlockTime.weightedMedian(of: $0, validators: validators) } ?? genesisTime
         let header = BlockHeader(
             chainID: chainID, height: height, time: time, previousBlockHash: chain.last?.block.hash ?? .zero,
-            lastCommitHash: lastCommit?.hash ?? .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: .zero,
+            lastCommitHash: lastCommit?.hash ?? .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot([]),
             stateRoot: .tagged(.stateLeaf, [variant] + Array(String(height.rawValue).utf8)), validatorSetHash: validators.hash,
             proposer: validators.proposer(height: height, round: round)
         )

@@ -46,12 +46,13 @@ import Testing
         let lastCommit = Self.commit(block: previous, times: [(0, 100), (1, 200), (2, 300)])
         let tip = ChainTip(chainID: Self.chain, height: Height(2), previousBlockHash: previous, previousValidators: validators,
                            validators: validators, genesisTime: Timestamp(millisecondsSinceEpoch: 1))
-        func block(time: UInt64 = 200, previousHash: Hash = previous, commit: Commit? = lastCommit, proposer: UInt16 = 1, height: UInt64 = 2) -> Block {
+        func block(time: UInt64 = 200, previousHash: Hash = previous, commit: Commit? = lastCommit, proposer: UInt16 = 1, height: UInt64 = 2,
+                   evidence: [Evidence] = []) -> Block {
             let header = BlockHeader(chainID: Self.chain, height: Height(height), time: Timestamp(millisecondsSinceEpoch: time),
                                      previousBlockHash: previousHash, lastCommitHash: commit?.hash ?? .zero,
-                                     transactionsRoot: Block.transactionsRoot([]), evidenceRoot: .zero, stateRoot: .zero,
+                                     transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot(evidence), stateRoot: .zero,
                                      validatorSetHash: validators.hash, proposer: ValidatorIndex(proposer))
-            return Block(header: header, transactions: [], lastCommit: commit)
+            return Block(header: header, transactions: [], lastCommit: commit, evidence: evidence)
         }
         try tip.validate(block())
         #expect(throws: BlockError.wrongTime(expected: Timestamp(millisecondsSinceEpoch: 200), actual: Timestamp(millisecondsSinceEpoch: 201))) {
@@ -63,6 +64,19 @@ import Testing
         #expect(throws: BlockError.wrongHeight(expected: Height(2), actual: Height(3))) { try tip.validate(block(height: 3)) }
         let weak = Self.commit(block: previous, times: [(0, 100), (1, 200)])
         #expect(throws: BlockError.lastCommitInvalid(.insufficientPower(signed: 2, total: 4))) { try tip.validate(block(commit: weak)) }
+
+        // Evidence of an equivocation at this height is accepted; a forged one is not.
+        func vote(_ hash: Hash?, by index: Int, key: SigningKey) -> SignedVote {
+            Vote(kind: .prevote, chainID: Self.chain, height: Height(2), round: Round(0), blockHash: hash,
+                 timestamp: Timestamp(millisecondsSinceEpoch: 1), validator: ValidatorIndex(UInt16(index))).signed(with: key)
+        }
+        let evidence = try #require(Evidence(vote(.zero, by: 3, key: Self.keys[3]), vote(nil, by: 3, key: Self.keys[3]), validators: validators))
+        try tip.validate(block(evidence: [evidence]))
+        let forged = Evidence(vote(.zero, by: 3, key: Self.keys[2]), vote(nil, by: 3, key: Self.keys[3]), validators: validators)
+        #expect(forged == nil)
+        let header = block(evidence: [evidence]).header
+        let missing = Block(header: header, transactions: [], lastCommit: lastCommit, evidence: [])
+        #expect(throws: BlockError.wrongEvidenceRoot) { try tip.validate(missing) }
     }
 }
 
