@@ -24,11 +24,21 @@ public struct LedgerStateError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// A record key as a dictionary key, hashed as one block of bytes rather than byte by byte.
+/// A record key as a dictionary key: hashed once, as one block of bytes, with the process's
+/// seeded hasher (so crafted keys cannot make the tables degenerate), then looked up by that value.
 struct StateKey: Hashable {
     let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    private let digest: Int
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        digest = hasher.finalize()
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+    static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs.digest == rhs.digest && lhs.bytes == rhs.bytes }
 }
 
 /// Records as stored: canonical JSON (sorted keys), so that every node writes the same bytes.

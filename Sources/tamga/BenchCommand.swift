@@ -142,7 +142,8 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-private func measure(_ body: () throws -> Void) rethrows -> Double {
+/// Seconds that `body` takes.
+func measure(_ body: () throws -> Void) rethrows -> Double {
     let clock = ContinuousClock()
     let start = clock.now
     try body()

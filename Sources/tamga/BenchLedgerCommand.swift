@@ -121,11 +121,9 @@ extension BenchCommand {
             if !pending.isEmpty { blocks.append(pending.map(PreparedTransaction.init)) }
 
             var committed = 0
-            let clock = ContinuousClock()
-            let start = clock.now
-            for transactions in blocks { committed += try execute(transactions) }
-            let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = try measure {
+                for transactions in blocks { committed += try execute(transactions) }
+            }
             print("ledger execution, \(transactions) transactions in blocks of \(block), state root per block, \(citizens) parties")
             print("  \(String(format: "%.0f", Double(transactions) / seconds)) transactions/s (\(committed) committed, \(transactions - committed) rejected) in \(String(format: "%.2f", seconds)) s")
         }
