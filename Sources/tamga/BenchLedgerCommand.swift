@@ -35,7 +35,8 @@ extension BenchCommand {
             print("note: this is a debug build; run `swift run -c release tamga bench ledger` for real numbers")
             #endif
             let chain = try ChainID("tamga-bench")
-            let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
+            let store = InMemoryTreeNodeStore()
+            let map = AuthenticatedMap(store: store)
             let ledger = Ledger(chainID: chain, verifier: AlreadyVerified())
             var random = SplitMix64(seed: 0x6c65_6467_6572)
             let registrarKey = SigningKey(), courtKey = SigningKey()
@@ -71,6 +72,8 @@ extension BenchCommand {
                 version += 1
                 root = try map.apply(outcome.updates, as: version)
                 cache.advance(to: root)
+                // A node keeps a window of recent versions, not all of them.
+                if version > 100 { store.prune(keepingFrom: version - 99) }
                 return outcome.receipts.filter(\.isCommitted).count
             }
 
@@ -124,7 +127,7 @@ extension BenchCommand {
             let seconds = try measure {
                 for transactions in blocks { committed += try execute(transactions) }
             }
-            print("ledger execution, \(transactions) transactions in blocks of \(block), state root per block, \(citizens) parties")
+            print("ledger execution, \(transactions) transactions in blocks of \(block), state root per block, \(citizens) parties, 100 versions kept")
             print("  \(String(format: "%.0f", Double(transactions) / seconds)) transactions/s (\(committed) committed, \(transactions - committed) rejected) in \(String(format: "%.2f", seconds)) s")
         }
     }
