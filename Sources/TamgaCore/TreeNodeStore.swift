@@ -134,7 +134,9 @@ extension TreeNodeStore {
 /// Nodes are grouped by the version that wrote them: a batch becomes one table sized exactly, and
 /// the recent versions, which every update walks through, stay in small tables that fit in cache.
 public final class InMemoryTreeNodeStore: TreeNodeStore {
-    private var tables: [UInt64: [NodePath: TreeNode]] = [:]
+    /// Per-version tables; `tables[i]` holds the nodes written by version `firstVersion + i`.
+    private var tables: [[NodePath: TreeNode]] = []
+    private var firstVersion: UInt64 = 0
     /// The latest version's records by key hash, so that reading the current state takes one lookup.
     private var latest: [Hash: [UInt8]] = [:]
     private var roots: [UInt64: ChildReference?] = [:]
@@ -145,9 +147,12 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     public init() {}
 
     /// How many nodes are held, for tests of pruning.
-    public var nodeCount: Int { tables.values.reduce(0) { $0 + $1.count } }
+    public var nodeCount: Int { tables.reduce(0) { $0 + $1.count } }
 
-    public func loadNode(_ key: NodeKey) -> TreeNode? { tables[key.version]?[key.path] }
+    public func loadNode(_ key: NodeKey) -> TreeNode? {
+        guard key.version >= firstVersion, key.version - firstVersion < UInt64(tables.count) else { return nil }
+        return tables[Int(key.version - firstVersion)][key.path]
+    }
 
     public func loadRoot(version: UInt64) -> ChildReference?? { roots[version] }
 
@@ -160,7 +165,10 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
             precondition(key.version == batch.version, "a batch writes only nodes of its own version")
             table[key.path] = node
         }
-        if !table.isEmpty { tables[batch.version] = table }
+        if tables.isEmpty { firstVersion = batch.version }
+        // Versions with no new nodes (or skipped numbers) get empty tables, so indexing stays direct.
+        while firstVersion + UInt64(tables.count) < batch.version { tables.append([:]) }
+        tables.append(table)
         roots[batch.version] = .some(batch.root)
         if !batch.staleNodes.isEmpty { staleSince[batch.version] = batch.staleNodes }
         for (keyHash, value) in batch.values { latest[keyHash] = value }
@@ -178,11 +186,15 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         for since in staleSince.keys where since <= version {
             for key in staleSince.removeValue(forKey: since) ?? [] { removable[key.version, default: []].append(key.path) }
         }
-        for (written, paths) in removable {
-            // Taken out and put back, so that the table is changed in place rather than copied.
-            guard var table = tables.removeValue(forKey: written) else { continue }
-            for path in paths { table[path] = nil }
-            if !table.isEmpty { tables[written] = table }
+        for (written, paths) in removable where written >= firstVersion && written - firstVersion < UInt64(tables.count) {
+            let index = Int(written - firstVersion)
+            for path in paths { tables[index][path] = nil }
+        }
+        // Drop emptied tables at the front.
+        let empty = tables.prefix { $0.isEmpty }.count
+        if empty > 0 {
+            tables.removeFirst(empty)
+            firstVersion += UInt64(empty)
         }
         for kept in roots.keys where kept < version { roots[kept] = nil }
     }
