@@ -145,7 +145,6 @@ public struct Ledger<Verifier: SignatureVerifying> {
 
     struct CheckedTransaction {
         let payload: TransactionPayload
-        let signerRecord: PartyRecord
         /// Every party that signed the envelope, the signer first.
         let signers: [PartyID]
         /// Keys of no party yet that signed (a party being enrolled proves its key this way).
@@ -158,7 +157,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
             throw Rejection(.wrongChain, "the transaction is for chain \(payload.chainID), this is \(chainID)")
         }
         guard blockTime <= payload.expiresAt else { throw Rejection(.expired, "the transaction expired at \(payload.expiresAt)") }
-        guard let signer = try state.record(PartyRecord.self, RecordKey.party(payload.signer)) else {
+        guard try state.record(PartyRecord.self, RecordKey.party(payload.signer)) != nil else {
             throw Rejection(.unknownSigner, "no enrolled party \(payload.signer)")
         }
         var signers: [PartyID] = []
@@ -200,7 +199,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
             throw Rejection(.cannotPayFee, "\(payload.signer) has \(account.balance) available, less than the fee \(payload.fee)")
         }
         signers.removeAll { $0 == payload.signer }
-        return CheckedTransaction(payload: payload, signerRecord: signer, signers: [payload.signer] + signers, provenKeys: provenKeys)
+        return CheckedTransaction(payload: payload, signers: [payload.signer] + signers, provenKeys: provenKeys)
     }
 
     /// The family rules.
