@@ -16,11 +16,26 @@ let package = Package(
         .library(name: "TamgaLedger", targets: ["TamgaLedger"]),
         .library(name: "TamgaConsensus", targets: ["TamgaConsensus"]),
         .library(name: "TamgaSimulation", targets: ["TamgaSimulation"]),
+        .library(name: "TamgaStorage", targets: ["TamgaStorage"]),
+        .library(name: "TamgaNetwork", targets: ["TamgaNetwork"]),
+        .library(name: "TamgaNode", targets: ["TamgaNode"]),
+        .library(name: "TamgaAPI", targets: ["TamgaAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -43,11 +58,58 @@ let package = Package(
             dependencies: ["TamgaCore", "TamgaConsensus"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TamgaStorage",
+            dependencies: [
+                "TamgaCore", "TamgaLedger", "TamgaConsensus",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaNetwork",
+            dependencies: [
+                "TamgaCore", "TamgaConsensus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaNode",
+            dependencies: [
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNetwork",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaAPI",
+            dependencies: [
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tamga",
             dependencies: [
-                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaSimulation",
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaSimulation", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -70,6 +132,19 @@ let package = Package(
         .testTarget(
             name: "TamgaConsensusTests",
             dependencies: ["TamgaCore", "TamgaConsensus", "TamgaSimulation"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TamgaNodeTests",
+            dependencies: [
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaAPI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

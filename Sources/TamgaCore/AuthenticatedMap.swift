@@ -4,6 +4,7 @@ public enum StateTreeError: CodedError, Equatable {
     case versionNotAfterLatest(version: UInt64, latest: UInt64)
     case missingNode(NodeKey)
     case valueTooLarge(bytes: Int)
+    case hashMismatch(NodeKey)
 
     public var code: String {
         switch self {
@@ -11,6 +12,7 @@ public enum StateTreeError: CodedError, Equatable {
         case .versionNotAfterLatest: "state.version_not_after_latest"
         case .missingNode: "state.missing_node"
         case .valueTooLarge: "state.value_too_large"
+        case .hashMismatch: "state.hash_mismatch"
         }
     }
 
@@ -20,6 +22,7 @@ public enum StateTreeError: CodedError, Equatable {
         case let .versionNotAfterLatest(version, latest): "version \(version) does not follow the latest version \(latest)"
         case let .missingNode(key): "the node written at version \(key.version), depth \(key.path.depth) is missing: the store is damaged"
         case let .valueTooLarge(bytes): "a value of \(bytes) bytes exceeds \(Limits.stateValueBytesMax)"
+        case let .hashMismatch(key): "the node written at version \(key.version), depth \(key.path.depth) does not hash to what its parent names: the store was altered"
         }
     }
 }
@@ -98,6 +101,27 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale,
                                       values: pending.map { ($0.keyHash, $0.value) }))
         return newRoot?.hash ?? .zero
+    }
+
+    /// Reads every node of `version`, recomputes each hash from the node's contents and checks
+    /// it against the hash its parent (or the root record) names, and returns every record.
+    /// A store edited behind the map's back fails here with `hashMismatch` or `missingNode`.
+    public func audit(version: UInt64) throws -> [(keyHash: Hash, value: [UInt8])] {
+        var records: [(keyHash: Hash, value: [UInt8])] = []
+        var pending: [(reference: ChildReference, path: NodePath)] = try root(at: version).map { [($0, .root)] } ?? []
+        while let (reference, path) = pending.popLast() {
+            let key = NodeKey(version: reference.version, path: path)
+            guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
+            guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(key) }
+            switch node {
+            case let .leaf(keyHash, value):
+                records.append((keyHash, value))
+            case let .inner(left, right):
+                if let left { pending.append((left, path.child(right: false))) }
+                if let right { pending.append((right, path.child(right: true))) }
+            }
+        }
+        return records
     }
 
     private func root(at version: UInt64) throws -> ChildReference? {

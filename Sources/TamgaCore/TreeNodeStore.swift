@@ -98,6 +98,15 @@ public struct TreeWriteBatch: Sendable {
     /// The records this version changed (nil: deleted), for a store that keeps a flat index of
     /// the latest values.
     public let values: [(keyHash: Hash, value: [UInt8]?)]
+
+    public init(version: UInt64, root: ChildReference?, nodes: [(key: NodeKey, node: TreeNode)], staleNodes: [NodeKey],
+                values: [(keyHash: Hash, value: [UInt8]?)]) {
+        self.version = version
+        self.root = root
+        self.nodes = nodes
+        self.staleNodes = staleNodes
+        self.values = values
+    }
 }
 
 /// What a store's flat index of the latest version says about a key.
@@ -177,6 +186,12 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
 
     public func loadLatestValue(keyHash: Hash) -> LatestValue {
         latest[keyHash].map(LatestValue.present) ?? .absent
+    }
+
+    /// Replaces the flat index of the latest version, after the versions were restored from
+    /// disk by `save` with their nodes only.
+    public func restoreLatestIndex(_ records: [(keyHash: Hash, value: [UInt8])]) {
+        latest = Dictionary(records.map { ($0.keyHash, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
     public func prune(keepingFrom version: UInt64) {

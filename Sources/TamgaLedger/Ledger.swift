@@ -132,6 +132,19 @@ public struct Ledger<Verifier: SignatureVerifying> {
         return Receipt(transaction: id, rejectionCode: nil, rejectionMessage: nil, events: context.events, feePaid: checked.payload.fee)
     }
 
+    /// The checks a node makes before it accepts a transaction into its mempool: the same as
+    /// before execution (chain, expiry at `now`, signatures, nonce, fee), except that the nonce
+    /// may run up to `nonceLookahead` ahead of the next one. Signatures go through the verifier,
+    /// which a node uses to remember verdicts for when the transaction is executed.
+    ///
+    /// - Returns: the signer and the nonce, by which the mempool orders its transactions.
+    public func admit(_ transaction: PreparedTransaction, now: Timestamp, state: some LedgerStateReading,
+                      nonceLookahead: UInt64) throws -> (signer: PartyID, nonce: UInt64) {
+        let payload = try transaction.payload.get()
+        let checked = try check(transaction.envelope, payload: payload, blockTime: now, state: WorkingState(base: state), nonceLookahead: nonceLookahead)
+        return (checked.payload.signer, checked.payload.nonce)
+    }
+
     private func chargeNonceAndFee(_ signer: PartyID, nonce: UInt64, fee: Tiyn, state: inout WorkingState) throws {
         state.put(nonce, at: RecordKey.nonce(signer))
         var account = try state.account(signer)
@@ -152,7 +165,11 @@ public struct Ledger<Verifier: SignatureVerifying> {
     }
 
     /// Decoding, chain, expiry, signatures, nonce and fee: everything checked before execution.
-    private func check(_ envelope: SignedEnvelope, payload: TransactionPayload, blockTime: Timestamp, state: WorkingState) throws -> CheckedTransaction {
+    ///
+    /// - Parameter nonceLookahead: how far past the next nonce a transaction may be (0 in a
+    ///   block; the mempool holds a few queued transactions per sender).
+    private func check(_ envelope: SignedEnvelope, payload: TransactionPayload, blockTime: Timestamp, state: WorkingState,
+                       nonceLookahead: UInt64 = 0) throws -> CheckedTransaction {
         guard payload.chainID == chainID else {
             throw Rejection(.wrongChain, "the transaction is for chain \(payload.chainID), this is \(chainID)")
         }
@@ -187,7 +204,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
             throw Rejection(.signerSignatureMissing, "\(payload.signer) did not sign the transaction")
         }
         let lastNonce = try state.record(UInt64.self, RecordKey.nonce(payload.signer)) ?? 0
-        guard payload.nonce == lastNonce + 1 else {
+        guard payload.nonce > lastNonce, payload.nonce - lastNonce - 1 <= nonceLookahead else {
             throw Rejection(.badNonce, "nonce \(payload.nonce) is not \(lastNonce + 1), one more than \(payload.signer)'s last")
         }
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()

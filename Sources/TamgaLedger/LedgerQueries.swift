@@ -30,6 +30,8 @@ public struct LedgerQueries<State: LedgerStateReading> {
     /// The properties a party owns a share of, sorted by cadastral number.
     public func properties(of party: PartyID) throws -> [CadastralNumber] { try record([CadastralNumber].self, RecordKey.holdings(party)) ?? [] }
 
+    /// The nonce of the party's last accepted transaction (0: none yet); the next must be one more.
+    public func nonce(of id: PartyID) throws -> UInt64 { try record(UInt64.self, RecordKey.nonce(id)) ?? 0 }
     public func account(_ id: PartyID) throws -> Account { try record(Account.self, RecordKey.account(id)) ?? .empty }
     public func deed(_ id: TransactionID) throws -> Deed? { try record(Deed.self, RecordKey.deed(id)) }
     public func pledge(_ id: TransactionID) throws -> Pledge? { try record(Pledge.self, RecordKey.pledge(id)) }

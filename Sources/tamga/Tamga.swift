@@ -1,13 +1,12 @@
 import ArgumentParser
 
-/// The `tamga` command: key management and benchmarks today; the node, devnet and client commands
-/// arrive with the modules that implement them.
+/// The `tamga` command: keys, the network and its nodes, the devnet, the simulator and benchmarks.
 @main
 struct Tamga: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tamga",
         abstract: "Tamga: a permissioned blockchain for real-estate registration.",
-        subcommands: [KeysCommand.self, SimulateCommand.self, BenchCommand.self]
+        subcommands: [DevnetCommand.self, NetworkCommand.self, NodeCommand.self, KeysCommand.self, SimulateCommand.self, BenchCommand.self]
     )
 }
 

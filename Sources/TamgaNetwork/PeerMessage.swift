@@ -1,0 +1,140 @@
+public import TamgaConsensus
+public import TamgaCore
+
+/// What validators say to each other. Each frame carries one message:
+/// `u8 protocol version (1) ‖ u8 kind ‖ fields`, laid out in docs/encoding.md.
+public enum PeerMessage: Hashable, Sendable {
+    /// The first message on a connection: who is speaking (checked against the TLS certificate's
+    /// key), which chain, and how far its chain goes.
+    case hello(Hello)
+    /// A signed proposal with the block it names.
+    case proposal(SignedProposal, Block)
+    case vote(SignedVote)
+    /// Transactions for the mempools of other validators.
+    case transactions([SignedEnvelope])
+    /// The sender's last decided height, sent now and then so that a lagging peer learns it is behind.
+    case status(height: Height)
+    /// Asks for up to `count` decided blocks from `from` on.
+    case blocksRequest(from: Height, count: UInt16)
+    /// Decided blocks, each with the commit that finalized it.
+    case blocks([DecidedBlock])
+
+    public static let protocolVersion: UInt8 = 1
+    /// How many blocks one `blocks` message carries at most.
+    public static let blocksPerMessageMax: UInt16 = 64
+    /// How many transactions one `transactions` message carries at most.
+    public static let transactionsPerMessageMax = 1_000
+
+    public struct Hello: Hashable, Sendable {
+        public let chainID: ChainID
+        public let genesisHash: Hash
+        public let validator: ValidatorIndex
+        public let height: Height
+
+        public init(chainID: ChainID, genesisHash: Hash, validator: ValidatorIndex, height: Height) {
+            self.chainID = chainID
+            self.genesisHash = genesisHash
+            self.validator = validator
+            self.height = height
+        }
+    }
+
+    /// A block with the commit that finalized it.
+    public struct DecidedBlock: Hashable, Sendable {
+        public let block: Block
+        public let commit: Commit
+
+        public init(block: Block, commit: Commit) {
+            self.block = block
+            self.commit = commit
+        }
+    }
+}
+
+extension PeerMessage: BinaryCodable {
+    private enum Kind: UInt8 {
+        case hello = 1, proposal, vote, transactions, status, blocksRequest, blocks
+    }
+
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(PeerMessage.protocolVersion)
+        switch self {
+        case let .hello(hello):
+            writer.write(Kind.hello.rawValue)
+            writer.writeShortString(hello.chainID.rawValue)
+            writer.write(hello.genesisHash)
+            writer.write(hello.validator.rawValue)
+            writer.write(hello.height.rawValue)
+        case let .proposal(proposal, block):
+            writer.write(Kind.proposal.rawValue)
+            proposal.encode(to: &writer)
+            block.encode(to: &writer)
+        case let .vote(vote):
+            writer.write(Kind.vote.rawValue)
+            vote.encode(to: &writer)
+        case let .transactions(envelopes):
+            writer.write(Kind.transactions.rawValue)
+            writer.write(UInt16(envelopes.count))
+            for envelope in envelopes { envelope.encode(to: &writer) }
+        case let .status(height):
+            writer.write(Kind.status.rawValue)
+            writer.write(height.rawValue)
+        case let .blocksRequest(from, count):
+            writer.write(Kind.blocksRequest.rawValue)
+            writer.write(from.rawValue)
+            writer.write(count)
+        case let .blocks(decided):
+            writer.write(Kind.blocks.rawValue)
+            writer.write(UInt16(decided.count))
+            for item in decided {
+                item.block.encode(to: &writer)
+                item.commit.encode(to: &writer)
+            }
+        }
+    }
+
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let version = try reader.readUInt8("protocol version")
+        guard version == PeerMessage.protocolVersion else {
+            throw .invalidValue(field: "protocol version", reason: "unsupported version \(version)")
+        }
+        let rawKind = try reader.readUInt8("message kind")
+        guard let kind = Kind(rawValue: rawKind) else { throw .invalidValue(field: "message kind", reason: "unknown kind \(rawKind)") }
+        switch kind {
+        case .hello:
+            let chainText = try reader.readShortString("chain id", limit: Limits.chainIDBytesMax)
+            guard let chainID = try? ChainID(chainText) else { throw .invalidValue(field: "chain id", reason: "not a chain id") }
+            self = .hello(Hello(chainID: chainID, genesisHash: try reader.readHash("genesis hash"),
+                                validator: ValidatorIndex(try reader.readUInt16("validator")), height: Height(try reader.readUInt64("height"))))
+        case .proposal:
+            self = .proposal(try SignedProposal(from: &reader), try Block(from: &reader))
+        case .vote:
+            self = .vote(try SignedVote(from: &reader))
+        case .transactions:
+            let count = Int(try reader.readUInt16("transaction count"))
+            guard count <= PeerMessage.transactionsPerMessageMax else {
+                throw .lengthExceedsLimit(field: "transactions", length: count, limit: PeerMessage.transactionsPerMessageMax)
+            }
+            var envelopes: [SignedEnvelope] = []
+            for _ in 0..<count { envelopes.append(try SignedEnvelope(from: &reader)) }
+            self = .transactions(envelopes)
+        case .status:
+            self = .status(height: Height(try reader.readUInt64("height")))
+        case .blocksRequest:
+            let from = Height(try reader.readUInt64("from"))
+            let count = try reader.readUInt16("count")
+            guard count >= 1, count <= PeerMessage.blocksPerMessageMax else {
+                throw .invalidValue(field: "count", reason: "\(count) is not between 1 and \(PeerMessage.blocksPerMessageMax)")
+            }
+            self = .blocksRequest(from: from, count: count)
+        case .blocks:
+            let count = try reader.readUInt16("block count")
+            guard count <= PeerMessage.blocksPerMessageMax else {
+                throw .lengthExceedsLimit(field: "blocks", length: Int(count), limit: Int(PeerMessage.blocksPerMessageMax))
+            }
+            var decided: [DecidedBlock] = []
+            for _ in 0..<count { decided.append(DecidedBlock(block: try Block(from: &reader), commit: try Commit(from: &reader))) }
+            self = .blocks(decided)
+        }
+    }
+}

@@ -1,0 +1,657 @@
+public import Foundation
+public import Logging
+import Metrics
+public import TamgaConsensus
+public import TamgaCore
+public import TamgaLedger
+public import TamgaNetwork
+public import TamgaStorage
+
+/// What became of a transaction, as a node knows it.
+public enum TransactionStatus: Sendable, Equatable {
+    case pending
+    case committed(StoredReceipt)
+    case unknown
+}
+
+/// A snapshot of where the node stands, for `/v1/status` and the operators.
+public struct NodeStatus: Sendable {
+    public let chainID: ChainID
+    public let genesisHash: Hash
+    public let height: Height
+    public let latestBlockHash: Hash
+    public let latestBlockTime: Timestamp
+    public let stateRoot: Hash
+    public let validators: [GenesisFile.ValidatorEntry]
+    public let validator: ValidatorIndex
+    public let round: Round
+    public let connectedPeers: [ValidatorIndex]
+    public let mempoolTransactions: Int
+    public let mempoolBytes: Int
+}
+
+/// One validator: storage, mempool, consensus driver, block execution and block sync, speaking
+/// to its peers through `PeerNetwork`. An actor: every event (a peer's message, a timeout, a
+/// submitted transaction) is handled one at a time, in arrival order.
+///
+/// Durability: a signing record is on disk before its message leaves (the consensus log); a
+/// decided block, its receipts and its state version are on disk, in one SQLite transaction,
+/// before anyone is told it is committed.
+public actor Node {
+    public let genesis: GenesisFile
+    public let genesisHash: Hash
+    public let config: NodeConfig
+    let logger: Logger
+    let store: NodeStore
+    let network: PeerNetwork
+    let identity: PeerIdentity
+    let me: ValidatorIndex
+    let validators: ValidatorSet
+    let timeouts: TimeoutConfig
+
+    private let ledger: Ledger<SignatureMemory>
+    private let signatures: SignatureMemory
+    private let tree: RecordingTreeStore
+    private let map: AuthenticatedMap<RecordingTreeStore>
+    private let ledgerCache = LedgerStateCache()
+
+    // The chain as decided.
+    private var height: Height
+    private var lastBlock: Block?
+    /// The commit that finalized `lastBlock`; the next proposer puts it in its block.
+    private var lastCommit: Commit?
+    /// The state after `lastBlock`: version `height + 1`.
+    private var stateRoot: Hash
+    private var stateVersion: UInt64 { height.rawValue + 1 }
+
+    // Consensus.
+    private var consensus: ConsensusState
+    /// Proposed blocks of the current and next height, by hash.
+    private var candidates: [Hash: Block] = [:]
+    private var awaitingValidation: Set<Hash> = []
+    private var pendingEvidence: [Evidence] = []
+    private var lastProgress: (Height, Round, Step)?
+
+    // Mempool and clients waiting for their transactions.
+    private var mempool = Mempool()
+    private var waiters: [TransactionID: [UInt64: CheckedContinuation<StoredReceipt?, Never>]] = [:]
+    private var waiterCount: UInt64 = 0
+
+    // Block sync.
+    private var peerHeights: [ValidatorIndex: Height] = [:]
+    private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
+    /// Set when the node found that its own state disagrees with a committed block: it stops.
+    private var fatal: String?
+
+    /// Decided-height gauge and friends, for `/metrics`.
+    private let heightGauge = Gauge(label: "tamga_height")
+    private let roundGauge = Gauge(label: "tamga_round")
+    private let mempoolGauge = Gauge(label: "tamga_mempool_transactions")
+    private let mempoolBytesGauge = Gauge(label: "tamga_mempool_bytes")
+    private let peersGauge = Gauge(label: "tamga_peers_connected")
+    private let committedCounter = Counter(label: "tamga_transactions_committed_total")
+    private let rejectedCounter = Counter(label: "tamga_transactions_rejected_total")
+    private let blocksCounter = Counter(label: "tamga_blocks_committed_total")
+    private let syncedCounter = Counter(label: "tamga_blocks_synced_total")
+    private let disconnectCounter = Counter(label: "tamga_peer_disconnects_total")
+    private let commitTimer = Metrics.Timer(label: "tamga_block_commit_seconds")
+
+    /// Opens the node's folder: reads genesis, config and key, opens the database, and checks
+    /// that the stored chain and state agree (refusing to start on any mismatch).
+    public init(home: NodeHome, logger: Logger) throws {
+        let genesis = try home.loadGenesis()
+        let config = try home.loadConfig()
+        let identity = try home.loadIdentity()
+        let validators = try genesis.validatorSet()
+        let me = ValidatorIndex(config.validator)
+        guard let own = validators[me], own.publicKey == identity.key.publicKey else {
+            throw NodeFileError.malformed(file: home.configURL.path, reason: "validator \(config.validator) in genesis does not have this node's key \(identity.key.publicKey)")
+        }
+        let timeouts = TimeoutConfig(proposeMillis: config.proposeTimeoutMillis, prevoteMillis: config.voteTimeoutMillis,
+                                     precommitMillis: config.voteTimeoutMillis, deltaMillisPerRound: config.voteTimeoutMillis / 2)
+        try FileManager.default.createDirectory(at: home.databaseURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let store = try NodeStore(path: home.databaseURL.path)
+        try store.bind(toGenesis: genesis.hash)
+        let tree = RecordingTreeStore()
+        let map = AuthenticatedMap(store: tree)
+        let restored = try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
+                                        ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
+        let signatures = SignatureMemory()
+        self.genesis = genesis
+        self.genesisHash = genesis.hash
+        self.config = config
+        self.logger = logger
+        self.identity = identity
+        self.me = me
+        self.validators = validators
+        self.timeouts = timeouts
+        self.signatures = signatures
+        self.ledger = Ledger(chainID: genesis.chainID, verifier: signatures)
+        self.store = store
+        self.tree = tree
+        self.map = map
+        height = restored.height
+        lastBlock = restored.lastBlock
+        lastCommit = restored.lastCommit
+        stateRoot = restored.stateRoot
+        consensus = ConsensusState(
+            chainID: genesis.chainID, height: restored.height.next, validators: validators,
+            previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
+            signingKey: (identity.key, me), resumingFrom: try store.signingRecords())
+        candidates = Dictionary(try store.proposedBlocks().map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
+        network = PeerNetwork(
+            identity: identity, chainID: genesis.chainID, genesisHash: genesis.hash, me: me,
+            validatorKeys: genesis.validators.map(\.publicKey),
+            listen: PeerEndpoint(host: config.peerHost, port: config.peerPort),
+            peers: Dictionary(uniqueKeysWithValues: config.peers.map { (ValidatorIndex($0.validator), PeerEndpoint(host: $0.host, port: $0.port)) }),
+            logger: logger)
+        logger.info("node opened", metadata: ["height": "\(restored.height)", "stateRoot": "\(restored.stateRoot)", "validator": "\(me)"])
+    }
+
+    /// Runs consensus and the peer network until cancelled (or until the node finds its own
+    /// state inconsistent with the chain, which it reports by throwing).
+    public func run() async throws {
+        handle(.start)
+        do {
+            try await runServices()
+        } catch {
+            // When shutting down, the peer connections and timers end with the task; that is no failure.
+            guard Task.isCancelled else { throw error }
+        }
+    }
+
+    private func runServices() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [network] in
+                try await network.run(height: { await self.decidedHeight }, handler: { peer, message in await self.receive(message, from: peer) })
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    try await self.tick()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    var decidedHeight: Height { height }
+
+    // MARK: Restoring from disk
+
+    private struct Restored {
+        let height: Height
+        let lastBlock: Block?
+        let lastCommit: Commit?
+        let stateRoot: Hash
+    }
+
+    /// Reads the stored chain and state and checks them against each other: heights run on
+    /// without gaps, each header names its predecessor and its transactions, the last commit is
+    /// signed by the validators, the state that the last header names hashes to its root, and
+    /// re-executing the last block gives the stored latest state.
+    private static func restore(store: NodeStore, tree: RecordingTreeStore, map: AuthenticatedMap<RecordingTreeStore>,
+                                genesis: GenesisFile, validators: ValidatorSet, ledger: Ledger<DirectVerifier>) throws -> Restored {
+        let height = try store.lastHeight()
+        let genesisUpdates = genesis.ledgerGenesis.stateUpdates()
+        if height == Height(0), try store.storedRoot(version: 1) == nil {
+            tree.recording = true
+            try map.apply(genesisUpdates, as: 1)
+            for batch in tree.takeBatches() { try store.saveGenesisState(batch) }
+            return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: try map.rootHash(at: 1))
+        }
+        var previous: Block?
+        var last: (block: Block, commit: Commit)?
+        var next = Height(1)
+        while next <= height {
+            let page = try store.blocks(from: next, limit: 256)
+            for (block, commit) in page {
+                let header = block.header
+                guard header.height == next, header.chainID == genesis.chainID else {
+                    throw StorageError.integrity("block \(next) is missing or stored as height \(header.height)")
+                }
+                guard header.previousBlockHash == (previous?.hash ?? .zero), header.transactionsRoot == Block.transactionsRoot(block.transactions),
+                      (block.lastCommit?.blockHash ?? .zero) == (previous?.hash ?? .zero)
+                else { throw StorageError.integrity("block \(next) does not link to block \(next.rawValue - 1) or to its own transactions") }
+                previous = block
+                last = (block, commit)
+                next = next.next
+            }
+            guard !page.isEmpty else { throw StorageError.integrity("block \(next) is missing") }
+        }
+        guard let last else {
+            // No block yet: the stored genesis state must be exactly the genesis file's.
+            let root = try store.loadTree(into: tree.base, through: 1)
+            let expected = try genesisRoot(genesisUpdates)
+            guard root == expected else { throw StorageError.integrity("the stored genesis state \(root) is not the genesis file's \(expected)") }
+            return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: root)
+        }
+        do {
+            try last.commit.verify(blockHash: last.block.hash, height: height, chainID: genesis.chainID, validators: validators)
+        } catch {
+            throw StorageError.integrity("the commit of block \(height) does not verify: \(error.message)")
+        }
+        // The state the last (signed) header names, checked node by node.
+        let signedVersion = height.rawValue
+        let root = try store.loadTree(into: tree.base, through: signedVersion)
+        guard root == last.block.header.stateRoot else {
+            throw StorageError.integrity("state version \(signedVersion) hashes to \(root), but block \(height) names \(last.block.header.stateRoot)")
+        }
+        // The state after the last block is not signed by anyone yet: compute it again.
+        let outcome = try ledger.execute(last.block.transactions, blockTime: last.block.header.time, state: MapSnapshot(map: map, version: signedVersion))
+        tree.recording = false
+        let recomputed = try map.apply(outcome.updates, as: signedVersion + 1)
+        tree.recording = true
+        guard let stored = try store.storedRoot(version: signedVersion + 1), stored == recomputed else {
+            throw StorageError.integrity("the stored state after block \(height) is not what executing the block gives (\(recomputed))")
+        }
+        return Restored(height: height, lastBlock: last.block, lastCommit: last.commit, stateRoot: recomputed)
+    }
+
+    private static func genesisRoot(_ updates: [StateUpdate]) throws -> Hash {
+        try AuthenticatedMap(store: InMemoryTreeNodeStore()).apply(updates, as: 1)
+    }
+
+    // MARK: Transactions from clients
+
+    /// Admits a transaction into the mempool and passes it to the peers. Submitting a
+    /// transaction that is already waiting or already committed returns its id again.
+    ///
+    /// - Throws: `Rejection` (the ledger's checks before execution), `MempoolError`.
+    public func submit(_ envelope: SignedEnvelope) throws -> TransactionID {
+        let transaction = PreparedTransaction(envelope)
+        if try mempool.contains(transaction.id) || store.receipt(for: transaction.id) != nil { return transaction.id }
+        try admit(transaction)
+        network.broadcast(.transactions([envelope]))
+        return transaction.id
+    }
+
+    private func admit(_ transaction: PreparedTransaction) throws {
+        let (signer, nonce) = try ledger.admit(transaction, now: Node.wallClock(), state: MapSnapshot(map: map, version: stateVersion),
+                                               nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1))
+        try mempool.add(transaction, signer: signer, nonce: nonce)
+        mempoolGauge.record(mempool.count)
+        mempoolBytesGauge.record(mempool.bytes)
+    }
+
+    /// Where the transaction stands.
+    public func status(of id: TransactionID) throws -> TransactionStatus {
+        if let stored = try store.receipt(for: id) { return .committed(stored) }
+        return mempool.contains(id) ? .pending : .unknown
+    }
+
+    /// Waits until the transaction is committed (returning its receipt) or `timeout` passes (nil).
+    public func waitForCommit(_ id: TransactionID, timeout: Duration) async throws -> StoredReceipt? {
+        if let stored = try store.receipt(for: id) { return stored }
+        waiterCount += 1
+        let token = waiterCount
+        return await withCheckedContinuation { continuation in
+            waiters[id, default: [:]][token] = continuation
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.expireWaiter(id, token: token)
+            }
+        }
+    }
+
+    private func expireWaiter(_ id: TransactionID, token: UInt64) {
+        guard let continuation = waiters[id]?.removeValue(forKey: token) else { return }
+        if waiters[id]?.isEmpty == true { waiters[id] = nil }
+        continuation.resume(returning: nil)
+    }
+
+    public func status() -> NodeStatus {
+        NodeStatus(chainID: genesis.chainID, genesisHash: genesisHash, height: height, latestBlockHash: lastBlock?.hash ?? .zero,
+                   latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot, validators: genesis.validators,
+                   validator: me, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
+                   mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes)
+    }
+
+    /// A decided block with its commit and its transactions' receipts, from storage.
+    public func block(at height: Height) throws -> (block: Block, commit: Commit, receipts: [Receipt])? {
+        guard let (block, commit) = try store.block(at: height) else { return nil }
+        return (block, commit, try store.receipts(at: height))
+    }
+
+    /// A party's public record (roles and keys) and its last nonce, at the latest state.
+    public func party(_ id: PartyID) throws -> (record: PartyRecord, nonce: UInt64)? {
+        let queries = LedgerQueries(state: MapSnapshot(map: map, version: stateVersion))
+        guard let record = try queries.party(id) else { return nil }
+        return (record, try queries.nonce(of: id))
+    }
+
+    // MARK: Peers
+
+    func receive(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
+        let verdict = handlePeer(message, from: peer)
+        if case .misbehaving = verdict { disconnectCounter.increment() }
+        return verdict
+    }
+
+    private func handlePeer(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
+        guard fatal == nil else { return .accepted }
+        switch message {
+        case .hello:
+            return .misbehaving("a second hello")
+        case let .proposal(signed, block):
+            guard block.hash == signed.proposal.blockHash else { return .misbehaving("a proposal whose block does not match its hash") }
+            guard validators[signed.proposal.proposer] != nil else { return .misbehaving("a proposal by validator index \(signed.proposal.proposer), out of range") }
+            let next = height.next
+            guard signed.proposal.height >= next else { return .accepted }
+            if signed.proposal.height <= next.next, candidates.count < 64 || candidates[block.hash] != nil {
+                learn(block)
+            }
+            handle(.proposal(signed))
+        case let .vote(signed):
+            guard validators[signed.vote.validator] != nil else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
+            guard signed.vote.height >= height.next else { return .accepted }
+            handle(.vote(signed))
+        case let .transactions(envelopes):
+            for envelope in envelopes {
+                let transaction = PreparedTransaction(envelope)
+                guard !mempool.contains(transaction.id) else { continue }
+                // Another node's view of the state may differ for a moment; a refusal is not dishonesty.
+                try? admit(transaction)
+            }
+        case let .status(claimed):
+            peerHeights[peer] = claimed
+            requestBlocksIfBehind()
+        case let .blocksRequest(from, count):
+            guard from.rawValue >= 1 else { return .misbehaving("asked for blocks from height 0") }
+            guard from <= height else { return .accepted }
+            var decided: [PeerMessage.DecidedBlock] = []
+            var bytes = 0
+            for (block, commit) in (try? store.blocks(from: from, limit: Int(count))) ?? [] {
+                let size = block.encoded().count + commit.encoded().count
+                if !decided.isEmpty, bytes + size > Limits.peerMessageBytesMax / 2 { break }
+                bytes += size
+                decided.append(PeerMessage.DecidedBlock(block: block, commit: commit))
+            }
+            network.send(.blocks(decided), to: peer)
+        case let .blocks(decided):
+            return applySynced(decided, from: peer)
+        }
+        return .accepted
+    }
+
+    /// Asks the peer that claims the greatest height for the blocks after ours, at most one
+    /// request at a time (another after two seconds without an answer).
+    private func requestBlocksIfBehind() {
+        guard let (peer, claimed) = peerHeights.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), claimed > height else { return }
+        if let request = syncRequest, request.at.duration(to: .now) < .seconds(2), request.from == height.next { return }
+        let count = UInt16(min(UInt64(PeerMessage.blocksPerMessageMax), claimed.rawValue - height.rawValue))
+        syncRequest = (peer, height.next, .now)
+        network.send(.blocksRequest(from: height.next, count: count), to: peer)
+    }
+
+    /// Applies blocks fetched from a peer, each only after its commit verifies against the
+    /// validators. A block that does not verify marks the peer as dishonest.
+    private func applySynced(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex) -> PeerVerdict {
+        var applied = 0
+        for item in decided {
+            guard item.block.header.height == height.next else { continue }
+            do {
+                try tip.validate(item.block)
+                try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
+            } catch {
+                peerHeights[peer] = nil
+                return .misbehaving("sent block \(item.block.header.height) that does not verify: \(error)")
+            }
+            guard item.block.header.stateRoot == stateRoot else {
+                stop("block \(item.block.header.height), committed by the validators, names state root \(item.block.header.stateRoot) but this node's state is \(stateRoot)")
+                return .accepted
+            }
+            do {
+                try commitBlock(item.block, commit: item.commit)
+            } catch {
+                stop("could not store block \(item.block.header.height): \(error)")
+                return .accepted
+            }
+            applied += 1
+            syncedCounter.increment()
+        }
+        guard applied > 0 else { return .accepted }
+        syncRequest = nil
+        logger.info("caught up from peer", metadata: ["peer": "\(peer)", "blocks": "\(applied)", "height": "\(height)"])
+        // Consensus moves on to the height after the last block fetched, keeping the signing guard.
+        candidates = candidates.filter { $0.value.header.height > height }
+        awaitingValidation = []
+        do {
+            consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators,
+                                       previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
+                                       signingKey: (identity.key, me), resumingFrom: try store.signingRecords())
+        } catch {
+            stop("could not read the consensus log: \(error)")
+            return .accepted
+        }
+        handle(.start)
+        requestBlocksIfBehind()
+        return .accepted
+    }
+
+    private func tick() throws {
+        if let fatal { throw NodeFailure(fatal) }
+        peersGauge.record(network.connectedPeers.count)
+        network.broadcast(.status(height: height))
+        // Stuck in the same step for a second: send this height's messages again.
+        let progress = (consensus.height, consensus.round, consensus.step)
+        if let lastProgress, lastProgress == progress {
+            for message in consensus.gossip { send(message) }
+        }
+        lastProgress = progress
+        requestBlocksIfBehind()
+    }
+
+    // MARK: Consensus driver
+
+    private var tip: ChainTip {
+        ChainTip(chainID: genesis.chainID, height: height.next, previousBlockHash: lastBlock?.hash ?? .zero,
+                 previousValidators: height.rawValue == 0 ? nil : validators, validators: validators, genesisTime: genesis.genesisTime)
+    }
+
+    private func handle(_ event: ConsensusEvent) {
+        guard fatal == nil else { return }
+        let effects = consensus.handle(event, now: Node.wallClock())
+        roundGauge.record(Int(consensus.round.rawValue))
+        for effect in effects { carryOut(effect) }
+    }
+
+    private func carryOut(_ effect: ConsensusEffect) {
+        switch effect {
+        case let .persistThenBroadcast(record):
+            var proposed: Block?
+            if case let .proposal(signed) = record.message { proposed = candidates[signed.proposal.blockHash] }
+            do {
+                try store.appendSigningRecord(record, proposedBlock: proposed)
+            } catch {
+                // Without the record on disk the message must not leave: stop rather than risk signing twice.
+                stop("could not persist a signing record: \(error)")
+                return
+            }
+            send(record.message)
+        case let .broadcast(message):
+            send(message)
+        case let .scheduleTimeout(timeout, after):
+            Task {
+                try? await Task.sleep(for: .milliseconds(after))
+                self.handle(.timeout(timeout))
+            }
+        case let .validateBlock(_, _, hash):
+            guard let block = candidates[hash] else {
+                awaitingValidation.insert(hash)
+                return
+            }
+            handle(.blockValidity(blockHash: hash, isValid: isValid(block)))
+        case let .buildBlock(height, round):
+            let block = buildBlock(height: height, round: round)
+            candidates[block.hash] = block
+            handle(.blockBuilt(height: height, round: round, blockHash: block.hash))
+        case let .decide(decidedHeight, _, hash, commit, _):
+            guard let block = candidates[hash] else {
+                // Consensus decides only on blocks it validated, which this node holds.
+                stop("decided block \(hash) at height \(decidedHeight) is not held")
+                return
+            }
+            do {
+                try commitBlock(block, commit: commit)
+            } catch {
+                stop("could not store decided block \(decidedHeight): \(error)")
+                return
+            }
+            candidates = candidates.filter { $0.value.header.height > decidedHeight }
+            awaitingValidation = []
+            handle(.startHeight(decidedHeight.next, validators: validators, previousBlockTime: block.header.time))
+        case let .evidence(evidence):
+            if !pendingEvidence.contains(evidence), pendingEvidence.count < Limits.blockEvidenceMax { pendingEvidence.append(evidence) }
+            logger.warning("validator equivocated", metadata: ["validator": "\(evidence.validator)", "height": "\(evidence.height)"])
+        }
+    }
+
+    private func send(_ message: ConsensusMessage) {
+        switch message {
+        case let .proposal(signed):
+            guard let block = candidates[signed.proposal.blockHash] else { return }
+            network.broadcast(.proposal(signed, block))
+        case let .vote(signed):
+            network.broadcast(.vote(signed))
+        }
+    }
+
+    private func learn(_ block: Block) {
+        guard candidates[block.hash] == nil else { return }
+        candidates[block.hash] = block
+        if awaitingValidation.remove(block.hash) != nil {
+            handle(.blockValidity(blockHash: block.hash, isValid: isValid(block)))
+        }
+    }
+
+    /// Consensus checks of the block, plus: it builds on this node's state, and its transactions
+    /// fit the byte limit. Refused transactions inside a valid block just get refusal receipts.
+    private func isValid(_ block: Block) -> Bool {
+        do {
+            try tip.validate(block)
+        } catch {
+            logger.notice("refusing proposed block", metadata: ["height": "\(block.header.height)", "reason": "\(error.message)"])
+            return false
+        }
+        guard block.header.stateRoot == stateRoot else {
+            logger.notice("refusing proposed block: it names another state root", metadata: ["height": "\(block.header.height)"])
+            return false
+        }
+        return block.transactions.reduce(0) { $0 + $1.encodedByteCount } <= Limits.blockTransactionBytesMax
+    }
+
+    private func buildBlock(height: Height, round: Round) -> Block {
+        let queries = LedgerQueries(state: MapSnapshot(map: map, version: stateVersion))
+        let transactions = mempool.reap(transactionsMax: min(config.blockTransactionsMax, Limits.blockTransactionsMax),
+                                        bytesMax: Limits.blockTransactionBytesMax,
+                                        nextNonce: { try? queries.nonce(of: $0) + 1 }).map(\.envelope)
+        pendingEvidence.removeAll { $0.height.rawValue + 1 < height.rawValue }
+        let evidence = pendingEvidence
+        let time = lastCommit.map { BlockTime.weightedMedian(of: $0, validators: validators) } ?? genesis.genesisTime
+        let header = BlockHeader(
+            chainID: genesis.chainID, height: height, time: time, previousBlockHash: lastBlock?.hash ?? .zero,
+            lastCommitHash: lastCommit?.hash ?? .zero, transactionsRoot: Block.transactionsRoot(transactions),
+            evidenceRoot: Block.evidenceRoot(evidence), stateRoot: stateRoot, validatorSetHash: validators.hash, proposer: me)
+        return Block(header: header, transactions: transactions, lastCommit: lastCommit, evidence: evidence)
+    }
+
+    // MARK: Committing
+
+    /// Executes a decided block, stores it with its state and receipts in one durable write, and
+    /// only then tells waiting clients and updates the mempool.
+    private func commitBlock(_ block: Block, commit: Commit) throws {
+        let started = ContinuousClock.now
+        let prepared = block.transactions.map { envelope in
+            mempool.entries[envelope.transactionID]?.transaction ?? PreparedTransaction(envelope)
+        }
+        let outcome = try ledger.execute(prepared, blockTime: block.header.time, state: MapSnapshot(map: map, version: stateVersion),
+                                         cache: (ledgerCache, stateRoot))
+        let newVersion = stateVersion + 1
+        let newRoot = try map.apply(outcome.updates, as: newVersion)
+        ledgerCache.advance(to: newRoot)
+        var pruneBefore: UInt64?
+        if newVersion > config.stateVersionsKept {
+            pruneBefore = newVersion - config.stateVersionsKept + 1
+            tree.base.prune(keepingFrom: newVersion - config.stateVersionsKept + 1)
+        }
+        try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts), tree: tree.takeBatches(), pruneBefore: pruneBefore)
+        height = block.header.height
+        lastBlock = block
+        lastCommit = commit
+        stateRoot = newRoot
+        pendingEvidence.removeAll { block.evidence.contains($0) }
+
+        for (position, receipt) in outcome.receipts.enumerated() {
+            mempool.remove(receipt.transaction)
+            if receipt.isCommitted { committedCounter.increment() } else { rejectedCounter.increment() }
+            if let waiting = waiters.removeValue(forKey: receipt.transaction) {
+                let stored = StoredReceipt(height: height, position: position, receipt: receipt)
+                for continuation in waiting.values { continuation.resume(returning: stored) }
+            }
+        }
+        recheckMempool()
+        blocksCounter.increment()
+        heightGauge.record(Int(height.rawValue))
+        let elapsed = started.duration(to: .now).components
+        commitTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    }
+
+    /// Drops waiting transactions that the new state makes invalid (nonce used, fee no longer
+    /// affordable, expired). Signatures come from memory, so this is cheap.
+    private func recheckMempool() {
+        let snapshot = MapSnapshot(map: map, version: stateVersion)
+        let now = Node.wallClock()
+        for entry in mempool.all {
+            do {
+                _ = try ledger.admit(entry.transaction, now: now, state: snapshot, nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1))
+            } catch {
+                mempool.remove(entry.transaction.id)
+            }
+        }
+        mempoolGauge.record(mempool.count)
+        mempoolBytesGauge.record(mempool.bytes)
+    }
+
+    /// Stops taking part: the node's own state disagrees with the chain, or its disk failed.
+    private func stop(_ reason: String) {
+        guard fatal == nil else { return }
+        fatal = reason
+        logger.critical("node stopping: \(reason)")
+    }
+
+    static func wallClock() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: UInt64(max(0, Date().timeIntervalSince1970 * 1_000)))
+    }
+}
+
+/// The node stopped because continuing could be unsafe; the message says why.
+public struct NodeFailure: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The in-memory node store, recording each version's batch so that the node can write it to
+/// SQLite in the same transaction as the block that produced it.
+final class RecordingTreeStore: TreeNodeStore {
+    let base = InMemoryTreeNodeStore()
+    var recording = true
+    private var batches: [TreeWriteBatch] = []
+
+    func loadNode(_ key: NodeKey) -> TreeNode? { base.loadNode(key) }
+    func loadRoot(version: UInt64) -> ChildReference?? { base.loadRoot(version: version) }
+    func latestVersion() -> UInt64? { base.latestVersion() }
+    func loadLatestValue(keyHash: Hash) -> LatestValue { base.loadLatestValue(keyHash: keyHash) }
+    func prune(keepingFrom version: UInt64) { base.prune(keepingFrom: version) }
+
+    func save(_ batch: TreeWriteBatch) {
+        base.save(batch)
+        if recording { batches.append(batch) }
+    }
+
+    func takeBatches() -> [TreeWriteBatch] {
+        defer { batches = [] }
+        return batches
+    }
+}

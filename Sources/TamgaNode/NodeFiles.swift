@@ -1,0 +1,217 @@
+public import Foundation
+public import TamgaConsensus
+public import TamgaCore
+public import TamgaLedger
+public import TamgaNetwork
+
+/// Why a node's files cannot be used.
+public enum NodeFileError: CodedError, Equatable {
+    case missing(String)
+    case malformed(file: String, reason: String)
+
+    public var code: String {
+        switch self {
+        case .missing: "node.file_missing"
+        case .malformed: "node.file_malformed"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .missing(path): "\(path) does not exist; create the node's folder with `tamga network init`"
+        case let .malformed(file, reason): "\(file) is malformed: \(reason)"
+        }
+    }
+}
+
+/// The genesis file every node of a network shares: the chain, the validators, the initial
+/// parties with their roles and keys, and the parameters. Its hash (SHA-256 of its canonical
+/// JSON) names the network: peers and databases of another genesis are refused.
+public struct GenesisFile: Codable, Sendable, Equatable {
+    public static let format = "tamga-genesis-v1"
+
+    public struct ValidatorEntry: Codable, Sendable, Equatable {
+        public var name: String
+        public var publicKey: PublicKey
+        public var votingPower: UInt64
+
+        public init(name: String, publicKey: PublicKey, votingPower: UInt64) {
+            self.name = name
+            self.publicKey = publicKey
+            self.votingPower = votingPower
+        }
+    }
+
+    public struct PartyEntry: Codable, Sendable, Equatable {
+        public var id: PartyID
+        public var name: String
+        public var roles: [Role]
+        public var keys: [PublicKey]
+        public var identityCommitment: Hash
+        public var openingBalance: Tiyn
+
+        public init(id: PartyID, name: String, roles: [Role], keys: [PublicKey], identityCommitment: Hash, openingBalance: Tiyn) {
+            self.id = id
+            self.name = name
+            self.roles = roles
+            self.keys = keys
+            self.identityCommitment = identityCommitment
+            self.openingBalance = openingBalance
+        }
+    }
+
+    public var format: String
+    public var chainID: ChainID
+    /// Block time of height 1, in milliseconds since the epoch.
+    public var genesisTime: Timestamp
+    public var validators: [ValidatorEntry]
+    public var parties: [PartyEntry]
+    public var parameters: Parameters
+
+    enum CodingKeys: String, CodingKey {
+        case format, chainID = "chainId", genesisTime, validators, parties, parameters
+    }
+
+    public init(chainID: ChainID, genesisTime: Timestamp, validators: [ValidatorEntry], parties: [PartyEntry], parameters: Parameters) {
+        self.format = GenesisFile.format
+        self.chainID = chainID
+        self.genesisTime = genesisTime
+        self.validators = validators
+        self.parties = parties
+        self.parameters = parameters
+    }
+
+    public static func load(_ url: URL) throws -> GenesisFile {
+        let genesis: GenesisFile = try readJSON(url)
+        guard genesis.format == GenesisFile.format else {
+            throw NodeFileError.malformed(file: url.path, reason: "format is \(genesis.format), expected \(GenesisFile.format)")
+        }
+        do { _ = try genesis.validatorSet() } catch { throw NodeFileError.malformed(file: url.path, reason: "\(error)") }
+        return genesis
+    }
+
+    public func validatorSet() throws -> ValidatorSet {
+        try ValidatorSet(validators.map { Validator(publicKey: $0.publicKey, votingPower: $0.votingPower) })
+    }
+
+    /// The ledger's genesis state.
+    public var ledgerGenesis: Genesis {
+        Genesis(parties: parties.map { Genesis.Party(id: $0.id, name: $0.name, roles: $0.roles, keys: $0.keys,
+                                                     identityCommitment: $0.identityCommitment, openingBalance: $0.openingBalance) },
+                parameters: parameters)
+    }
+
+    /// SHA-256 of the canonical JSON (sorted keys, no whitespace).
+    public var hash: Hash {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain values cannot fail.
+        return .sha256(Array((try? encoder.encode(self)) ?? Data()))
+    }
+}
+
+/// One node's settings, in `config.json` in its folder.
+public struct NodeConfig: Codable, Sendable, Equatable {
+    public struct Peer: Codable, Sendable, Equatable {
+        public var validator: UInt16
+        public var host: String
+        public var port: Int
+
+        public init(validator: UInt16, host: String, port: Int) {
+            self.validator = validator
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// This node's index in the genesis validator list.
+    public var validator: UInt16
+    public var peerHost: String
+    public var peerPort: Int
+    public var apiHost: String
+    public var apiPort: Int
+    public var peers: [Peer]
+    /// How many recent state versions stay readable (and provable); older ones are pruned.
+    public var stateVersionsKept: UInt64
+    /// Transactions a proposed block carries at most.
+    public var blockTransactionsMax: Int
+    public var proposeTimeoutMillis: UInt64
+    public var voteTimeoutMillis: UInt64
+
+    public init(validator: UInt16, peerHost: String = "127.0.0.1", peerPort: Int, apiHost: String = "127.0.0.1", apiPort: Int,
+                peers: [Peer], stateVersionsKept: UInt64 = 1_000, blockTransactionsMax: Int = 2_000,
+                proposeTimeoutMillis: UInt64 = 1_000, voteTimeoutMillis: UInt64 = 500) {
+        self.validator = validator
+        self.peerHost = peerHost
+        self.peerPort = peerPort
+        self.apiHost = apiHost
+        self.apiPort = apiPort
+        self.peers = peers
+        self.stateVersionsKept = stateVersionsKept
+        self.blockTransactionsMax = blockTransactionsMax
+        self.proposeTimeoutMillis = proposeTimeoutMillis
+        self.voteTimeoutMillis = voteTimeoutMillis
+    }
+}
+
+/// A node's folder: `genesis.json`, `config.json`, `validator.key` (mode 0600), `node.crt` (the
+/// TLS certificate carrying the validator key) and `data/` (the SQLite database).
+public struct NodeHome: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) { self.url = url }
+
+    public var genesisURL: URL { url.appendingPathComponent("genesis.json") }
+    public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var keyURL: URL { url.appendingPathComponent("validator.key") }
+    public var certificateURL: URL { url.appendingPathComponent("node.crt") }
+    public var databaseURL: URL { url.appendingPathComponent("data").appendingPathComponent("node.sqlite") }
+
+    public func loadGenesis() throws -> GenesisFile { try GenesisFile.load(genesisURL) }
+    public func loadConfig() throws -> NodeConfig { try readJSON(configURL) }
+
+    public func loadIdentity() throws -> PeerIdentity {
+        let key = try KeyFile.decode(Array(try readFile(keyURL)))
+        let pem = String(decoding: try readFile(certificateURL), as: UTF8.self)
+        return try PeerIdentity(key: key, certificatePEM: pem)
+    }
+
+    /// Writes a node folder.
+    public func write(genesis: GenesisFile, config: NodeConfig, key: SigningKey, certificatePEM: String) throws {
+        let manager = FileManager.default
+        try manager.createDirectory(at: url.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try writeJSON(genesis, to: genesisURL)
+        try writeJSON(config, to: configURL)
+        try Data(KeyFile.encode(key)).write(to: keyURL, options: .atomic)
+        try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+        try Data(certificatePEM.utf8).write(to: certificateURL, options: .atomic)
+    }
+}
+
+func readFile(_ url: URL) throws -> Data {
+    guard FileManager.default.fileExists(atPath: url.path) else { throw NodeFileError.missing(url.path) }
+    return try Data(contentsOf: url)
+}
+
+/// Reads a JSON file, naming the file and the field in any error.
+public func readJSON<T: Decodable>(_ url: URL) throws -> T {
+    let data = try readFile(url)
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let DecodingError.keyNotFound(key, _) {
+        throw NodeFileError.malformed(file: url.path, reason: "missing field \(key.stringValue)")
+    } catch let DecodingError.dataCorrupted(context) {
+        throw NodeFileError.malformed(file: url.path, reason: context.debugDescription)
+    } catch let DecodingError.typeMismatch(_, context) {
+        throw NodeFileError.malformed(file: url.path, reason: "field \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+    } catch {
+        throw NodeFileError.malformed(file: url.path, reason: "\(error)")
+    }
+}
+
+/// Writes pretty, key-sorted JSON.
+public func writeJSON(_ value: some Encodable, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try encoder.encode(value).write(to: url, options: .atomic)
+}

@@ -1,0 +1,353 @@
+public import Foundation
+import GRDB
+public import TamgaConsensus
+public import TamgaCore
+public import TamgaLedger
+
+/// Why the node's database cannot be used.
+public enum StorageError: CodedError, Equatable {
+    /// The database belongs to another chain or genesis.
+    case wrongChain(expected: String, found: String)
+    /// A stored row does not decode: the file was damaged or edited.
+    case corruptRow(table: String, reason: String)
+    /// The stored blocks and state do not agree with each other: the file was edited.
+    case integrity(String)
+
+    public var code: String {
+        switch self {
+        case .wrongChain: "storage.wrong_chain"
+        case .corruptRow: "storage.corrupt_row"
+        case .integrity: "storage.integrity"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .wrongChain(expected, found): "the database belongs to genesis \(found), not \(expected)"
+        case let .corruptRow(table, reason): "a row of table \(table) does not decode (\(reason)): the database was damaged or edited"
+        case let .integrity(reason): "the database is inconsistent: \(reason); refusing to serve it"
+        }
+    }
+}
+
+/// A decided block as stored: the block, the commit that finalized it, and its receipts.
+public struct CommittedBlock: Sendable {
+    public let block: Block
+    public let commit: Commit
+    public let receipts: [Receipt]
+
+    public init(block: Block, commit: Commit, receipts: [Receipt]) {
+        self.block = block
+        self.commit = commit
+        self.receipts = receipts
+    }
+
+    public var height: Height { block.header.height }
+}
+
+/// Where a committed transaction is, and what became of it.
+public struct StoredReceipt: Sendable, Equatable {
+    public let height: Height
+    public let position: Int
+    public let receipt: Receipt
+
+    public init(height: Height, position: Int, receipt: Receipt) {
+        self.height = height
+        self.position = position
+        self.receipt = receipt
+    }
+}
+
+/// One node's SQLite database: blocks and their commits, the transaction index, the events, the
+/// authenticated map's nodes of the retained versions, and the consensus write-ahead log.
+///
+/// The database runs in WAL mode with `synchronous = FULL`: when a write returns, it survives a
+/// crash or power loss. A block, its receipts, its events and the state version it produced are
+/// written in one transaction, so the database never holds a block without its state or the
+/// other way round.
+public final class NodeStore: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                CREATE TABLE blocks (
+                    height INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, time INTEGER NOT NULL,
+                    block BLOB NOT NULL, "commit" BLOB NOT NULL);
+                CREATE TABLE transactions (
+                    id BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, receipt BLOB NOT NULL);
+                CREATE TABLE events (
+                    height INTEGER NOT NULL, position INTEGER NOT NULL, seq INTEGER NOT NULL, event BLOB NOT NULL,
+                    PRIMARY KEY (height, position, seq)) WITHOUT ROWID;
+                CREATE TABLE event_subjects (
+                    subject TEXT NOT NULL, height INTEGER NOT NULL, position INTEGER NOT NULL, seq INTEGER NOT NULL,
+                    PRIMARY KEY (subject, height, position, seq)) WITHOUT ROWID;
+                CREATE TABLE tree_nodes (
+                    version INTEGER NOT NULL, depth INTEGER NOT NULL, bits BLOB NOT NULL, node BLOB NOT NULL,
+                    PRIMARY KEY (version, depth, bits)) WITHOUT ROWID;
+                CREATE TABLE tree_roots (version INTEGER PRIMARY KEY, root BLOB);
+                CREATE TABLE tree_stale (since INTEGER NOT NULL, version INTEGER NOT NULL, depth INTEGER NOT NULL, bits BLOB NOT NULL);
+                CREATE INDEX tree_stale_since ON tree_stale (since);
+                CREATE TABLE consensus_wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, height INTEGER NOT NULL, record BLOB NOT NULL);
+                CREATE TABLE consensus_blocks (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, block BLOB NOT NULL);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Identity
+
+    /// Binds the database to a genesis on first use; afterwards refuses any other.
+    public func bind(toGenesis genesisHash: Hash) throws {
+        try database.write { db in
+            if let stored = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'genesis'") {
+                let found = Hash(bytes: [UInt8](stored))?.hex ?? "unreadable"
+                guard found == genesisHash.hex else { throw StorageError.wrongChain(expected: genesisHash.hex, found: found) }
+            } else {
+                try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('genesis', ?)", arguments: [Data(genesisHash.bytes)])
+            }
+        }
+    }
+
+    // MARK: Blocks
+
+    /// Writes a decided block, its receipts and events, the state versions it produced and any
+    /// pruning, in one durable transaction. Nothing is reported committed before this returns.
+    public func commit(_ committed: CommittedBlock, tree: [TreeWriteBatch], pruneBefore: UInt64?) throws {
+        let block = committed.block
+        try database.write { db in
+            try db.execute(
+                sql: #"INSERT INTO blocks (height, hash, time, block, "commit") VALUES (?, ?, ?, ?, ?)"#,
+                arguments: [Int64(block.header.height.rawValue), Data(block.hash.bytes), Int64(block.header.time.rawValue),
+                            Data(block.encoded()), Data(committed.commit.encoded())])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let height = Int64(block.header.height.rawValue)
+            for (position, receipt) in committed.receipts.enumerated() {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)",
+                    arguments: [Data(receipt.transaction.hash.bytes), height, position, try encoder.encode(receipt)])
+                for (seq, event) in receipt.events.enumerated() {
+                    try db.execute(sql: "INSERT INTO events (height, position, seq, event) VALUES (?, ?, ?, ?)",
+                                   arguments: [height, position, seq, try encoder.encode(event)])
+                    let subjects = event.parties.map { "party/\($0)" } + event.properties.map { "property/\($0)" }
+                    for subject in subjects {
+                        try db.execute(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)",
+                                       arguments: [subject, height, position, seq])
+                    }
+                }
+            }
+            for batch in tree { try Self.write(batch, db) }
+            if let pruneBefore { try Self.prune(before: pruneBefore, db) }
+            // The log keeps only what a restart at the next height needs: the last record.
+            try db.execute(sql: "DELETE FROM consensus_wal WHERE height <= ? AND seq < (SELECT MAX(seq) FROM consensus_wal)", arguments: [height])
+            try db.execute(sql: "DELETE FROM consensus_blocks WHERE height <= ?", arguments: [height])
+        }
+    }
+
+    /// The highest stored block's height (zero before the first).
+    public func lastHeight() throws -> Height {
+        Height(UInt64(try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks") } ?? 0))
+    }
+
+    /// The block at `height` with the commit that finalized it.
+    public func block(at height: Height) throws -> (block: Block, commit: Commit)? {
+        try blocks(from: height, limit: 1).first
+    }
+
+    /// Up to `limit` consecutive blocks from `height` on, each with its commit.
+    public func blocks(from height: Height, limit: Int) throws -> [(block: Block, commit: Commit)] {
+        let rows = try database.read { db in
+            try Row.fetchAll(db, sql: #"SELECT block, "commit" FROM blocks WHERE height >= ? ORDER BY height LIMIT ?"#,
+                             arguments: [Int64(height.rawValue), limit])
+        }
+        return try rows.map { row in
+            (try decodeRow(Block.self, row["block"], table: "blocks"), try decodeRow(Commit.self, row["commit"], table: "blocks"))
+        }
+    }
+
+    /// Where a transaction was committed and its receipt, if it was.
+    public func receipt(for id: TransactionID) throws -> StoredReceipt? {
+        guard let row = try database.read({ db in
+            try Row.fetchOne(db, sql: "SELECT height, position, receipt FROM transactions WHERE id = ?", arguments: [Data(id.hash.bytes)])
+        }) else { return nil }
+        let bytes: Data = row["receipt"]
+        guard let receipt = try? JSONDecoder().decode(Receipt.self, from: bytes) else {
+            throw StorageError.corruptRow(table: "transactions", reason: "receipt JSON")
+        }
+        return StoredReceipt(height: Height(UInt64(row["height"] as Int64)), position: Int(row["position"] as Int64), receipt: receipt)
+    }
+
+    /// The receipts of the block at `height`, in transaction order.
+    public func receipts(at height: Height) throws -> [Receipt] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT receipt FROM transactions WHERE height = ? ORDER BY position", arguments: [Int64(height.rawValue)])
+        }.map { bytes in
+            guard let receipt = try? JSONDecoder().decode(Receipt.self, from: bytes) else {
+                throw StorageError.corruptRow(table: "transactions", reason: "receipt JSON")
+            }
+            return receipt
+        }
+    }
+
+    // MARK: Consensus write-ahead log
+
+    /// Appends a signing record (and, for a proposal, the block it names) durably. Consensus
+    /// sends the signed message only after this returns.
+    public func appendSigningRecord(_ record: SigningRecord, proposedBlock: Block?) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO consensus_wal (height, record) VALUES (?, ?)",
+                           arguments: [Int64(record.height.rawValue), Data(record.encoded())])
+            if let proposedBlock {
+                try db.execute(sql: "INSERT OR IGNORE INTO consensus_blocks (hash, height, block) VALUES (?, ?, ?)",
+                               arguments: [Data(proposedBlock.hash.bytes), Int64(proposedBlock.header.height.rawValue), Data(proposedBlock.encoded())])
+            }
+        }
+    }
+
+    /// The signing records kept for a restart, oldest first.
+    public func signingRecords() throws -> [SigningRecord] {
+        try database.read { db in try Data.fetchAll(db, sql: "SELECT record FROM consensus_wal ORDER BY seq") }.map { try decodeRow(SigningRecord.self, $0, table: "consensus_wal") }
+    }
+
+    /// The blocks this validator proposed at heights not yet decided, to offer again after a restart.
+    public func proposedBlocks() throws -> [Block] {
+        try database.read { db in try Data.fetchAll(db, sql: "SELECT block FROM consensus_blocks") }.map { try decodeRow(Block.self, $0, table: "consensus_blocks") }
+    }
+
+    // MARK: State tree
+
+    /// Writes the genesis state version (before any block).
+    public func saveGenesisState(_ batch: TreeWriteBatch) throws {
+        try database.write { db in try Self.write(batch, db) }
+    }
+
+    private static func write(_ batch: TreeWriteBatch, _ db: Database) throws {
+        let version = Int64(batch.version)
+        for (key, node) in batch.nodes {
+            try db.execute(sql: "INSERT INTO tree_nodes (version, depth, bits, node) VALUES (?, ?, ?, ?)",
+                           arguments: [version, Int64(key.path.depth), Data(key.path.bits.bytes), Data(node.encoded())])
+        }
+        try db.execute(sql: "INSERT INTO tree_roots (version, root) VALUES (?, ?)", arguments: [version, batch.root.map { Data($0.encoded()) }])
+        for key in batch.staleNodes {
+            try db.execute(sql: "INSERT INTO tree_stale (since, version, depth, bits) VALUES (?, ?, ?, ?)",
+                           arguments: [version, Int64(key.version), Int64(key.path.depth), Data(key.path.bits.bytes)])
+        }
+    }
+
+    private static func prune(before version: UInt64, _ db: Database) throws {
+        let keep = Int64(version)
+        try db.execute(sql: """
+            DELETE FROM tree_nodes WHERE (version, depth, bits) IN (SELECT version, depth, bits FROM tree_stale WHERE since <= ?)
+            """, arguments: [keep])
+        try db.execute(sql: "DELETE FROM tree_stale WHERE since <= ?", arguments: [keep])
+        try db.execute(sql: "DELETE FROM tree_roots WHERE version < ?", arguments: [keep])
+    }
+
+    /// The root hash stored for `version`, if that version is retained.
+    public func storedRoot(version: UInt64) throws -> Hash? {
+        guard let row = try database.read({ db in
+            try Row.fetchOne(db, sql: "SELECT root FROM tree_roots WHERE version = ?", arguments: [Int64(version)])
+        }) else { return nil }
+        let bytes: Data? = row["root"]
+        return try bytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots").hash } ?? .zero
+    }
+
+    /// Loads the retained state versions up to `version` into `store`, oldest first, then checks
+    /// every hash of `version` and fills the store's index of latest values from its records.
+    /// Returns the root hash of `version`.
+    public func loadTree(into store: InMemoryTreeNodeStore, through version: UInt64) throws -> Hash {
+        let last = Int64(version)
+        let (roots, nodes, stale) = try database.read { db in
+            (try Row.fetchAll(db, sql: "SELECT version, root FROM tree_roots WHERE version <= ? ORDER BY version", arguments: [last]),
+             try Row.fetchAll(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE version <= ? ORDER BY version", arguments: [last]),
+             try Row.fetchAll(db, sql: "SELECT since, version, depth, bits FROM tree_stale WHERE since <= ?", arguments: [last]))
+        }
+        guard let lastRow = roots.last, UInt64(lastRow["version"] as Int64) == version else {
+            throw StorageError.integrity("state version \(version) is not stored")
+        }
+        func path(_ row: Row) throws -> NodePath {
+            let depth: Int64 = row["depth"], bits: Data = row["bits"]
+            guard (0...256).contains(depth), let hash = Hash(bytes: [UInt8](bits)) else {
+                throw StorageError.corruptRow(table: "tree_nodes", reason: "node path")
+            }
+            return NodePath(bits: hash, depth: UInt16(depth))
+        }
+        var nodesByVersion: [UInt64: [(key: NodeKey, node: TreeNode)]] = [:]
+        for row in nodes {
+            let version = UInt64(row["version"] as Int64)
+            let node = try decodeRow(TreeNode.self, row["node"], table: "tree_nodes")
+            nodesByVersion[version, default: []].append((NodeKey(version: version, path: try path(row)), node))
+        }
+        var staleBySince: [UInt64: [NodeKey]] = [:]
+        for row in stale {
+            staleBySince[UInt64(row["since"] as Int64), default: []].append(NodeKey(version: UInt64(row["version"] as Int64), path: try path(row)))
+        }
+        // Nodes of versions before the first retained root are still used by the retained ones.
+        let firstRoot = UInt64(roots[0]["version"] as Int64)
+        for version in nodesByVersion.keys.sorted() where version < firstRoot {
+            store.save(TreeWriteBatch(version: version, root: nil, nodes: nodesByVersion[version] ?? [], staleNodes: staleBySince[version] ?? [], values: []))
+        }
+        for row in roots {
+            let version = UInt64(row["version"] as Int64)
+            let rootBytes: Data? = row["root"]
+            let root = try rootBytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots") }
+            store.save(TreeWriteBatch(version: version, root: root, nodes: nodesByVersion[version] ?? [], staleNodes: staleBySince[version] ?? [], values: []))
+        }
+        // The versions before the first retained root were pruned: only their live nodes remain.
+        store.prune(keepingFrom: firstRoot)
+        let map = AuthenticatedMap(store: store)
+        do {
+            store.restoreLatestIndex(try map.audit(version: version))
+            return try map.rootHash(at: version)
+        } catch let error as StateTreeError {
+            throw StorageError.integrity(error.message)
+        }
+    }
+
+    // MARK: History
+
+    /// Events that name `subject` (`party/<id>` or `property/<number>`), oldest first, after the
+    /// position `after` (height, transaction position, event index), at most `limit`.
+    public func events(about subject: String, after: (height: UInt64, position: Int, seq: Int)?, limit: Int) throws
+        -> [(height: Height, position: Int, seq: Int, event: LedgerEvent)]
+    {
+        let start = after ?? (0, -1, -1)
+        let rows = try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT e.height, e.position, e.seq, e.event FROM event_subjects s
+                JOIN events e ON e.height = s.height AND e.position = s.position AND e.seq = s.seq
+                WHERE s.subject = ? AND (s.height, s.position, s.seq) > (?, ?, ?)
+                ORDER BY s.height, s.position, s.seq LIMIT ?
+                """, arguments: [subject, Int64(start.height), start.position, start.seq, limit])
+        }
+        return try rows.map { row in
+            let bytes: Data = row["event"]
+            guard let event = try? JSONDecoder().decode(LedgerEvent.self, from: bytes) else {
+                throw StorageError.corruptRow(table: "events", reason: "event JSON")
+            }
+            return (Height(UInt64(row["height"] as Int64)), Int(row["position"] as Int64), Int(row["seq"] as Int64), event)
+        }
+    }
+
+}
+
+private func decodeRow<T: BinaryCodable>(_ type: T.Type, _ bytes: Data, table: String) throws -> T {
+    do {
+        return try T.decode([UInt8](bytes))
+    } catch {
+        throw StorageError.corruptRow(table: table, reason: error.message)
+    }
+}

@@ -1,0 +1,134 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TamgaCore
+import TamgaLedger
+
+/// A small client of one node's HTTP API, for the devnet and the benchmark.
+struct NodeClient: Sendable {
+    let baseURL: String
+    let http: HTTPClient
+
+    struct StatusReply: Decodable {
+        struct NodeReply: Decodable {
+            let validator: UInt16
+            let peakMemoryBytes: UInt64?
+            let mempoolTransactions: Int
+        }
+
+        let chainId: String
+        let height: UInt64
+        let node: NodeReply
+    }
+
+    struct PartyReply: Decodable {
+        let nonce: UInt64
+    }
+
+    struct BlockReply: Decodable {
+        struct Header: Decodable {
+            let height: UInt64
+            let hash: String
+            let stateRoot: String
+        }
+
+        struct Entry: Decodable {
+            let id: String
+            let status: String
+            let rejectionCode: String?
+        }
+
+        let header: Header
+        let transactions: [Entry]
+    }
+
+    struct TransactionReply: Decodable {
+        struct ReceiptReply: Decodable {
+            let rejectionCode: String?
+            let rejectionMessage: String?
+        }
+
+        let id: String
+        let status: String
+        let height: UInt64?
+        let receipt: ReceiptReply?
+    }
+
+    struct ProblemReply: Decodable {
+        let code: String
+        let detail: String
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T? {
+        let (status, body) = try await send(path, method: .GET, body: nil)
+        if status == 404 { return nil }
+        return try decode(status, body, as: T.self)
+    }
+
+    func submit(_ envelope: SignedEnvelope, waitForCommit: Bool) async throws -> TransactionReply {
+        let body = try JSONEncoder().encode(envelope)
+        let (status, reply) = try await send("/v1/transactions" + (waitForCommit ? "?wait=commit" : ""), method: .POST, body: body)
+        return try decode(status, reply, as: TransactionReply.self)
+    }
+
+    private func send(_ path: String, method: HTTPMethod, body: Data?) async throws -> (Int, Data) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        return (Int(response.status.code), Data(bytes.readableBytesView))
+    }
+
+    private func decode<T: Decodable>(_ status: Int, _ body: Data, as type: T.Type) throws -> T {
+        guard (200..<300).contains(status) else {
+            if let problem = try? JSONDecoder().decode(ProblemReply.self, from: body) {
+                throw Failure(description: "\(baseURL) answered \(status): \(problem.detail) [\(problem.code)]")
+            }
+            throw Failure(description: "\(baseURL) answered \(status)")
+        }
+        return try JSONDecoder().decode(T.self, from: body)
+    }
+}
+
+/// A party's key with the nonce of its next transaction, for signing transactions.
+final class Wallet: @unchecked Sendable {
+    let id: PartyID
+    let key: SigningKey
+    private let lock = NSLock()
+    private var lastNonce: UInt64
+
+    init(id: PartyID, key: SigningKey, lastNonce: UInt64) {
+        self.id = id
+        self.key = key
+        self.lastNonce = lastNonce
+    }
+
+    /// Loads `parties/<id>.key` from a network folder and asks the node for the party's nonce.
+    static func load(_ id: String, network: URL, client: NodeClient) async throws -> Wallet {
+        let url = network.appendingPathComponent("parties").appendingPathComponent("\(id).key")
+        let key = try KeyFile.decode(Array(try Data(contentsOf: url)))
+        let party = try PartyID(id)
+        let nonce = try await client.get("/v1/parties/\(id)", as: NodeClient.PartyReply.self)?.nonce ?? 0
+        return Wallet(id: party, key: key, lastNonce: nonce)
+    }
+
+    /// Signs `action` with the next nonce, valid for an hour.
+    func sign(_ action: Action, chain: ChainID, fee: Tiyn = Tiyn(100)) throws -> SignedEnvelope {
+        let nonce = lock.withLock {
+            lastNonce += 1
+            return lastNonce
+        }
+        let expiry = Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000) + 3_600_000)
+        let payload = TransactionPayload(chainID: chain, signer: id, nonce: nonce, fee: fee, expiresAt: expiry, action: action)
+        return try SignedEnvelope.signing(payload.encoded(), with: [key])
+    }
+}

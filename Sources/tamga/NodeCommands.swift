@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import TamgaAPI
+import TamgaCore
+import TamgaNode
+
+struct NetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network",
+        abstract: "Set up a network's folders.",
+        subcommands: [Init.self]
+    )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write genesis.json, one folder per validator (key, certificate, config) and the operators' party keys."
+        )
+
+        @Option(help: "How many validators.")
+        var validators = 4
+
+        @Option(help: "Where to write the network.")
+        var out: String
+
+        @Option(help: "The chain id.")
+        var chainId = "tamga-local"
+
+        @Option(help: "The address every node listens on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Validator i takes peer port peer-port+i.")
+        var peerPort = 26_600
+
+        @Option(help: "Validator i serves the HTTP API on api-port+i.")
+        var apiPort = 8_080
+
+        @Flag(help: "Also enroll demo authorities and citizens (keys in parties/).")
+        var demo = false
+
+        @Option(help: "Demo citizens to enroll (with --demo).")
+        var citizens = 100
+
+        func validate() throws {
+            guard (1...Int(Limits.validatorsMax)).contains(validators) else { throw ValidationError("--validators must be 1 to \(Limits.validatorsMax)") }
+        }
+
+        func run() throws {
+            let setup = NetworkSetup(
+                chainID: try ChainID(chainId), validators: validators, host: host,
+                ports: .consecutive(validators: validators, peerBase: peerPort, apiBase: apiPort),
+                demo: demo, citizens: citizens, genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)))
+            let genesis = try setup.write(to: URL(fileURLWithPath: out))
+            print("wrote network \(genesis.chainID) (genesis \(genesis.hash)) to \(out)")
+            for index in 0..<validators {
+                print("  node-\(index): peers on \(host):\(peerPort + index), API on http://\(host):\(apiPort + index)")
+            }
+            print("start a node with: tamga node --home \(out)/node-0")
+        }
+    }
+}
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run one validator node from its folder until SIGTERM or SIGINT."
+    )
+
+    @Option(help: "The node's folder (written by `tamga network init`).")
+    var home: String
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "tamga.node")
+        let node: Node
+        do {
+            node = try Node(home: NodeHome(URL(fileURLWithPath: home)), logger: logger)
+        } catch let error as any CodedError {
+            throw CommandFailure("cannot start the node: \(error.message) [\(error.code)]")
+        }
+        let config = await node.config
+        let api = Application(
+            router: NodeAPI.router(node: node, metrics: registry),
+            configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "tamga"),
+            logger: Logger(label: "tamga.api"))
+        let group = ServiceGroup(configuration: .init(
+            services: [NodeService(node: node), api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
