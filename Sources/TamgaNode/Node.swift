@@ -501,11 +501,24 @@ public actor Node {
             }
             candidates = candidates.filter { $0.value.header.height > decidedHeight }
             awaitingValidation = []
-            handle(.startHeight(decidedHeight.next, validators: validators, previousBlockTime: block.header.time))
+            Task { await self.startHeight(after: decidedHeight, previousBlockTime: block.header.time) }
         case let .evidence(evidence):
             if !pendingEvidence.contains(evidence), pendingEvidence.count < Limits.blockEvidenceMax { pendingEvidence.append(evidence) }
             logger.warning("validator equivocated", metadata: ["validator": "\(evidence.validator)", "height": "\(evidence.height)"])
         }
+    }
+
+    /// Starts the height after `decided` once the block interval has passed, and, while the
+    /// mempool is empty, waits up to the empty-block interval for a transaction to arrive.
+    private func startHeight(after decided: Height, previousBlockTime: Timestamp) async {
+        let decidedAt = ContinuousClock.now
+        try? await Task.sleep(for: .milliseconds(config.blockIntervalMillis))
+        while mempool.count == 0, decidedAt.duration(to: .now) < .milliseconds(config.emptyBlockIntervalMillis), !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        // Block sync may have moved the node on meanwhile.
+        guard consensus.height == decided, consensus.hasDecided else { return }
+        handle(.startHeight(decided.next, validators: validators, previousBlockTime: previousBlockTime))
     }
 
     private func send(_ message: ConsensusMessage) {

@@ -137,10 +137,16 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var blockTransactionsMax: Int
     public var proposeTimeoutMillis: UInt64
     public var voteTimeoutMillis: UInt64
+    /// The pause after a block is decided before the next height starts, to gather transactions.
+    public var blockIntervalMillis: UInt64
+    /// With nothing in the mempool, how long the next height waits for a transaction before an
+    /// empty block is made anyway (so that the chain and its time keep moving).
+    public var emptyBlockIntervalMillis: UInt64
 
     public init(validator: UInt16, peerHost: String = "127.0.0.1", peerPort: Int, apiHost: String = "127.0.0.1", apiPort: Int,
                 peers: [Peer], stateVersionsKept: UInt64 = 1_000, blockTransactionsMax: Int = 2_000,
-                proposeTimeoutMillis: UInt64 = 1_000, voteTimeoutMillis: UInt64 = 500) {
+                proposeTimeoutMillis: UInt64 = 1_000, voteTimeoutMillis: UInt64 = 500, blockIntervalMillis: UInt64 = 200,
+                emptyBlockIntervalMillis: UInt64 = 5_000) {
         self.validator = validator
         self.peerHost = peerHost
         self.peerPort = peerPort
@@ -151,6 +157,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         self.blockTransactionsMax = blockTransactionsMax
         self.proposeTimeoutMillis = proposeTimeoutMillis
         self.voteTimeoutMillis = voteTimeoutMillis
+        self.blockIntervalMillis = blockIntervalMillis
+        self.emptyBlockIntervalMillis = emptyBlockIntervalMillis
     }
 }
 

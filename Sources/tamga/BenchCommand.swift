@@ -3,11 +3,12 @@ import Foundation
 import TamgaCore
 import TamgaSimulation
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Tamga's throughput and print the numbers.",
-        subcommands: [Primitives.self, LedgerExecution.self]
+        abstract: "Measure Tamga's throughput and print the numbers (a running network by default).",
+        subcommands: [NetworkLoad.self, Primitives.self, LedgerExecution.self],
+        defaultSubcommand: NetworkLoad.self
     )
 
     struct Primitives: ParsableCommand {

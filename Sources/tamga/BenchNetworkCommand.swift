@@ -1,0 +1,221 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Histogram
+import NIOCore
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+import TamgaSimulation
+
+extension BenchCommand {
+    /// Loads a running network through its HTTP API and reports throughput and finality latency.
+    struct NetworkLoad: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "network",
+            abstract: "Drive a running network (the devnet by default) with signed transactions and report committed transactions/s and finality latency.",
+            discussion: """
+                The mix: 80% token transfers between citizens, 10% property registrations by the registrars,
+                10% token deposits by the issuer. Each sender always talks to the same node. Latency is from
+                the moment a transaction is submitted until a block holding it is seen on validator 0
+                (polled every 20 ms). Start the network first, e.g. `swift run -c release tamga devnet`.
+                """
+        )
+
+        @Option(help: "The network's folder (node-<i>/config.json and parties/).")
+        var network = "devnet"
+
+        @Option(help: "Transactions per second to offer; 0 offers them as fast as the senders' limits allow.")
+        var rate = 1_000
+
+        @Option(help: "Seconds to offer load for.")
+        var duration = 60
+
+        @Option(help: "Concurrent HTTP submissions.")
+        var connections = 64
+
+        func run() async throws {
+            let directory = URL(fileURLWithPath: network)
+            let homes = try NetworkSetup.nodeHomes(in: directory)
+            guard !homes.isEmpty else { throw CommandFailure("no node folders in \(network); start the devnet first") }
+            let chain = try homes[0].loadGenesis().chainID
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)))
+            do {
+                try await load(through: http, homes: homes, chain: chain, directory: directory)
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            try await http.shutdown()
+        }
+
+        private func load(through http: HTTPClient, homes: [NodeHome], chain: ChainID, directory: URL) async throws {
+            let clients = try homes.map { home in
+                let config = try home.loadConfig()
+                return NodeClient(baseURL: "http://\(config.apiHost):\(config.apiPort)", http: http)
+            }
+            let partyNames = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("parties").path)
+                .filter { $0.hasPrefix("citizen-") && $0.hasSuffix(".key") }.map { String($0.dropLast(4)) }.sorted()
+            guard partyNames.count >= 2 else { throw CommandFailure("the network has no demo citizens; create it with `tamga devnet` or `network init --demo`") }
+            print("loading \(partyNames.count) citizens' keys and nonces ...")
+            var citizens: [Wallet] = []
+            for name in partyNames { citizens.append(try await Wallet.load(name, network: directory, client: clients[0])) }
+            let registrars = [try await Wallet.load("registrar-1", network: directory, client: clients[0]),
+                              try await Wallet.load("registrar-2", network: directory, client: clients[0])]
+            let issuer = try await Wallet.load("issuer-1", network: directory, client: clients[0])
+            let run = LoadRun(clients: clients)
+            let startHeight = try await clients[0].get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? 0
+
+            // The workers submit what the pacer queues.
+            let (queue, queueEnd) = AsyncStream<(Wallet, SignedEnvelope)>.makeStream()
+            let started = ContinuousClock.now
+            let window = Duration.seconds(duration)
+            let watcher = Task { try await run.watch(from: startHeight + 1, until: started + window + .seconds(15)) }
+            let workers = (0..<connections).map { _ in
+                Task {
+                    for await (wallet, envelope) in queue { await run.submit(envelope, from: wallet) }
+                }
+            }
+            var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+            let prefix = Int(random.next() % 90) + 10
+            var sent = 0
+            print("offering \(rate == 0 ? "as many as possible" : "\(rate)") transactions/s for \(duration) s to \(clients.count) nodes ...")
+            while ContinuousClock.now < started + window {
+                let elapsed = started.duration(to: .now)
+                let due = rate == 0 ? sent + 200 : Int(Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+                while sent < due {
+                    let roll = random.next() % 10
+                    let wallet: Wallet
+                    let action: Action
+                    if roll == 0 {
+                        wallet = registrars[sent % 2]
+                        action = .registerProperty(RegisterProperty(
+                            cadastralNumber: try CadastralNumber(String(format: "%02d-%03d-%03d-%d", prefix, sent % 1_000, (sent / 1_000) % 1_000, sent)),
+                            kind: "apartment", address: "bench \(sent)", area: AreaHundredths(6_000), location: nil,
+                            owners: [Ownership(party: citizens[sent % citizens.count].id, share: .whole)], titleDocumentHash: .sha256(Array("bench \(sent)".utf8))))
+                    } else if roll == 1 {
+                        wallet = issuer
+                        action = .mint(Mint(to: citizens[sent % citizens.count].id, amount: Tiyn(10_000), depositReference: .sha256(Array("bench \(sent)".utf8))))
+                    } else {
+                        wallet = citizens[Int(random.next() % UInt64(citizens.count))]
+                        var to = citizens[Int(random.next() % UInt64(citizens.count))]
+                        if to.id == wallet.id { to = citizens[(citizens.firstIndex { $0 === wallet }! + 1) % citizens.count] }
+                        action = .transfer(Transfer(to: to.id, amount: Tiyn(random.next() % 1_000 + 1)))
+                    }
+                    // A sender has at most 60 transactions waiting (the mempool holds 64 per sender).
+                    guard await run.reserve(wallet) else {
+                        if rate == 0 { break } else { continue }
+                    }
+                    queueEnd.yield((wallet, try wallet.sign(action, chain: chain)))
+                    sent += 1
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            queueEnd.finish()
+            for worker in workers { await worker.value }
+            try await watcher.value
+            await run.report(offered: sent, window: window, clients: clients)
+        }
+    }
+}
+
+/// The benchmark's bookkeeping: what was submitted when, what was committed, latencies.
+actor LoadRun {
+    let clients: [NodeClient]
+    private var submittedAt: [String: ContinuousClock.Instant] = [:]
+    private var sender: [String: ObjectIdentifier] = [:]
+    private var outstanding: [ObjectIdentifier: Int] = [:]
+    private var refused: [String: Int] = [:]
+    private var rejected: [String: Int] = [:]
+    private var committedInWindow = 0
+    private var committedTotal = 0
+    private var latencies = Histogram<UInt64>(highestTrackableValue: 600_000, numberOfSignificantValueDigits: .three)
+    private var windowEnd: ContinuousClock.Instant?
+    private var blocks = 0
+
+    init(clients: [NodeClient]) { self.clients = clients }
+
+    func reserve(_ wallet: Wallet) -> Bool {
+        let key = ObjectIdentifier(wallet)
+        guard outstanding[key, default: 0] < 60 else { return false }
+        outstanding[key, default: 0] += 1
+        return true
+    }
+
+    nonisolated func submit(_ envelope: SignedEnvelope, from wallet: Wallet) async {
+        let id = envelope.transactionID.description
+        let client = clients[abs(wallet.id.rawValue.hashValue) % clients.count]
+        await noteSubmitted(id, wallet: wallet)
+        while true {
+            do {
+                _ = try await client.submit(envelope, waitForCommit: false)
+                return
+            } catch let failure as NodeClient.Failure where failure.description.contains("mempool.full") {
+                try? await Task.sleep(for: .milliseconds(50))
+            } catch {
+                await noteRefused(id, wallet: wallet, reason: "\(error)")
+                return
+            }
+        }
+    }
+
+    private func noteSubmitted(_ id: String, wallet: Wallet) {
+        submittedAt[id] = .now
+        sender[id] = ObjectIdentifier(wallet)
+    }
+
+    private func noteRefused(_ id: String, wallet: Wallet, reason: String) {
+        submittedAt[id] = nil
+        sender[id] = nil
+        outstanding[ObjectIdentifier(wallet), default: 1] -= 1
+        let code = reason.split(separator: "[").last.map { String($0.dropLast()) } ?? reason
+        refused[code, default: 0] += 1
+    }
+
+    /// Follows validator 0's new blocks until `deadline` or until nothing is outstanding after the window.
+    func watch(from height: UInt64, until deadline: ContinuousClock.Instant) async throws {
+        var next = height
+        let window = deadline - .seconds(15)
+        while ContinuousClock.now < deadline {
+            let tip = try await clients[0].get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? 0
+            while next <= tip {
+                guard let block = try await clients[0].get("/v1/blocks/\(next)", as: NodeClient.BlockReply.self) else { break }
+                let now = ContinuousClock.now
+                blocks += 1
+                for entry in block.transactions {
+                    guard let at = submittedAt.removeValue(forKey: entry.id) else { continue }
+                    if let owner = sender.removeValue(forKey: entry.id) { outstanding[owner, default: 1] -= 1 }
+                    if entry.status == "committed" {
+                        committedTotal += 1
+                        if now <= window { committedInWindow += 1 }
+                        let elapsed = at.duration(to: now).components
+                        _ = latencies.record(UInt64(elapsed.seconds * 1_000 + elapsed.attoseconds / 1_000_000_000_000_000))
+                    } else {
+                        rejected[entry.rejectionCode ?? "unknown", default: 0] += 1
+                    }
+                }
+                next += 1
+            }
+            if ContinuousClock.now > window, submittedAt.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func report(offered: Int, window: Duration, clients: [NodeClient]) async {
+        let seconds = Double(window.components.seconds)
+        print("")
+        print("offered \(offered) transactions in \(Int(seconds)) s (\(Int(Double(offered) / seconds))/s) over \(blocks) blocks")
+        print("committed: \(committedTotal) (\(committedInWindow) within the window: \(String(format: "%.0f", Double(committedInWindow) / seconds)) transactions/s sustained)")
+        if !refused.isEmpty { print("refused at submission: \(refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))") }
+        if !rejected.isEmpty { print("rejected in blocks: \(rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))") }
+        if !submittedAt.isEmpty { print("not committed by the end: \(submittedAt.count)") }
+        if latencies.totalCount > 0 {
+            print("finality latency ms: p50 \(latencies.valueAtPercentile(50)) p90 \(latencies.valueAtPercentile(90)) p99 \(latencies.valueAtPercentile(99)) max \(latencies.max)")
+        }
+        for (index, client) in clients.enumerated() {
+            let status = try? await client.get("/v1/status", as: NodeClient.StatusReply.self)
+            let memory = status?.node.peakMemoryBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "unknown"
+            print("validator \(index): height \(status?.height ?? 0), peak memory \(memory)")
+        }
+    }
+}
