@@ -82,6 +82,7 @@ public actor Node {
     private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
     /// Set when the node found that its own state disagrees with a committed block: it stops.
     private var fatal: String?
+    private var isRunning = false
 
     /// Decided-height gauge and friends, for `/metrics`.
     private let heightGauge = Gauge(label: "tamga_height")
@@ -151,6 +152,9 @@ public actor Node {
     /// Runs consensus and the peer network until cancelled (or until the node finds its own
     /// state inconsistent with the chain, which it reports by throwing).
     public func run() async throws {
+        // Once run ends, timers still pending find the node stopped and do nothing.
+        defer { isRunning = false }
+        isRunning = true
         handle(.start)
         do {
             try await runServices()
@@ -324,6 +328,7 @@ public actor Node {
     // MARK: Peers
 
     func receive(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
+        guard isRunning else { return .accepted }
         let verdict = handlePeer(message, from: peer)
         if case .misbehaving = verdict { disconnectCounter.increment() }
         return verdict
@@ -451,7 +456,7 @@ public actor Node {
     }
 
     private func handle(_ event: ConsensusEvent) {
-        guard fatal == nil else { return }
+        guard fatal == nil, isRunning else { return }
         let effects = consensus.handle(event, now: Node.wallClock())
         roundGauge.record(Int(consensus.round.rawValue))
         for effect in effects { carryOut(effect) }

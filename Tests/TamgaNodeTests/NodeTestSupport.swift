@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ports the kernel says are free now (bound to port 0 and released).
+func freePorts(_ count: Int) -> [Int] {
+    var sockets: [Int32] = []
+    var ports: [Int] = []
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        sockets.append(fd)
+    }
+    for fd in sockets { close(fd) }
+    return ports
+}
+
+/// A network written to a new temporary folder, with free ports and demo parties.
+struct TestNetwork {
+    let directory: URL
+    let genesis: GenesisFile
+    let homes: [NodeHome]
+
+    init(validators: Int, citizens: Int = 10, votingPowers: [UInt64]? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-test-\(UUID().uuidString)")
+        let ports = freePorts(validators * 2)
+        let setup = NetworkSetup(
+            chainID: try ChainID("tamga-test"), validators: validators,
+            ports: NetworkSetup.Ports(peer: Array(ports[..<validators]), api: Array(ports[validators...])),
+            demo: true, citizens: citizens, genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)))
+        var genesis = try setup.write(to: directory)
+        homes = try NetworkSetup.nodeHomes(in: directory)
+        if let votingPowers {
+            for index in genesis.validators.indices { genesis.validators[index].votingPower = votingPowers[index] }
+            for home in homes { try writeJSON(genesis, to: home.genesisURL) }
+        }
+        for home in homes {
+            var config = try home.loadConfig()
+            config.blockIntervalMillis = 50
+            config.emptyBlockIntervalMillis = 500
+            try writeJSON(config, to: home.configURL)
+        }
+        self.genesis = genesis
+    }
+
+    func key(of party: String) throws -> SigningKey {
+        try KeyFile.decode(Array(Data(contentsOf: directory.appendingPathComponent("parties/\(party).key"))))
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// Signs transactions for one party, counting its nonce.
+final class TestSigner: @unchecked Sendable {
+    let party: PartyID
+    let key: SigningKey
+    let chain: ChainID
+    private(set) var nonce: UInt64 = 0
+
+    init(_ party: String, in network: TestNetwork) throws {
+        self.party = try PartyID(party)
+        key = try network.key(of: party)
+        chain = network.genesis.chainID
+    }
+
+    func sign(_ action: Action, fee: Tiyn = Tiyn(100)) throws -> SignedEnvelope {
+        nonce += 1
+        let payload = TransactionPayload(chainID: chain, signer: party, nonce: nonce, fee: fee,
+                                         expiresAt: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000) + 3_600_000), action: action)
+        return try SignedEnvelope.signing(payload.encoded(), with: [key])
+    }
+}
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "tamga.test")
+    logger.logLevel = .critical
+    return logger
+}()

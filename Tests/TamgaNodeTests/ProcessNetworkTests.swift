@@ -1,0 +1,195 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `tamga` executable built with the tests (it sits beside the test bundle).
+func tamgaExecutable() throws -> URL {
+    let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]), Bundle.main.bundleURL]
+        .map { $0.deletingLastPathComponent().appendingPathComponent("tamga") }
+    return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the package first: the tamga executable is missing")
+}
+
+/// Four `tamga node` processes on loopback, driven over HTTP.
+final class ProcessNetwork: @unchecked Sendable {
+    let network: TestNetwork
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    private(set) var processes: [Process?]
+    let urls: [String]
+
+    init(validators: Int) throws {
+        network = try TestNetwork(validators: validators, citizens: 20)
+        urls = try network.homes.map { home in
+            let config = try home.loadConfig()
+            return "http://\(config.apiHost):\(config.apiPort)"
+        }
+        processes = Array(repeating: nil, count: validators)
+        for index in 0..<validators { try launch(index) }
+    }
+
+    func launch(_ index: Int) throws {
+        let process = Process()
+        process.executableURL = try tamgaExecutable()
+        let home = network.homes[index]
+        process.arguments = ["node", "--home", home.url.path, "--log-level", "notice"]
+        let log = home.url.appendingPathComponent("node.log")
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[index] = process
+    }
+
+    func kill9(_ index: Int) {
+        guard let process = processes[index] else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        processes[index] = nil
+    }
+
+    /// SIGTERM to every node; returns their exit statuses.
+    func shutdown() async throws -> [Int32] {
+        var statuses: [Int32] = []
+        for process in processes.compactMap({ $0 }) {
+            process.terminate()
+            process.waitUntilExit()
+            statuses.append(process.terminationStatus)
+        }
+        try await http.shutdown()
+        return statuses
+    }
+
+    func request(_ index: Int, _ path: String, body: Data? = nil) async throws -> (status: Int, json: [String: Any]) {
+        var request = HTTPClientRequest(url: urls[index] + path)
+        if let body {
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(40))
+        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), json)
+    }
+
+    func height(_ index: Int) async -> UInt64? {
+        (try? await request(index, "/v1/status"))?.json["height"] as? UInt64
+    }
+
+    func waitUntilServing(_ index: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await height(index) == nil {
+            guard ContinuousClock.now < deadline else { throw TestFailure("validator \(index) did not start; see \(network.homes[index].url.path)/node.log") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Submits and waits for finality; returns the id if the node acknowledged it as committed.
+    func commit(_ envelope: SignedEnvelope, at index: Int) async throws -> String? {
+        let reply = try await request(index, "/v1/transactions?wait=commit", body: try JSONEncoder().encode(envelope))
+        guard reply.status == 200, reply.json["status"] as? String == "committed" else { return nil }
+        return reply.json["id"] as? String
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("Four node processes on loopback", .serialized)
+struct ProcessNetworkTests {
+    @Test("transactions sent to different nodes are committed by all; a validator killed with -9 under load catches up; nothing acknowledged is lost")
+    func killAndCatchUp() async throws {
+        let cluster = try ProcessNetwork(validators: 4)
+        defer { cluster.network.remove() }
+        do {
+            try await scenario(cluster)
+        } catch {
+            _ = try? await cluster.shutdown()
+            throw error
+        }
+        let statuses = try await cluster.shutdown()
+        #expect(statuses.allSatisfy { $0 == 0 }, "every node exits cleanly on SIGTERM: \(statuses)")
+    }
+
+    private func scenario(_ cluster: ProcessNetwork) async throws {
+        for index in 0..<4 { try await cluster.waitUntilServing(index) }
+        let signers = try (1...8).map { try TestSigner("citizen-\($0)", in: cluster.network) }
+        let acknowledged = Acknowledged()
+
+        // Each citizen sends to its own node, every node gets some.
+        func load(_ rounds: Int, nodes: [Int]) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (offset, signer) in signers.enumerated() {
+                    let node = nodes[offset % nodes.count]
+                    group.addTask {
+                        for round in 0..<rounds {
+                            let envelope = try transfer(signer, to: "citizen-\(9 + (offset + round) % 10)", amount: UInt64(10 + round))
+                            if let id = try await cluster.commit(envelope, at: node) { await acknowledged.add(id) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await load(3, nodes: [0, 1, 2, 3])
+        #expect(await acknowledged.count == 24)
+
+        // Kill validator 3 while load runs against the others.
+        async let underLoad: Void = load(15, nodes: [0, 1, 2])
+        try await Task.sleep(for: .milliseconds(300))
+        cluster.kill9(3)
+        try await underLoad
+        #expect(await acknowledged.count == 24 + 120, "the three remaining validators keep committing")
+        let heightWhileDown = try #require(await cluster.height(0))
+
+        // Validator 3 comes back with only what it had on disk and catches up.
+        try cluster.launch(3)
+        try await cluster.waitUntilServing(3)
+        try await load(2, nodes: [3, 0])
+        let deadline = ContinuousClock.now + .seconds(60)
+        var heights: [UInt64] = []
+        repeat {
+            try await Task.sleep(for: .milliseconds(300))
+            heights = []
+            for index in 0..<4 { heights.append(await cluster.height(index) ?? 0) }
+        } while Set(heights).count > 1 && ContinuousClock.now < deadline
+        let common = try #require(heights.min())
+        #expect(common > heightWhileDown, "validator 3 caught up past the blocks it missed (heights \(heights))")
+
+        // Every node holds the same blocks and the same state roots.
+        for height in 1...common {
+            var hashes = Set<String>(), roots = Set<String>()
+            for index in 0..<4 {
+                let block = try await cluster.request(index, "/v1/blocks/\(height)")
+                let header = try #require(block.json["header"] as? [String: Any], "validator \(index) has no block \(height)")
+                hashes.insert(header["hash"] as? String ?? "")
+                roots.insert(header["stateRoot"] as? String ?? "")
+            }
+            #expect(hashes.count == 1 && roots.count == 1, "height \(height) differs between validators")
+        }
+        // No transaction acknowledged as committed is missing anywhere.
+        for id in await acknowledged.ids {
+            for index in 0..<4 {
+                let reply = try await cluster.request(index, "/v1/transactions/\(id)")
+                #expect(reply.json["status"] as? String == "committed", "validator \(index) lacks acknowledged transaction \(id)")
+            }
+        }
+    }
+}
+
+actor Acknowledged {
+    private(set) var ids: [String] = []
+    var count: Int { ids.count }
+    func add(_ id: String) { ids.append(id) }
+}
