@@ -1,0 +1,87 @@
+import Foundation
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+@testable import TamgaNetwork
+@testable import TamgaNode
+import Testing
+
+@Suite("Mempool bounds and order")
+struct MempoolTests {
+    let key = SigningKey()
+
+    func transaction(_ signer: String, nonce: UInt64, padding: Int = 0) throws -> PreparedTransaction {
+        let payload = TransactionPayload(chainID: try ChainID("tamga-test"), signer: try PartyID(signer), nonce: nonce, fee: Tiyn(100),
+                                         expiresAt: Timestamp(millisecondsSinceEpoch: 1_000_000),
+                                         action: .transfer(Transfer(to: try PartyID("xyz\(String(repeating: "y", count: padding))"), amount: Tiyn(1))))
+        return PreparedTransaction(try SignedEnvelope.signing(payload.encoded(), with: [key]))
+    }
+
+    @Test("refuses when full by count, by bytes and per sender, and refuses duplicates; never drops what it holds")
+    func bounds() throws {
+        var pool = Mempool(transactionsMax: 3, bytesMax: 100_000)
+        for nonce: UInt64 in 1...3 { try pool.add(try transaction("party-a", nonce: nonce), signer: try PartyID("party-a"), nonce: nonce) }
+        #expect(throws: MempoolError.self) { try pool.add(try transaction("party-b", nonce: 1), signer: try PartyID("party-b"), nonce: 1) }
+        #expect(pool.count == 3)
+
+        var small = Mempool(transactionsMax: 100, bytesMax: 400)
+        try small.add(try transaction("party-a", nonce: 1), signer: try PartyID("party-a"), nonce: 1)
+        #expect(throws: MempoolError.full(transactions: 1, bytes: small.bytes)) {
+            try small.add(try transaction("party-b", nonce: 1, padding: 40), signer: try PartyID("party-b"), nonce: 1)
+        }
+
+        var perSender = Mempool()
+        for nonce in 1...UInt64(Limits.mempoolTransactionsPerSenderMax) {
+            try perSender.add(try transaction("party-a", nonce: nonce), signer: try PartyID("party-a"), nonce: nonce)
+        }
+        let next = UInt64(Limits.mempoolTransactionsPerSenderMax + 1)
+        #expect(throws: MempoolError.senderFull(try PartyID("party-a"))) { try perSender.add(try transaction("party-a", nonce: next), signer: try PartyID("party-a"), nonce: next) }
+
+        let one = try transaction("party-c", nonce: 1)
+        try perSender.add(one, signer: try PartyID("party-c"), nonce: 1)
+        #expect(throws: MempoolError.duplicate(one.id)) { try perSender.add(one, signer: try PartyID("party-c"), nonce: 1) }
+    }
+
+    @Test("a block takes each sender's transactions from its next nonce, stopping at a gap")
+    func reapOrder() throws {
+        var pool = Mempool()
+        for nonce: UInt64 in [3, 1, 2, 5] { try pool.add(try transaction("party-a", nonce: nonce), signer: try PartyID("party-a"), nonce: nonce) }
+        for nonce: UInt64 in [2, 3] { try pool.add(try transaction("party-b", nonce: nonce), signer: try PartyID("party-b"), nonce: nonce) }
+        let reaped = pool.reap(transactionsMax: 100, bytesMax: 1_000_000) { _ in 1 }
+        let nonces = reaped.compactMap { try? $0.payload.get() }.map { "\($0.signer):\($0.nonce)" }
+        // a: 1, 2, 3 (5 waits for 4); b: nothing (its nonce 1 has not arrived).
+        #expect(nonces == ["party-a:1", "party-a:2", "party-a:3"])
+        #expect(pool.reap(transactionsMax: 2, bytesMax: 1_000_000) { _ in 1 }.count == 2)
+    }
+}
+
+@Suite("Peer message codec")
+struct PeerMessageTests {
+    @Test("every kind round-trips; unknown versions and kinds, and oversized counts, are refused")
+    func roundTrip() throws {
+        let chain = try ChainID("tamga-test")
+        let key = SigningKey()
+        let vote = Vote(kind: .precommit, chainID: chain, height: Height(3), round: Round(1), blockHash: .sha256([1]),
+                        timestamp: Timestamp(millisecondsSinceEpoch: 9), validator: ValidatorIndex(2)).signed(with: key)
+        let header = BlockHeader(chainID: chain, height: Height(1), time: Timestamp(millisecondsSinceEpoch: 5), previousBlockHash: .zero,
+                                 lastCommitHash: .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot([]),
+                                 stateRoot: .sha256([2]), validatorSetHash: .sha256([3]), proposer: ValidatorIndex(0))
+        let envelope = try SignedEnvelope.signing(Array(#"{"x":1}"#.utf8), with: [key])
+        let block = Block(header: header, transactions: [envelope], lastCommit: nil)
+        let commit = Commit(height: Height(1), round: Round(0), blockHash: block.hash, signatures: [])
+        let messages: [PeerMessage] = [
+            .hello(.init(chainID: chain, genesisHash: .sha256([4]), validator: ValidatorIndex(1), height: Height(7))),
+            .vote(vote), .transactions([envelope]), .status(height: Height(42)), .blocksRequest(from: Height(5), count: 64),
+            .blocks([.init(block: block, commit: commit)]),
+        ]
+        for message in messages { #expect(try PeerMessage.decode(message.encoded()) == message) }
+
+        var wrongVersion = PeerMessage.status(height: Height(1)).encoded()
+        wrongVersion[0] = 2
+        #expect(throws: CodecError.self) { try PeerMessage.decode(wrongVersion) }
+        #expect(throws: CodecError.self) { try PeerMessage.decode([1, 99]) }
+        #expect(throws: CodecError.self) { try PeerMessage.decode([1, 6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 65]) }
+        #expect(throws: CodecError.self) { try PeerMessage.decode(Array(PeerMessage.status(height: Height(1)).encoded().dropLast())) }
+        #expect(try Block.decode(block.encoded()) == block)
+    }
+}
