@@ -137,11 +137,14 @@ public struct Ledger<Verifier: SignatureVerifying> {
     /// may run up to `nonceLookahead` ahead of the next one. Signatures go through the verifier,
     /// which a node uses to remember verdicts for when the transaction is executed.
     ///
+    /// - Parameter cache: decoded records of `state`, as for `execute`, so that admission does
+    ///   not decode the same party and account records again for every transaction.
     /// - Returns: the signer and the nonce, by which the mempool orders its transactions.
     public func admit(_ transaction: PreparedTransaction, now: Timestamp, state: some LedgerStateReading,
-                      nonceLookahead: UInt64) throws -> (signer: PartyID, nonce: UInt64) {
+                      nonceLookahead: UInt64, cache: (LedgerStateCache, stateRoot: Hash)? = nil) throws -> (signer: PartyID, nonce: UInt64) {
         let payload = try transaction.payload.get()
-        let checked = try check(transaction.envelope, payload: payload, blockTime: now, state: WorkingState(base: state), nonceLookahead: nonceLookahead)
+        let working = cache.map { WorkingState(base: state, cache: $0.0.records(for: $0.stateRoot)) } ?? WorkingState(base: state)
+        let checked = try check(transaction.envelope, payload: payload, blockTime: now, state: working, nonceLookahead: nonceLookahead)
         return (checked.payload.signer, checked.payload.nonce)
     }
 

@@ -76,6 +76,8 @@ public actor Node {
     private var mempool = Mempool()
     private var waiters: [TransactionID: [UInt64: CheckedContinuation<StoredReceipt?, Never>]] = [:]
     private var waiterCount: UInt64 = 0
+    /// Admitted transactions not yet passed to the peers.
+    private var outgoing: [SignedEnvelope] = []
 
     // Block sync.
     private var peerHeights: [ValidatorIndex: Height] = [:]
@@ -267,13 +269,30 @@ public actor Node {
         let transaction = PreparedTransaction(envelope)
         if try mempool.contains(transaction.id) || store.receipt(for: transaction.id) != nil { return transaction.id }
         try admit(transaction)
-        network.broadcast(.transactions([envelope]))
+        outgoing.append(envelope)
+        if outgoing.count == 1 {
+            // Transactions go to the peers in batches, every few milliseconds.
+            Task {
+                try? await Task.sleep(for: .milliseconds(Node.gossipIntervalMillis))
+                self.flushOutgoing()
+            }
+        }
         return transaction.id
+    }
+
+    private static let gossipIntervalMillis = 10
+
+    private func flushOutgoing() {
+        while !outgoing.isEmpty {
+            let batch = Array(outgoing.prefix(PeerMessage.transactionsPerMessageMax))
+            outgoing.removeFirst(batch.count)
+            network.broadcast(.transactions(batch))
+        }
     }
 
     private func admit(_ transaction: PreparedTransaction) throws {
         let (signer, nonce) = try ledger.admit(transaction, now: Node.wallClock(), state: MapSnapshot(map: map, version: stateVersion),
-                                               nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1))
+                                               nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1), cache: (ledgerCache, stateRoot))
         try mempool.add(transaction, signer: signer, nonce: nonce)
         mempoolGauge.record(mempool.count)
         mempoolBytesGauge.record(mempool.bytes)
@@ -623,7 +642,8 @@ public actor Node {
         let now = Node.wallClock()
         for entry in mempool.all {
             do {
-                _ = try ledger.admit(entry.transaction, now: now, state: snapshot, nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1))
+                _ = try ledger.admit(entry.transaction, now: now, state: snapshot, nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1),
+                                     cache: (ledgerCache, stateRoot))
             } catch {
                 mempool.remove(entry.transaction.id)
             }

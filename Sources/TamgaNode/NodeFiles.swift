@@ -144,7 +144,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var emptyBlockIntervalMillis: UInt64
 
     public init(validator: UInt16, peerHost: String = "127.0.0.1", peerPort: Int, apiHost: String = "127.0.0.1", apiPort: Int,
-                peers: [Peer], stateVersionsKept: UInt64 = 1_000, blockTransactionsMax: Int = 2_000,
+                peers: [Peer], stateVersionsKept: UInt64 = 1_000, blockTransactionsMax: Int = 4_000,
                 proposeTimeoutMillis: UInt64 = 1_000, voteTimeoutMillis: UInt64 = 500, blockIntervalMillis: UInt64 = 200,
                 emptyBlockIntervalMillis: UInt64 = 5_000) {
         self.validator = validator

@@ -135,17 +135,15 @@ public final class NodeStore: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             let height = Int64(block.header.height.rawValue)
+            let insertTransaction = try db.cachedStatement(sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)")
+            let insertEvent = try db.cachedStatement(sql: "INSERT INTO events (height, position, seq, event) VALUES (?, ?, ?, ?)")
+            let insertSubject = try db.cachedStatement(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)")
             for (position, receipt) in committed.receipts.enumerated() {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)",
-                    arguments: [Data(receipt.transaction.hash.bytes), height, position, try encoder.encode(receipt)])
+                try insertTransaction.execute(arguments: [Data(receipt.transaction.hash.bytes), height, position, try encoder.encode(receipt)])
                 for (seq, event) in receipt.events.enumerated() {
-                    try db.execute(sql: "INSERT INTO events (height, position, seq, event) VALUES (?, ?, ?, ?)",
-                                   arguments: [height, position, seq, try encoder.encode(event)])
-                    let subjects = event.parties.map { "party/\($0)" } + event.properties.map { "property/\($0)" }
-                    for subject in subjects {
-                        try db.execute(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)",
-                                       arguments: [subject, height, position, seq])
+                    try insertEvent.execute(arguments: [height, position, seq, try encoder.encode(event)])
+                    for subject in event.parties.map({ "party/\($0)" }) + event.properties.map({ "property/\($0)" }) {
+                        try insertSubject.execute(arguments: [subject, height, position, seq])
                     }
                 }
             }
@@ -236,14 +234,14 @@ public final class NodeStore: Sendable {
 
     private static func write(_ batch: TreeWriteBatch, _ db: Database) throws {
         let version = Int64(batch.version)
+        let insertNode = try db.cachedStatement(sql: "INSERT INTO tree_nodes (version, depth, bits, node) VALUES (?, ?, ?, ?)")
         for (key, node) in batch.nodes {
-            try db.execute(sql: "INSERT INTO tree_nodes (version, depth, bits, node) VALUES (?, ?, ?, ?)",
-                           arguments: [version, Int64(key.path.depth), Data(key.path.bits.bytes), Data(node.encoded())])
+            try insertNode.execute(arguments: [version, Int64(key.path.depth), Data(key.path.bits.bytes), Data(node.encoded())])
         }
         try db.execute(sql: "INSERT INTO tree_roots (version, root) VALUES (?, ?)", arguments: [version, batch.root.map { Data($0.encoded()) }])
+        let insertStale = try db.cachedStatement(sql: "INSERT INTO tree_stale (since, version, depth, bits) VALUES (?, ?, ?, ?)")
         for key in batch.staleNodes {
-            try db.execute(sql: "INSERT INTO tree_stale (since, version, depth, bits) VALUES (?, ?, ?, ?)",
-                           arguments: [version, Int64(key.version), Int64(key.path.depth), Data(key.path.bits.bytes)])
+            try insertStale.execute(arguments: [version, Int64(key.version), Int64(key.path.depth), Data(key.path.bits.bytes)])
         }
     }
 
