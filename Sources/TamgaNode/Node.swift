@@ -620,6 +620,7 @@ public actor Node {
         stateRoot = newRoot
         pendingEvidence.removeAll { block.evidence.contains($0) }
 
+        let signers = Set(prepared.compactMap { try? $0.payload.get().signer })
         for (position, receipt) in outcome.receipts.enumerated() {
             mempool.remove(receipt.transaction)
             if receipt.isCommitted { committedCounter.increment() } else { rejectedCounter.increment() }
@@ -628,19 +629,27 @@ public actor Node {
                 for continuation in waiting.values { continuation.resume(returning: stored) }
             }
         }
-        recheckMempool()
+        recheckMempool(touching: signers)
         blocksCounter.increment()
         heightGauge.record(Int(height.rawValue))
         let elapsed = started.duration(to: .now).components
         commitTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
-    /// Drops waiting transactions that the new state makes invalid (nonce used, fee no longer
-    /// affordable, expired). Signatures come from memory, so this is cheap.
-    private func recheckMempool() {
+    /// Drops waiting transactions that the new state makes invalid: those of senders who had a
+    /// transaction in the block are checked again in full (nonce used, fee no longer affordable);
+    /// the rest only for expiry, as a block changes no one else's nonce and lowers no one else's
+    /// balance but by court order (and a transaction that can no longer pay is refused in its
+    /// block without any change). Signatures come from memory.
+    private func recheckMempool(touching signers: Set<PartyID>) {
         let snapshot = MapSnapshot(map: map, version: stateVersion)
         let now = Node.wallClock()
         for entry in mempool.all {
+            if !signers.contains(entry.signer) {
+                if case let .success(payload) = entry.transaction.payload, payload.expiresAt >= now { continue }
+                mempool.remove(entry.transaction.id)
+                continue
+            }
             do {
                 _ = try ledger.admit(entry.transaction, now: now, state: snapshot, nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1),
                                      cache: (ledgerCache, stateRoot))

@@ -58,7 +58,7 @@ public struct StoredReceipt: Sendable, Equatable {
     }
 }
 
-/// One node's SQLite database: blocks and their commits, the transaction index, the events, the
+/// One node's SQLite database: blocks and their commits, the receipts, the events' index, the
 /// authenticated map's nodes of the retained versions, and the consensus write-ahead log.
 ///
 /// The database runs in WAL mode with `synchronous = FULL`: when a write returns, it survives a
@@ -88,9 +88,7 @@ public final class NodeStore: Sendable {
                     block BLOB NOT NULL, "commit" BLOB NOT NULL);
                 CREATE TABLE transactions (
                     id BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL, receipt BLOB NOT NULL);
-                CREATE TABLE events (
-                    height INTEGER NOT NULL, position INTEGER NOT NULL, seq INTEGER NOT NULL, event BLOB NOT NULL,
-                    PRIMARY KEY (height, position, seq)) WITHOUT ROWID;
+                CREATE UNIQUE INDEX transactions_position ON transactions (height, position);
                 CREATE TABLE event_subjects (
                     subject TEXT NOT NULL, height INTEGER NOT NULL, position INTEGER NOT NULL, seq INTEGER NOT NULL,
                     PRIMARY KEY (subject, height, position, seq)) WITHOUT ROWID;
@@ -132,16 +130,12 @@ public final class NodeStore: Sendable {
                 sql: #"INSERT INTO blocks (height, hash, time, block, "commit") VALUES (?, ?, ?, ?, ?)"#,
                 arguments: [Int64(block.header.height.rawValue), Data(block.hash.bytes), Int64(block.header.time.rawValue),
                             Data(block.encoded()), Data(committed.commit.encoded())])
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
             let height = Int64(block.header.height.rawValue)
             let insertTransaction = try db.cachedStatement(sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)")
-            let insertEvent = try db.cachedStatement(sql: "INSERT INTO events (height, position, seq, event) VALUES (?, ?, ?, ?)")
             let insertSubject = try db.cachedStatement(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)")
             for (position, receipt) in committed.receipts.enumerated() {
-                try insertTransaction.execute(arguments: [Data(receipt.transaction.hash.bytes), height, position, try encoder.encode(receipt)])
+                try insertTransaction.execute(arguments: [Data(receipt.transaction.hash.bytes), height, position, Data(receipt.encoded())])
                 for (seq, event) in receipt.events.enumerated() {
-                    try insertEvent.execute(arguments: [height, position, seq, try encoder.encode(event)])
                     for subject in event.parties.map({ "party/\($0)" }) + event.properties.map({ "property/\($0)" }) {
                         try insertSubject.execute(arguments: [subject, height, position, seq])
                     }
@@ -181,10 +175,7 @@ public final class NodeStore: Sendable {
         guard let row = try database.read({ db in
             try Row.fetchOne(db, sql: "SELECT height, position, receipt FROM transactions WHERE id = ?", arguments: [Data(id.hash.bytes)])
         }) else { return nil }
-        let bytes: Data = row["receipt"]
-        guard let receipt = try? JSONDecoder().decode(Receipt.self, from: bytes) else {
-            throw StorageError.corruptRow(table: "transactions", reason: "receipt JSON")
-        }
+        let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")
         return StoredReceipt(height: Height(UInt64(row["height"] as Int64)), position: Int(row["position"] as Int64), receipt: receipt)
     }
 
@@ -192,12 +183,7 @@ public final class NodeStore: Sendable {
     public func receipts(at height: Height) throws -> [Receipt] {
         try database.read { db in
             try Data.fetchAll(db, sql: "SELECT receipt FROM transactions WHERE height = ? ORDER BY position", arguments: [Int64(height.rawValue)])
-        }.map { bytes in
-            guard let receipt = try? JSONDecoder().decode(Receipt.self, from: bytes) else {
-                throw StorageError.corruptRow(table: "transactions", reason: "receipt JSON")
-            }
-            return receipt
-        }
+        }.map { try decodeRow(Receipt.self, $0, table: "transactions") }
     }
 
     // MARK: Consensus write-ahead log
@@ -325,18 +311,17 @@ public final class NodeStore: Sendable {
         let start = after ?? (0, -1, -1)
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT e.height, e.position, e.seq, e.event FROM event_subjects s
-                JOIN events e ON e.height = s.height AND e.position = s.position AND e.seq = s.seq
+                SELECT s.height, s.position, s.seq, t.receipt FROM event_subjects s
+                JOIN transactions t ON t.height = s.height AND t.position = s.position
                 WHERE s.subject = ? AND (s.height, s.position, s.seq) > (?, ?, ?)
                 ORDER BY s.height, s.position, s.seq LIMIT ?
                 """, arguments: [subject, Int64(start.height), start.position, start.seq, limit])
         }
         return try rows.map { row in
-            let bytes: Data = row["event"]
-            guard let event = try? JSONDecoder().decode(LedgerEvent.self, from: bytes) else {
-                throw StorageError.corruptRow(table: "events", reason: "event JSON")
-            }
-            return (Height(UInt64(row["height"] as Int64)), Int(row["position"] as Int64), Int(row["seq"] as Int64), event)
+            let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")
+            let seq = Int(row["seq"] as Int64)
+            guard receipt.events.indices.contains(seq) else { throw StorageError.corruptRow(table: "event_subjects", reason: "no event \(seq)") }
+            return (Height(UInt64(row["height"] as Int64)), Int(row["position"] as Int64), seq, receipt.events[seq])
         }
     }
 
