@@ -2,7 +2,7 @@ public import TamgaCore
 
 /// The state a chain starts from: the authorities and their roles, opening balances and parameters.
 public struct Genesis: Sendable {
-    public struct Party: Sendable {
+    public struct Party: Codable, Sendable, Equatable {
         public var id: PartyID
         public var name: String
         public var roles: [Role]

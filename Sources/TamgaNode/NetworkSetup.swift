@@ -66,13 +66,13 @@ public struct NetworkSetup: Sendable {
         let partiesURL = directory.appendingPathComponent("parties")
         try manager.createDirectory(at: partiesURL, withIntermediateDirectories: true)
 
-        var parties: [GenesisFile.PartyEntry] = []
+        var parties: [Genesis.Party] = []
         func addParty(_ id: String, name: String, role: Role, balance: UInt64) throws {
             let key = SigningKey()
             let url = partiesURL.appendingPathComponent("\(id).key")
             try Data(KeyFile.encode(key)).write(to: url, options: .atomic)
             try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
-            parties.append(GenesisFile.PartyEntry(id: try PartyID(id), name: name, roles: [role], keys: [key.publicKey],
+            parties.append(Genesis.Party(id: try PartyID(id), name: name, roles: [role], keys: [key.publicKey],
                                                   identityCommitment: .sha256(Array("demo identity \(id)".utf8)), openingBalance: Tiyn(balance)))
         }
         for index in 0..<validators {

@@ -71,6 +71,8 @@ public actor Node {
     private var awaitingValidation: Set<Hash> = []
     private var pendingEvidence: [Evidence] = []
     private var lastProgress: (Height, Round, Step)?
+    /// A peer proposed the next height while this node waited for transactions: start at once.
+    private var nextHeightProposed = false
 
     // Mempool and clients waiting for their transactions.
     private var mempool = Mempool()
@@ -366,6 +368,7 @@ public actor Node {
             if signed.proposal.height <= next.next, candidates.count < 64 || candidates[block.hash] != nil {
                 learn(block)
             }
+            if consensus.hasDecided, signed.proposal.height == next { nextHeightProposed = true }
             handle(.proposal(signed))
         case let .vote(signed):
             guard validators[signed.vote.validator] != nil else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
@@ -460,7 +463,7 @@ public actor Node {
         network.broadcast(.status(height: height))
         // Stuck in the same step for a second: send this height's messages again.
         let progress = (consensus.height, consensus.round, consensus.step)
-        if let lastProgress, lastProgress == progress {
+        if let lastProgress, lastProgress == progress, !consensus.hasDecided {
             for message in consensus.gossip { send(message) }
         }
         lastProgress = progress
@@ -537,11 +540,12 @@ public actor Node {
     private func startHeight(after decided: Height, previousBlockTime: Timestamp) async {
         let decidedAt = ContinuousClock.now
         try? await Task.sleep(for: .milliseconds(config.blockIntervalMillis))
-        while mempool.count == 0, decidedAt.duration(to: .now) < .milliseconds(config.emptyBlockIntervalMillis), !Task.isCancelled {
+        while mempool.count == 0, !nextHeightProposed, decidedAt.duration(to: .now) < .milliseconds(config.emptyBlockIntervalMillis), !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(25))
         }
         // Block sync may have moved the node on meanwhile.
         guard consensus.height == decided, consensus.hasDecided else { return }
+        nextHeightProposed = false
         handle(.startHeight(decided.next, validators: validators, previousBlockTime: previousBlockTime))
     }
 

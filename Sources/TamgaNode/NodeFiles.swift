@@ -42,37 +42,19 @@ public struct GenesisFile: Codable, Sendable, Equatable {
         }
     }
 
-    public struct PartyEntry: Codable, Sendable, Equatable {
-        public var id: PartyID
-        public var name: String
-        public var roles: [Role]
-        public var keys: [PublicKey]
-        public var identityCommitment: Hash
-        public var openingBalance: Tiyn
-
-        public init(id: PartyID, name: String, roles: [Role], keys: [PublicKey], identityCommitment: Hash, openingBalance: Tiyn) {
-            self.id = id
-            self.name = name
-            self.roles = roles
-            self.keys = keys
-            self.identityCommitment = identityCommitment
-            self.openingBalance = openingBalance
-        }
-    }
-
     public var format: String
     public var chainID: ChainID
     /// Block time of height 1, in milliseconds since the epoch.
     public var genesisTime: Timestamp
     public var validators: [ValidatorEntry]
-    public var parties: [PartyEntry]
+    public var parties: [Genesis.Party]
     public var parameters: Parameters
 
     enum CodingKeys: String, CodingKey {
         case format, chainID = "chainId", genesisTime, validators, parties, parameters
     }
 
-    public init(chainID: ChainID, genesisTime: Timestamp, validators: [ValidatorEntry], parties: [PartyEntry], parameters: Parameters) {
+    public init(chainID: ChainID, genesisTime: Timestamp, validators: [ValidatorEntry], parties: [Genesis.Party], parameters: Parameters) {
         self.format = GenesisFile.format
         self.chainID = chainID
         self.genesisTime = genesisTime
@@ -96,9 +78,7 @@ public struct GenesisFile: Codable, Sendable, Equatable {
 
     /// The ledger's genesis state.
     public var ledgerGenesis: Genesis {
-        Genesis(parties: parties.map { Genesis.Party(id: $0.id, name: $0.name, roles: $0.roles, keys: $0.keys,
-                                                     identityCommitment: $0.identityCommitment, openingBalance: $0.openingBalance) },
-                parameters: parameters)
+        Genesis(parties: parties, parameters: parameters)
     }
 
     /// SHA-256 of the canonical JSON (sorted keys, no whitespace).

@@ -40,7 +40,7 @@ final class ProcessNetwork: @unchecked Sendable {
         let home = network.homes[index]
         process.arguments = ["node", "--home", home.url.path, "--log-level", "notice"]
         let log = home.url.appendingPathComponent("node.log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
