@@ -1,10 +1,11 @@
-public import Foundation
+import Foundation
+import HTTPTypes
 public import Hummingbird
-public import Logging
+import Logging
 import NIOCore
 public import Prometheus
 import TamgaConsensus
-public import TamgaCore
+import TamgaCore
 import TamgaLedger
 public import TamgaNode
 import TamgaStorage
@@ -17,8 +18,12 @@ public enum NodeAPI {
     /// How long `POST /v1/transactions?wait=commit` waits for finality before answering 504.
     public static let commitWaitSeconds = 30
 
+    /// Parties whose role lets them read any passport (their reads are logged for the owners).
+    static let authorities: Set<Role> = [.registrar, .notary, .bank, .court, .enforcement]
+
     public static func router(node: Node, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        let sessions = SessionStore()
         router.add(middleware: ProblemMiddleware())
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))
@@ -84,12 +89,179 @@ public enum NodeAPI {
             }
             return try json(PartyBody(id: record.id, roles: record.roles, keys: record.keys, nonce: nonce))
         }
+        router.get("/v1/blocks") { request, _ in
+            let from = try request.uri.queryParameters.get("from").map { text -> UInt64 in
+                guard let value = UInt64(text), value >= 1 else { throw Problem(status: .badRequest, code: "request.bad_cursor", detail: "from is a height from 1") }
+                return value
+            } ?? 1
+            let limit = try pageLimit(request)
+            var blocks: [BlockBody] = []
+            var height = from
+            while blocks.count < limit, let (block, commit, receipts) = try await node.block(at: Height(height)) {
+                blocks.append(BlockBody(block: block, commit: commit, receipts: receipts))
+                height += 1
+            }
+            return try json(Page(items: blocks, next: blocks.count == limit ? String(height) : nil))
+        }
+
+        // Sessions.
+        router.post("/v1/auth/challenge") { _, _ in
+            let challenge = try await sessions.newChallenge()
+            let chain = await node.genesis.chainID
+            return try json(ChallengeBody(challenge: challenge, expiresInSeconds: 120,
+                                          signText: String(decoding: SessionStore.signedText(chain: chain, challenge: challenge), as: UTF8.self)))
+        }
+        router.post("/v1/auth/session") { request, _ in
+            let body: SessionRequest = try await decodeBody(request)
+            guard let party = try? PartyID(body.party), let keyHash = Hash(hex: body.keyId),
+                  let signatureBytes = Hex.decode(body.signature), let signature = try? Signature(bytes: signatureBytes)
+            else { throw Problem(status: .badRequest, code: "request.malformed", detail: "party, keyId (64 hex) and signature (128 hex) are required") }
+            guard let (record, _) = try await node.party(party) else {
+                throw Problem(status: .unauthorized, code: "auth.unknown_party", detail: "no enrolled party \(party)")
+            }
+            let (token, lifetime) = try await sessions.openSession(challenge: body.challenge, party: record, keyID: KeyID(hash: keyHash),
+                                                                   signature: signature, chain: await node.genesis.chainID)
+            return try json(SessionBody(token: token, party: record.id, roles: record.roles, expiresInSeconds: Int(lifetime.components.seconds)))
+        }
+
+        // Properties.
+        router.get("/v1/properties/:cadastralNumber/encumbrances") { _, context in
+            let number = try cadastralNumber(context)
+            guard let status = try await node.encumbrances(number) else { throw unknownProperty(number) }
+            return try json(status)
+        }
+        router.get("/v1/properties/:cadastralNumber") { request, context in
+            let number = try cadastralNumber(context)
+            guard var passport = try await node.passport(number) else { throw unknownProperty(number) }
+            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            passport.accessCodeHash = nil
+            return try json(passport)
+        }
+        router.get("/v1/properties/:cadastralNumber/history") { request, context in
+            let number = try cadastralNumber(context)
+            guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
+            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            return try await eventPage(about: "property/\(number)", request: request, node: node)
+        }
+
+        // A party's own data: a session of that party.
+        router.get("/v1/parties/:id/properties") { request, context in
+            let party = try await requireSelf(request, context: context, sessions: sessions)
+            return try json(PropertiesBody(party: party, properties: try await node.properties(of: party)))
+        }
+        router.get("/v1/parties/:id/account") { request, context in
+            let party = try await requireSelf(request, context: context, sessions: sessions)
+            let account = try await node.account(of: party)
+            return try json(AccountBody(party: party, balance: account.balance, held: account.held))
+        }
+        router.get("/v1/parties/:id/notifications") { request, context in
+            let party = try await requireSelf(request, context: context, sessions: sessions)
+            let events = try await node.events(about: "party/\(party)", after: try cursor(request), limit: try pageLimit(request))
+            let reads = try await node.passportReads(of: party, limit: Limits.pageSizeMax)
+            return try json(NotificationsBody(events: events.map(EventBody.init), next: events.count == (try pageLimit(request)) ? events.last?.cursor.text : nil,
+                                              passportReads: reads.map { PassportReadBody(cadastralNumber: $0.cadastralNumber, reader: $0.reader, at: $0.at.rawValue) }))
+        }
+
         router.get("/metrics") { _, _ in
             var bytes: [UInt8] = []
             metrics?.emit(into: &bytes)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         return router
+    }
+
+    static func pageLimit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 100 }
+        guard let limit = Int(text), (1...Limits.pageSizeMax).contains(limit) else {
+            throw Problem(status: .badRequest, code: "request.bad_limit", detail: "limit is 1 to \(Limits.pageSizeMax)")
+        }
+        return limit
+    }
+
+    static func cursor(_ request: Request) throws -> EventCursor? {
+        guard let text = request.uri.queryParameters.get("after") else { return nil }
+        guard let cursor = EventCursor(text: String(text)) else {
+            throw Problem(status: .badRequest, code: "request.bad_cursor", detail: "after is a cursor from a previous page's next")
+        }
+        return cursor
+    }
+
+    static func eventPage(about subject: String, request: Request, node: Node) async throws -> Response {
+        let limit = try pageLimit(request)
+        let events = try await node.events(about: subject, after: try cursor(request), limit: limit)
+        return try json(Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil))
+    }
+
+    static func cadastralNumber(_ context: BasicRequestContext) throws -> CadastralNumber {
+        let text = context.parameters.get("cadastralNumber") ?? ""
+        guard let number = try? CadastralNumber(text) else {
+            throw Problem(status: .badRequest, code: "request.bad_cadastral_number", detail: "\(text.prefix(40)) is not a cadastral number")
+        }
+        return number
+    }
+
+    static func unknownProperty(_ number: CadastralNumber) -> Problem {
+        Problem(status: .notFound, code: "property.unknown", detail: "no registered property \(number)")
+    }
+
+    static func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: requestBytesMax)
+        } catch {
+            throw Problem(status: .contentTooLarge, code: "request.too_large", detail: "the body exceeds \(requestBytesMax) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw Problem(status: .badRequest, code: "request.malformed", detail: "the body does not decode: \(describe(error))")
+        }
+    }
+
+    /// The live session named by `Authorization: Bearer <token>`, nil without the header.
+    static func session(_ request: Request, sessions: SessionStore) async throws -> SessionStore.Session? {
+        guard let header = request.headers[.authorization] else { return nil }
+        guard header.hasPrefix("Bearer "), let session = await sessions.session(String(header.dropFirst(7))) else {
+            throw Problem(status: .unauthorized, code: "auth.session_invalid", detail: "the session is unknown or expired; open a new one at POST /v1/auth/session")
+        }
+        return session
+    }
+
+    /// The party in the path, if the caller's session is that party's.
+    static func requireSelf(_ request: Request, context: BasicRequestContext, sessions: SessionStore) async throws -> PartyID {
+        guard let party = try? PartyID(context.parameters.get("id") ?? "") else {
+            throw Problem(status: .badRequest, code: "request.bad_party_id", detail: "not a party id")
+        }
+        guard let session = try await session(request, sessions: sessions) else {
+            throw Problem(status: .unauthorized, code: "auth.required", detail: "this needs a session of \(party) (POST /v1/auth/challenge, then /v1/auth/session)")
+        }
+        guard session.party == party else {
+            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "a session of \(session.party) cannot read \(party)'s data")
+        }
+        return party
+    }
+
+    /// A passport may be read with its access code (`X-Access-Code`), by a session of an owner, or
+    /// by a session of an authority. Every read by someone other than an owner is logged for the owners.
+    static func authorizePassportRead(_ passport: Passport, request: Request, node: Node, sessions: SessionStore) async throws {
+        let owners = passport.owners.map(\.party)
+        if let code = request.headers[HTTPField.Name("X-Access-Code")!] {
+            guard let expected = passport.accessCodeHash, Hash.sha256(Array(code.utf8)) == expected else {
+                throw Problem(status: .forbidden, code: "auth.access_code_wrong", detail: "the access code does not open this passport")
+            }
+            try await node.logPassportRead(passport.cadastralNumber, owners: owners, reader: "access code")
+            return
+        }
+        guard let session = try await session(request, sessions: sessions) else {
+            throw Problem(status: .unauthorized, code: "auth.required",
+                          detail: "the passport needs its access code (X-Access-Code) or a session of an owner or an authority")
+        }
+        if owners.contains(session.party) { return }
+        guard !authorities.isDisjoint(with: session.roles) else {
+            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "\(session.party) is neither an owner nor an authority")
+        }
+        try await node.logPassportRead(passport.cadastralNumber, owners: owners, reader: session.party.rawValue)
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -205,6 +377,78 @@ func peakMemoryBytes() -> UInt64? {
           let kilobytes = UInt64(line.split(separator: " ").dropFirst().first ?? "")
     else { return nil }
     return kilobytes * 1_024
+}
+
+struct Page<Item: Encodable>: Encodable {
+    let items: [Item]
+    /// Pass as `after` (events) or `from` (blocks) for the next page; absent on the last page.
+    let next: String?
+}
+
+struct EventBody: Encodable {
+    let cursor: String
+    let height: UInt64
+    let transaction: TransactionID
+    let kind: String
+    let parties: [PartyID]
+    let properties: [CadastralNumber]
+    let deed: TransactionID?
+    let amount: Tiyn?
+
+    init(_ stored: StoredEvent) {
+        cursor = stored.cursor.text
+        height = stored.cursor.height
+        transaction = stored.transaction
+        kind = stored.event.kind
+        parties = stored.event.parties
+        properties = stored.event.properties
+        deed = stored.event.deed
+        amount = stored.event.amount
+    }
+}
+
+struct ChallengeBody: Encodable {
+    let challenge: String
+    let expiresInSeconds: Int
+    /// Exactly the text to sign (UTF-8) with one of the party's keys.
+    let signText: String
+}
+
+struct SessionRequest: Decodable {
+    let party: String
+    let keyId: String
+    let challenge: String
+    let signature: String
+}
+
+struct SessionBody: Encodable {
+    let token: String
+    let party: PartyID
+    let roles: [Role]
+    let expiresInSeconds: Int
+}
+
+struct PropertiesBody: Encodable {
+    let party: PartyID
+    let properties: [CadastralNumber]
+}
+
+struct AccountBody: Encodable {
+    let party: PartyID
+    let balance: Tiyn
+    let held: Tiyn
+}
+
+struct PassportReadBody: Encodable {
+    let cadastralNumber: String
+    let reader: String
+    let at: UInt64
+}
+
+struct NotificationsBody: Encodable {
+    let events: [EventBody]
+    let next: String?
+    let passportReads: [PassportReadBody]
 }
 
 /// The public part of a party: roles, keys (needed to check its signatures) and its last nonce.

@@ -341,9 +341,31 @@ public actor Node {
 
     /// A party's public record (roles and keys) and its last nonce, at the latest state.
     public func party(_ id: PartyID) throws -> (record: PartyRecord, nonce: UInt64)? {
-        let queries = LedgerQueries(state: MapSnapshot(map: map, version: stateVersion))
         guard let record = try queries.party(id) else { return nil }
         return (record, try queries.nonce(of: id))
+    }
+
+    // MARK: Registry reads (latest state)
+
+    private var queries: LedgerQueries<MapSnapshot<RecordingTreeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
+
+    public func passport(_ number: CadastralNumber) throws -> Passport? { try queries.passport(number) }
+    public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }
+    public func properties(of party: PartyID) throws -> [CadastralNumber] { try queries.properties(of: party) }
+    public func account(of party: PartyID) throws -> Account { try queries.account(party) }
+
+    /// Events naming `subject` (`party/<id>` or `property/<number>`), oldest first, after a cursor.
+    public func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
+        try store.events(about: subject, after: cursor, limit: limit)
+    }
+
+    /// Records that someone other than the owners read a passport; the owners see it with their notifications.
+    public func logPassportRead(_ number: CadastralNumber, owners: [PartyID], reader: String) throws {
+        try store.logPassportRead(number, owners: owners, reader: reader, at: Node.wallClock())
+    }
+
+    public func passportReads(of owner: PartyID, limit: Int) throws -> [PassportRead] {
+        try store.passportReads(of: owner, limit: limit)
     }
 
     // MARK: Peers

@@ -45,6 +45,43 @@ public struct CommittedBlock: Sendable {
     public var height: Height { block.header.height }
 }
 
+/// A position in the event index: block height, transaction position, event index.
+public struct EventCursor: Hashable, Sendable {
+    public let height: UInt64
+    public let position: Int
+    public let seq: Int
+
+    public init(height: UInt64, position: Int, seq: Int) {
+        self.height = height
+        self.position = position
+        self.seq = seq
+    }
+
+    /// `height.position.seq`, as the API's cursors are written.
+    public var text: String { "\(height).\(position).\(seq)" }
+
+    public init?(text: String) {
+        let parts = text.split(separator: ".")
+        guard parts.count == 3, let height = UInt64(parts[0]), let position = Int(parts[1]), let seq = Int(parts[2]), position >= 0, seq >= 0 else { return nil }
+        self.init(height: height, position: position, seq: seq)
+    }
+}
+
+/// An event with where it is in the chain.
+public struct StoredEvent: Sendable {
+    public let cursor: EventCursor
+    public let transaction: TransactionID
+    public let event: LedgerEvent
+}
+
+/// A read of a passport by someone other than its owners.
+public struct PassportRead: Sendable, Equatable {
+    public let cadastralNumber: String
+    /// The reading party's id, or "access code" when the code was used.
+    public let reader: String
+    public let at: Timestamp
+}
+
 /// Where a committed transaction is, and what became of it.
 public struct StoredReceipt: Sendable, Equatable {
     public let height: Height
@@ -104,6 +141,14 @@ public final class NodeStore: Sendable {
                 CREATE INDEX tree_stale_since ON tree_stale (since);
                 CREATE TABLE consensus_wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, height INTEGER NOT NULL, record BLOB NOT NULL);
                 CREATE TABLE consensus_blocks (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, block BLOB NOT NULL);
+                """)
+        }
+        migrator.registerMigration("v2: passport reads") { db in
+            try db.execute(sql: """
+                CREATE TABLE passport_reads (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, cadastral_number TEXT NOT NULL,
+                    reader TEXT NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX passport_reads_owner ON passport_reads (owner, seq);
                 """)
         }
         return migrator
@@ -308,11 +353,9 @@ public final class NodeStore: Sendable {
     // MARK: History
 
     /// Events that name `subject` (`party/<id>` or `property/<number>`), oldest first, after the
-    /// position `after` (height, transaction position, event index), at most `limit`.
-    public func events(about subject: String, after: (height: UInt64, position: Int, seq: Int)?, limit: Int) throws
-        -> [(height: Height, position: Int, seq: Int, event: LedgerEvent)]
-    {
-        let start = after ?? (0, -1, -1)
+    /// cursor, at most `limit`.
+    public func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
+        let start = cursor ?? EventCursor(height: 0, position: -1, seq: -1)
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.height, s.position, s.seq, t.receipt FROM event_subjects s
@@ -325,7 +368,26 @@ public final class NodeStore: Sendable {
             let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")
             let seq = Int(row["seq"] as Int64)
             guard receipt.events.indices.contains(seq) else { throw StorageError.corruptRow(table: "event_subjects", reason: "no event \(seq)") }
-            return (Height(UInt64(row["height"] as Int64)), Int(row["position"] as Int64), seq, receipt.events[seq])
+            return StoredEvent(cursor: EventCursor(height: UInt64(row["height"] as Int64), position: Int(row["position"] as Int64), seq: seq),
+                               transaction: receipt.transaction, event: receipt.events[seq])
+        }
+    }
+
+    /// Logs a read of a passport by someone other than its owners, once per owner.
+    public func logPassportRead(_ number: CadastralNumber, owners: [PartyID], reader: String, at time: Timestamp) throws {
+        try database.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT INTO passport_reads (owner, cadastral_number, reader, at) VALUES (?, ?, ?, ?)")
+            for owner in owners { try insert.execute(arguments: [owner.rawValue, number.rawValue, reader, Int64(time.rawValue)]) }
+        }
+    }
+
+    /// The latest reads of `owner`'s passports by others, newest first.
+    public func passportReads(of owner: PartyID, limit: Int) throws -> [PassportRead] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT cadastral_number, reader, at FROM passport_reads WHERE owner = ? ORDER BY seq DESC LIMIT ?",
+                             arguments: [owner.rawValue, limit])
+        }.map { row in
+            PassportRead(cadastralNumber: row["cadastral_number"], reader: row["reader"], at: Timestamp(rawValue: UInt64(row["at"] as Int64)))
         }
     }
 

@@ -1,0 +1,204 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TamgaAPI
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+import TamgaStorage
+import Testing
+
+/// One running node with a registered property (owned by citizen-1, access code "open-sesame"),
+/// and its HTTP router under test.
+struct APIFixture {
+    let network: TestNetwork
+    let node: Node
+    let running: Task<Void, any Error>
+    let property = "01-001-001-1"
+
+    init() async throws {
+        network = try TestNetwork(validators: 1)
+        node = try Node(home: network.homes[0], logger: quietLogger)
+        running = start(node)
+        let registrar = try TestSigner("registrar-1", in: network)
+        let owner = try TestSigner("citizen-1", in: network)
+        let register = try registrar.sign(.registerProperty(RegisterProperty(
+            cadastralNumber: try CadastralNumber(property), kind: "apartment", address: "Astana, test street 1", area: AreaHundredths(6_500),
+            location: nil, owners: [Ownership(party: try PartyID("citizen-1"), share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+        let code = try owner.sign(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), codeHash: .sha256(Array("open-sesame".utf8)))))
+        for envelope in [register, code] {
+            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+            #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
+        }
+    }
+
+    func finish() {
+        running.cancel()
+        network.remove()
+    }
+
+    func test(_ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: NodeAPI.router(node: node, metrics: nil))
+        try await app.test(.router) { client in try await body(client) }
+    }
+
+    /// Opens a session for `party` through the API, signing the challenge with its key.
+    func session(_ party: String, client: some TestClientProtocol) async throws -> String {
+        let challenge = try await client.execute(uri: "/v1/auth/challenge", method: .post) { try json($0) }
+        let text = try #require(challenge["signText"] as? String)
+        let signing = try network.key(of: party)
+        let body: [String: String] = [
+            "party": party, "keyId": try network.key(of: party).publicKey.keyID.description,
+            "challenge": try #require(challenge["challenge"] as? String),
+            "signature": Hex.encode(signing.sign(Array(text.utf8)).bytes),
+        ]
+        let reply = try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: try JSONEncoder().encode(body))) { try json($0) }
+        return try #require(reply["token"] as? String, "no session: \(reply)")
+    }
+}
+
+func json(_ response: TestResponse) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+}
+
+func code(_ response: TestResponse) -> String? {
+    ((try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any])?["code"] as? String
+}
+
+func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+
+@Suite("HTTP API", .serialized)
+struct APITests {
+    @Test("status, blocks, transactions: answers and every refusal as problem+json with its code")
+    func chainEndpoints() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let citizen = try TestSigner("citizen-2", in: fixture.network)
+        let good = try JSONEncoder().encode(try transfer(citizen, to: "citizen-3"))
+        let honest = try transfer(try TestSigner("citizen-4", in: fixture.network), to: "citizen-3")
+        let forged = try SignedEnvelope(payload: honest.payload, signatures: [
+            EnvelopeSignature(keyID: honest.signatures[0].keyID, signature: try Signature(bytes: [UInt8](repeating: 7, count: 64))),
+        ])
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/status", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect(try json(response)["chainId"] as? String == "tamga-test")
+            }
+            try await client.execute(uri: "/v1/transactions?wait=commit", method: .post, body: ByteBuffer(bytes: good)) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect(try json(response)["status"] as? String == "committed")
+            }
+            try await client.execute(uri: "/v1/transactions", method: .post, body: ByteBuffer(string: "{not json")) { (response: TestResponse) async throws in
+                #expect(response.status == .badRequest)
+                #expect(code(response) == "request.malformed")
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+            try await client.execute(uri: "/v1/transactions", method: .post, body: ByteBuffer(bytes: try JSONEncoder().encode(forged))) { (response: TestResponse) async throws in
+                #expect(response.status == .unprocessableContent)
+                #expect(code(response) == "tx.unknown_key")
+            }
+            try await client.execute(uri: "/v1/transactions", method: .post,
+                                     body: ByteBuffer(bytes: [UInt8](repeating: UInt8(ascii: " "), count: NodeAPI.requestBytesMax + 1))) { (response: TestResponse) async throws in
+                #expect(response.status == .contentTooLarge)
+                #expect(code(response) == "request.too_large")
+            }
+            try await client.execute(uri: "/v1/transactions/nothex", method: .get) { #expect(code($0) == "request.bad_id") }
+            try await client.execute(uri: "/v1/transactions/\(Hash.sha256([9]).hex)", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/blocks?from=1&limit=2", method: .get) { (response: TestResponse) async throws in
+                let page = try json(response)
+                #expect((page["items"] as? [Any])?.count == 2)
+                #expect(page["next"] as? String == "3")
+            }
+            try await client.execute(uri: "/v1/blocks?limit=0", method: .get) { #expect(code($0) == "request.bad_limit") }
+            try await client.execute(uri: "/v1/blocks/999999", method: .get) { #expect(code($0) == "block.unknown") }
+            try await client.execute(uri: "/v1/nowhere", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .notFound)
+                #expect(code(response) == "request.not_found")
+            }
+        }
+    }
+
+    @Test("encumbrances are public; the passport needs its access code or a session of an owner or an authority, and others' reads reach the owner")
+    func propertiesAndSessions() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let property = fixture.property
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/properties/\(property)/encumbrances", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect(try json(response)["isFree"] as? Bool == true)
+            }
+            try await client.execute(uri: "/v1/properties/99-999-999-9/encumbrances", method: .get) { #expect(code($0) == "property.unknown") }
+            try await client.execute(uri: "/v1/properties/not-a-number/encumbrances", method: .get) { #expect(code($0) == "request.bad_cadastral_number") }
+
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .unauthorized)
+                #expect(code(response) == "auth.required")
+            }
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: [HTTPField.Name("X-Access-Code")!: "wrong"]) { (response: TestResponse) async throws in
+                #expect(response.status == .forbidden)
+                #expect(code(response) == "auth.access_code_wrong")
+            }
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: [HTTPField.Name("X-Access-Code")!: "open-sesame"]) { (response: TestResponse) async throws in
+                let passport = try json(response)
+                #expect(passport["address"] as? String == "Astana, test street 1")
+                #expect(passport["accessCodeHash"] == nil)
+            }
+
+            let owner = try await fixture.session("citizen-1", client: client)
+            let stranger = try await fixture.session("citizen-2", client: client)
+            let bank = try await fixture.session("bank-1", client: client)
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: bearer(owner)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: bearer(stranger)) { #expect(code($0) == "auth.not_allowed") }
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: bearer(bank)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/properties/\(property)", method: .get, headers: bearer("forged")) { #expect(code($0) == "auth.session_invalid") }
+            try await client.execute(uri: "/v1/properties/\(property)/history", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
+                let kinds = (try json(response)["items"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
+                #expect(kinds.count == 2, "registered, then the access code set: \(kinds)")
+            }
+
+            // The owner's own data, and the reads by others.
+            try await client.execute(uri: "/v1/parties/citizen-1/properties", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
+                #expect(try json(response)["properties"] as? [String] == [property])
+            }
+            try await client.execute(uri: "/v1/parties/citizen-1/account", method: .get, headers: bearer(stranger)) { #expect(code($0) == "auth.not_allowed") }
+            try await client.execute(uri: "/v1/parties/citizen-1/account", method: .get) { #expect(code($0) == "auth.required") }
+            try await client.execute(uri: "/v1/parties/citizen-1/notifications", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
+                let body = try json(response)
+                let readers = (body["passportReads"] as? [[String: Any]])?.compactMap { $0["reader"] as? String } ?? []
+                #expect(Set(readers) == ["access code", "bank-1"])
+                #expect(((body["events"] as? [Any])?.count ?? 0) >= 1)
+            }
+        }
+    }
+
+    @Test("a session needs a fresh challenge, signed by a current key of the party")
+    func sessionRefusals() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        try await fixture.test { client in
+            // Signed with another party's key, naming citizen-1's key.
+            let first = try await client.execute(uri: "/v1/auth/challenge", method: .post) { try json($0) }
+            let other = try fixture.network.key(of: "citizen-2")
+            let forged = try JSONEncoder().encode([
+                "party": "citizen-1", "keyId": try fixture.network.key(of: "citizen-1").publicKey.keyID.description,
+                "challenge": try #require(first["challenge"] as? String),
+                "signature": Hex.encode(other.sign(Array(try #require(first["signText"] as? String).utf8)).bytes),
+            ])
+            try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: forged)) { #expect(code($0) == "auth.bad_signature") }
+            let challenge = try await client.execute(uri: "/v1/auth/challenge", method: .post) { try json($0) }
+            let text = try #require(challenge["signText"] as? String)
+            let key = try fixture.network.key(of: "citizen-1")
+            let body = try JSONEncoder().encode([
+                "party": "citizen-1", "keyId": key.publicKey.keyID.description, "challenge": try #require(challenge["challenge"] as? String),
+                "signature": Hex.encode(key.sign(Array(text.utf8)).bytes),
+            ])
+            try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: body)) { #expect($0.status == .ok) }
+            // The same challenge again.
+            try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: body)) { #expect(code($0) == "auth.challenge_unknown") }
+            try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(string: "{}")) { #expect(code($0) == "request.malformed") }
+        }
+    }
+}
