@@ -24,6 +24,7 @@ public enum NodeAPI {
     public static func router(node: Node, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let sessions = SessionStore()
+        let idempotency = IdempotencyStore()
         router.add(middleware: ProblemMiddleware())
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))
@@ -36,28 +37,15 @@ public enum NodeAPI {
             } catch {
                 throw Problem(status: .contentTooLarge, code: "request.too_large", detail: "the body exceeds \(requestBytesMax) bytes")
             }
-            let envelope: SignedEnvelope
-            do {
-                envelope = try JSONDecoder().decode(SignedEnvelope.self, from: Data(body.readableBytesView))
-            } catch {
-                throw Problem(status: .badRequest, code: "request.malformed", detail: "the body is not a signed envelope: \(describe(error))")
+            let wait = request.uri.queryParameters.get("wait") == "commit"
+            guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else {
+                return try await submit(body, wait: wait, node: node).response
             }
-            let id: TransactionID
-            do {
-                id = try await node.submit(envelope)
-            } catch let rejection as Rejection {
-                throw Problem(status: .unprocessableContent, code: rejection.code, detail: rejection.message)
-            } catch let error as MempoolError {
-                throw Problem(status: error == .duplicate(envelope.transactionID) ? .conflict : .serviceUnavailable, code: error.code, detail: error.message)
-            }
-            guard request.uri.queryParameters.get("wait") == "commit" else {
-                return try json(TransactionBody(id: id, status: "pending", stored: nil), status: .accepted)
-            }
-            guard let stored = try await node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) else {
-                throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
-                              detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
-            }
-            return try json(TransactionBody(id: id, status: stored.receipt.isCommitted ? "committed" : "rejected", stored: stored))
+            // The query is part of what is asked: the same key with another `wait` is another request.
+            let fingerprint = Hash.sha256(Array(body.readableBytesView) + Array("wait=\(wait)".utf8))
+            return try await idempotency.answer(key: key, fingerprint: fingerprint) {
+                try await submit(body, wait: wait, node: node)
+            }.response
         }
         router.get("/v1/transactions/:id") { _, context in
             let text = context.parameters.get("id") ?? ""
@@ -162,12 +150,53 @@ public enum NodeAPI {
                                               passportReads: reads.map { PassportReadBody(cadastralNumber: $0.cadastralNumber, reader: $0.reader, at: $0.at.rawValue) }))
         }
 
+        // Deeds and pledges: a session of a party to them, or of an authority.
+        router.get("/v1/deeds/:id") { request, context in
+            let id = try transactionID(context)
+            guard let deed = try await node.deed(id) else { throw Problem(status: .notFound, code: "deed.unknown", detail: "no deed \(id)") }
+            try await requireInvolved(deed.parties + [deed.attestedBy].compactMap { $0 }, request: request, sessions: sessions)
+            return try json(deed)
+        }
+        router.get("/v1/pledges/:id") { request, context in
+            let id = try transactionID(context)
+            guard let pledge = try await node.pledge(id) else { throw Problem(status: .notFound, code: "pledge.unknown", detail: "no pledge \(id)") }
+            let owners = try await node.passport(pledge.cadastralNumber)?.owners.map(\.party) ?? []
+            try await requireInvolved([pledge.bank] + owners, request: request, sessions: sessions)
+            return try json(pledge)
+        }
+
         router.get("/metrics") { _, _ in
             var bytes: [UInt8] = []
             metrics?.emit(into: &bytes)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         return router
+    }
+
+    /// Admits an envelope sent as JSON, and with `wait`, answers once it is final.
+    static func submit(_ body: ByteBuffer, wait: Bool, node: Node) async throws -> Answer {
+        let envelope: SignedEnvelope
+        do {
+            envelope = try JSONDecoder().decode(SignedEnvelope.self, from: Data(body.readableBytesView))
+        } catch {
+            throw Problem(status: .badRequest, code: "request.malformed", detail: "the body is not a signed envelope: \(describe(error))")
+        }
+        let id: TransactionID
+        do {
+            id = try await node.submit(envelope)
+        } catch let rejection as Rejection {
+            throw Problem(status: .unprocessableContent, code: rejection.code, detail: rejection.message)
+        } catch let error as MempoolError {
+            throw Problem(status: error == .duplicate(envelope.transactionID) ? .conflict : .serviceUnavailable, code: error.code, detail: error.message)
+        }
+        guard wait else {
+            return try Answer(TransactionBody(id: id, status: "pending", stored: nil), status: .accepted)
+        }
+        guard let stored = try await node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) else {
+            throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
+                          detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
+        }
+        return try Answer(TransactionBody(id: id, status: stored.receipt.isCommitted ? "committed" : "rejected", stored: stored))
     }
 
     static func pageLimit(_ request: Request) throws -> Int {
@@ -190,6 +219,23 @@ public enum NodeAPI {
         let limit = try pageLimit(request)
         let events = try await node.events(about: subject, after: try cursor(request), limit: limit)
         return try json(Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil))
+    }
+
+    static func transactionID(_ context: BasicRequestContext) throws -> TransactionID {
+        guard let hash = Hash(hex: context.parameters.get("id") ?? "") else {
+            throw Problem(status: .badRequest, code: "request.bad_id", detail: "an id is 64 hex characters")
+        }
+        return TransactionID(hash: hash)
+    }
+
+    /// A session of one of `parties`, or of an authority.
+    static func requireInvolved(_ parties: [PartyID], request: Request, sessions: SessionStore) async throws {
+        guard let session = try await session(request, sessions: sessions) else {
+            throw Problem(status: .unauthorized, code: "auth.required", detail: "this needs a session of a party to it or of an authority")
+        }
+        guard parties.contains(session.party) || !authorities.isDisjoint(with: session.roles) else {
+            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "\(session.party) is not a party to this")
+        }
     }
 
     static func cadastralNumber(_ context: BasicRequestContext) throws -> CadastralNumber {
@@ -265,9 +311,7 @@ public enum NodeAPI {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        try Answer(value, status: status).response
     }
 
     static func describe(_ error: any Error) -> String {
@@ -524,5 +568,64 @@ struct BlockBody: Encodable {
         self.commit = CommitBody(round: commit.round.rawValue, signatures: commit.signatures.map {
             SignatureBody(validator: $0.validator.rawValue, timestamp: $0.timestamp.rawValue, signature: Hex.encode($0.signature.bytes))
         })
+    }
+}
+
+/// A JSON answer kept as bytes, so that an idempotent request can be answered again.
+struct Answer: Sendable {
+    let status: HTTPResponse.Status
+    let body: [UInt8]
+
+    init(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.status = status
+        self.body = Array(try encoder.encode(value))
+    }
+
+    var response: Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// `Idempotency-Key` on writes: the same key with the same request gets the same answer; the same
+/// key with a different request gets 409. Successful answers are kept for 24 hours (at most
+/// 100,000 keys, the oldest forgotten first); a refused request is not kept, so it can be retried.
+actor IdempotencyStore {
+    private struct Entry {
+        let fingerprint: Hash
+        var answer: Answer?
+        let at: ContinuousClock.Instant
+    }
+
+    static let lifetime = Duration.seconds(24 * 3_600)
+    static let keysMax = 100_000
+    private var entries: [String: Entry] = [:]
+    private var order: [String] = []
+
+    func answer(key: String, fingerprint: Hash, compute: @Sendable () async throws -> Answer) async throws -> Answer {
+        guard key.utf8.count <= 255 else {
+            throw Problem(status: .badRequest, code: "request.bad_idempotency_key", detail: "an Idempotency-Key is at most 255 bytes")
+        }
+        if let entry = entries[key], entry.at.duration(to: .now) < Self.lifetime {
+            guard entry.fingerprint == fingerprint else {
+                throw Problem(status: .conflict, code: "idempotency.key_reused", detail: "this Idempotency-Key was used for a different request")
+            }
+            guard let answer = entry.answer else {
+                throw Problem(status: .conflict, code: "idempotency.in_progress", detail: "the first request with this Idempotency-Key is still being answered")
+            }
+            return answer
+        }
+        entries[key] = Entry(fingerprint: fingerprint, answer: nil, at: .now)
+        order.append(key)
+        if order.count > Self.keysMax { entries[order.removeFirst()] = nil }
+        do {
+            let answer = try await compute()
+            entries[key]?.answer = answer
+            return answer
+        } catch {
+            entries[key] = nil
+            throw error
+        }
     }
 }

@@ -353,6 +353,8 @@ public actor Node {
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }
     public func properties(of party: PartyID) throws -> [CadastralNumber] { try queries.properties(of: party) }
     public func account(of party: PartyID) throws -> Account { try queries.account(party) }
+    public func deed(_ id: TransactionID) throws -> Deed? { try queries.deed(id) }
+    public func pledge(_ id: TransactionID) throws -> Pledge? { try queries.pledge(id) }
 
     /// Events naming `subject` (`party/<id>` or `property/<number>`), oldest first, after a cursor.
     public func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {

@@ -113,6 +113,20 @@ struct APITests {
             }
             try await client.execute(uri: "/v1/blocks?limit=0", method: .get) { #expect(code($0) == "request.bad_limit") }
             try await client.execute(uri: "/v1/blocks/999999", method: .get) { #expect(code($0) == "block.unknown") }
+            // Idempotency-Key: the same request twice gets the same answer; another request under the key, 409.
+            let again = try JSONEncoder().encode(try transfer(citizen, to: "citizen-5"))
+            let other = try JSONEncoder().encode(try transfer(citizen, to: "citizen-6"))
+            let keyed: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-17"]
+            let first = try await client.execute(uri: "/v1/transactions", method: .post, headers: keyed, body: ByteBuffer(bytes: again)) { $0 }
+            let second = try await client.execute(uri: "/v1/transactions", method: .post, headers: keyed, body: ByteBuffer(bytes: again)) { $0 }
+            #expect(first.status == .accepted && second.status == .accepted)
+            #expect(first.body == second.body)
+            try await client.execute(uri: "/v1/transactions", method: .post, headers: keyed, body: ByteBuffer(bytes: other)) { (response: TestResponse) async throws in
+                #expect(response.status == .conflict)
+                #expect(code(response) == "idempotency.key_reused")
+            }
+            try await client.execute(uri: "/v1/deeds/\(Hash.sha256([1]).hex)", method: .get) { #expect(code($0) == "deed.unknown") }
+            try await client.execute(uri: "/v1/pledges/\(Hash.sha256([1]).hex)", method: .get) { #expect(code($0) == "pledge.unknown") }
             try await client.execute(uri: "/v1/nowhere", method: .get) { (response: TestResponse) async throws in
                 #expect(response.status == .notFound)
                 #expect(code(response) == "request.not_found")
