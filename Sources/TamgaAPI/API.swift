@@ -165,6 +165,9 @@ public enum NodeAPI {
             return try json(pledge)
         }
 
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+        }
         router.get("/metrics") { _, _ in
             var bytes: [UInt8] = []
             metrics?.emit(into: &bytes)

@@ -216,3 +216,45 @@ struct APITests {
         }
     }
 }
+
+@Suite("OpenAPI document", .serialized)
+struct OpenAPIDocumentTests {
+    @Test("the served document is docs/openapi.json, byte for byte")
+    func servedIsTheRepositoryDocument() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: repository.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
+        #expect(file == NodeAPI.openAPIDocument, "run python3 scripts/openapi.py")
+    }
+
+    @Test("every documented operation exists and answers with a documented status and media type")
+    func everyOperationAnswersAsDocumented() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(NodeAPI.openAPIDocument.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let examples = ["{cadastralNumber}": fixture.property, "{id}": "citizen-1", "{height}": "1"]
+        let operations: [(template: String, method: String, documented: Set<String>)] = paths.sorted { $0.key < $1.key }.flatMap { template, methods in
+            methods.map { method, operation in
+                (template, method, Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys))
+            }
+        }
+        #expect(operations.count == 17, "the operations this test expects")
+        try await fixture.test { client in
+            for (template, method, documented) in operations {
+                do {
+                    var path = template
+                    for (name, value) in examples { path = path.replacingOccurrences(of: name, with: value) }
+                    if template.hasPrefix("/v1/transactions/") || template.hasPrefix("/v1/deeds/") || template.hasPrefix("/v1/pledges/") {
+                        path = path.replacingOccurrences(of: "citizen-1", with: Hash.sha256([1]).hex)
+                    }
+                    let response = try await client.execute(uri: path, method: method == "post" ? .post : .get,
+                                                            body: method == "post" ? ByteBuffer(string: "{}") : nil) { $0 }
+                    #expect(documented.contains(String(response.status.code)), "\(method.uppercased()) \(path) answered \(response.status.code), documented \(documented.sorted())")
+                    #expect(code(response) != "request.not_found", "\(method.uppercased()) \(path) is documented but not served")
+                    let type = response.headers[.contentType] ?? ""
+                    #expect(type.hasPrefix("application/json") || type == "application/problem+json", "\(path): \(type)")
+                }
+            }
+        }
+    }
+}

@@ -101,6 +101,20 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 }
 
+/// Runs the `tamga` executable and returns its exit status and combined output.
+func runTamga(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = try tamgaExecutable()
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -178,6 +192,14 @@ struct ProcessNetworkTests {
             }
             #expect(hashes.count == 1 && roots.count == 1, "height \(height) differs between validators")
         }
+        // The CLI client against the same network: a transfer signed and sent by `tamga tx send`.
+        let citizen9 = cluster.network.directory.appendingPathComponent("parties/citizen-9.key").path
+        let sent = try runTamga(["tx", "send", "--node", cluster.urls[1], "--key", citizen9, "--party", "citizen-9",
+                                 "--type", "token.transfer", "--body", #"{"to": "citizen-10", "amount": 77}"#])
+        #expect(sent.status == 0 && sent.output.contains("status: committed"), "\(sent.output)")
+        let unknown = try runTamga(["query", "encumbrances", "99-999-999-9", "--node", cluster.urls[2]])
+        #expect(unknown.status != 0 && unknown.output.contains("property.unknown"), "\(unknown.output)")
+
         // No transaction acknowledged as committed is missing anywhere.
         for id in await acknowledged.ids {
             for index in 0..<4 {

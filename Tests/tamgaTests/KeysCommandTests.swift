@@ -40,12 +40,12 @@ import Testing
         #expect(missing?.description == "no key file at \(directory)/none.key")
 
         let malformed = directory + "/bad.key"
-        FileManager.default.createFile(atPath: malformed, contents: Data("{\"format\":1}".utf8))
+        _ = FileManager.default.createFile(atPath: malformed, contents: Data("{\"format\":1}".utf8))
         let error = #expect(throws: CommandFailure.self) { try KeyFileIO.read(from: malformed) }
         #expect(error?.description.contains("[key_file.malformed]") == true)
 
         let huge = directory + "/huge.key"
-        FileManager.default.createFile(atPath: huge, contents: Data(count: 10_000))
+        _ = FileManager.default.createFile(atPath: huge, contents: Data(count: 10_000))
         let tooLarge = #expect(throws: CommandFailure.self) { try KeyFileIO.read(from: huge) }
         #expect(tooLarge?.description.contains("too large") == true)
 

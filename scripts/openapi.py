@@ -1,0 +1,113 @@
+import json
+def ref(n): return {"$ref": f"#/components/schemas/{n}"}
+problem = {"description": "A problem (RFC 9457) with a stable code", "content": {"application/problem+json": {"schema": ref("Problem")}}}
+def ok(schema, desc="OK", status="200"):
+    return {status: {"description": desc, "content": {"application/json": {"schema": schema}}}}
+def errs(*codes):
+    return {str(c): problem for c in codes}
+def param(name, where="path", schema=None, desc="", required=None):
+    return {"name": name, "in": where, "required": where == "path" if required is None else required,
+            "schema": schema or {"type": "string"}, "description": desc}
+hex64 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+cn = param("cadastralNumber", desc="e.g. 01-001-001-1")
+auth = [{"bearer": []}, {"accessCode": []}]
+session = [{"bearer": []}]
+limit = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100})
+after = param("after", "query", desc="the `next` of the previous page")
+paths = {
+ "/v1/status": {"get": {"summary": "Where the chain and this node stand", "responses": {**ok(ref("Status")), **errs(500)}}},
+ "/v1/transactions": {"post": {"summary": "Submit a signed envelope", "parameters": [
+     param("wait", "query", {"type": "string", "enum": ["commit"]}, "answer once the transaction is final"),
+     param("Idempotency-Key", "header", {"type": "string", "maxLength": 255})],
+   "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Envelope")}}},
+   "responses": {**ok(ref("TransactionStatus"), "Final (with wait=commit)"), **ok(ref("TransactionStatus"), "In the mempool", "202"),
+                 **errs(400, 409, 413, 422, 503, 504, 500)}}},
+ "/v1/transactions/{id}": {"get": {"summary": "A transaction's status", "parameters": [param("id", schema=hex64)],
+   "responses": {**ok(ref("TransactionStatus")), **errs(400, 404, 500)}}},
+ "/v1/blocks": {"get": {"summary": "A page of blocks", "parameters": [param("from", "query", {"type": "integer", "minimum": 1}), limit],
+   "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Block")}, "next": {"type": "string"}}}), **errs(400, 500)}}},
+ "/v1/blocks/{height}": {"get": {"summary": "One block", "parameters": [param("height", schema={"type": "integer", "minimum": 1})],
+   "responses": {**ok(ref("Block")), **errs(400, 404, 500)}}},
+ "/v1/parties/{id}": {"get": {"summary": "The public part of a party", "parameters": [param("id")],
+   "responses": {**ok(ref("PartyPublic")), **errs(400, 404, 500)}}},
+ "/v1/parties/{id}/properties": {"get": {"summary": "A party's properties (its own session)", "security": session, "parameters": [param("id")],
+   "responses": {**ok({"type": "object", "required": ["party", "properties"], "properties": {"party": {"type": "string"}, "properties": {"type": "array", "items": {"type": "string"}}}}), **errs(400, 401, 403, 500)}}},
+ "/v1/parties/{id}/account": {"get": {"summary": "A party's token account (its own session)", "security": session, "parameters": [param("id")],
+   "responses": {**ok({"type": "object", "required": ["party", "balance", "held"], "properties": {"party": {"type": "string"}, "balance": {"type": "integer"}, "held": {"type": "integer"}}}), **errs(400, 401, 403, 500)}}},
+ "/v1/parties/{id}/notifications": {"get": {"summary": "Events naming the party and reads of its passports by others (its own session)", "security": session,
+   "parameters": [param("id"), after, limit],
+   "responses": {**ok({"type": "object", "required": ["events", "passportReads"], "properties": {"events": {"type": "array", "items": ref("Event")}, "next": {"type": "string"},
+       "passportReads": {"type": "array", "items": {"type": "object", "required": ["cadastralNumber", "reader", "at"], "properties": {"cadastralNumber": {"type": "string"}, "reader": {"type": "string"}, "at": {"type": "integer"}}}}}}), **errs(400, 401, 403, 500)}}},
+ "/v1/properties/{cadastralNumber}/encumbrances": {"get": {"summary": "The public encumbrance check", "parameters": [cn],
+   "responses": {**ok(ref("Encumbrances")), **errs(400, 404, 500)}}},
+ "/v1/properties/{cadastralNumber}": {"get": {"summary": "The passport (access code, or a session of an owner or an authority)", "security": auth, "parameters": [cn],
+   "responses": {**ok(ref("Passport")), **errs(400, 401, 403, 404, 500)}}},
+ "/v1/properties/{cadastralNumber}/history": {"get": {"summary": "Every event that named the property", "security": auth, "parameters": [cn, after, limit],
+   "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Event")}, "next": {"type": "string"}}}), **errs(400, 401, 403, 404, 500)}}},
+ "/v1/deeds/{id}": {"get": {"summary": "A deed (its parties or an authority)", "security": session, "parameters": [param("id", schema=hex64)],
+   "responses": {**ok({"type": "object"}), **errs(400, 401, 403, 404, 500)}}},
+ "/v1/pledges/{id}": {"get": {"summary": "A pledge (its bank, the owners or an authority)", "security": session, "parameters": [param("id", schema=hex64)],
+   "responses": {**ok({"type": "object"}), **errs(400, 401, 403, 404, 500)}}},
+ "/v1/auth/challenge": {"post": {"summary": "A challenge to sign for a session", "responses": {**ok(ref("Challenge")), **errs(503, 500)}}},
+ "/v1/auth/session": {"post": {"summary": "Open a session with a signed challenge",
+   "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SessionRequest")}}},
+   "responses": {**ok(ref("Session")), **errs(400, 401, 413, 500)}}},
+ "/v1/openapi.json": {"get": {"summary": "This document", "responses": {**ok({"type": "object"})}}},
+}
+schemas = {
+ "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
+   "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "code": {"type": "string"}, "detail": {"type": "string"}}},
+ "Envelope": {"type": "object", "required": ["payload", "signatures"], "properties": {
+   "payload": {"type": "string", "description": "base64 of the UTF-8 JSON payload as signed"},
+   "signatures": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "object", "required": ["keyId", "signature"], "properties": {
+     "keyId": hex64, "signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}}}}}},
+ "Receipt": {"type": "object", "required": ["transaction", "events", "feePaid"], "properties": {
+   "transaction": {"type": "string"}, "rejectionCode": {"type": "string"}, "rejectionMessage": {"type": "string"},
+   "events": {"type": "array", "items": {"type": "object"}}, "feePaid": {"type": "integer"}}},
+ "TransactionStatus": {"type": "object", "required": ["id", "status"], "properties": {
+   "id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "rejected"]},
+   "height": {"type": "integer"}, "position": {"type": "integer"}, "receipt": ref("Receipt")}},
+ "Status": {"type": "object", "required": ["chainId", "genesisHash", "height", "latestBlockHash", "latestBlockTime", "stateRoot", "validators", "node"], "properties": {
+   "chainId": {"type": "string"}, "genesisHash": {"type": "string"}, "height": {"type": "integer"}, "latestBlockHash": {"type": "string"},
+   "latestBlockTime": {"type": "integer"}, "stateRoot": {"type": "string"}, "validators": {"type": "array", "items": {"type": "object"}}, "node": {"type": "object"}}},
+ "Block": {"type": "object", "required": ["header", "transactions", "evidence", "commit"], "properties": {
+   "header": {"type": "object", "required": ["height", "hash", "time", "stateRoot"], "properties": {"height": {"type": "integer"}, "hash": {"type": "string"}, "time": {"type": "integer"}, "stateRoot": {"type": "string"}}},
+   "transactions": {"type": "array", "items": {"type": "object", "required": ["id", "status"], "properties": {"id": {"type": "string"}, "status": {"type": "string"}, "rejectionCode": {"type": "string"}}}},
+   "evidence": {"type": "integer"}, "commit": {"type": "object"}}},
+ "PartyPublic": {"type": "object", "required": ["id", "roles", "keys", "nonce"], "properties": {
+   "id": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}, "keys": {"type": "array", "items": {"type": "string"}}, "nonce": {"type": "integer"}}},
+ "Encumbrances": {"type": "object", "required": ["cadastralNumber", "isFree", "restrictions"], "properties": {
+   "cadastralNumber": {"type": "string"}, "isFree": {"type": "boolean"}, "restrictions": {"type": "array", "items": {"type": "object"}}}},
+ "Passport": {"type": "object", "required": ["cadastralNumber", "kind", "address", "area", "owners", "restrictions", "documents", "registeredAt"], "properties": {
+   "cadastralNumber": {"type": "string"}, "kind": {"type": "string"}, "address": {"type": "string"}, "area": {"type": "integer", "description": "hundredths of a square metre"},
+   "location": {"type": "object"}, "owners": {"type": "array", "items": {"type": "object"}}, "restrictions": {"type": "array", "items": {"type": "object"}},
+   "documents": {"type": "array", "items": {"type": "string"}}, "registeredAt": {"type": "integer"}}},
+ "Event": {"type": "object", "required": ["cursor", "height", "transaction", "kind", "parties", "properties"], "properties": {
+   "cursor": {"type": "string"}, "height": {"type": "integer"}, "transaction": {"type": "string"}, "kind": {"type": "string"},
+   "parties": {"type": "array", "items": {"type": "string"}}, "properties": {"type": "array", "items": {"type": "string"}},
+   "deed": {"type": "string"}, "amount": {"type": "integer"}}},
+ "Challenge": {"type": "object", "required": ["challenge", "expiresInSeconds", "signText"], "properties": {
+   "challenge": {"type": "string"}, "expiresInSeconds": {"type": "integer"}, "signText": {"type": "string"}}},
+ "SessionRequest": {"type": "object", "required": ["party", "keyId", "challenge", "signature"], "properties": {
+   "party": {"type": "string"}, "keyId": {"type": "string"}, "challenge": {"type": "string"}, "signature": {"type": "string"}}},
+ "Session": {"type": "object", "required": ["token", "party", "roles", "expiresInSeconds"], "properties": {
+   "token": {"type": "string"}, "party": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}, "expiresInSeconds": {"type": "integer"}}},
+}
+doc = {"openapi": "3.1.0", "info": {"title": "Tamga node API", "version": "1",
+        "description": "What every Tamga node serves. Generated by scripts/openapi.py; docs/api.md explains it."},
+       "paths": paths,
+       "components": {"schemas": schemas, "securitySchemes": {
+           "bearer": {"type": "http", "scheme": "bearer", "description": "a session from POST /v1/auth/session"},
+           "accessCode": {"type": "apiKey", "in": "header", "name": "X-Access-Code", "description": "the passport's access code"}}}}
+# The document lives in docs/openapi.json; the server serves the same bytes from a generated Swift
+# file, and a test checks that the two are identical and that the server answers every operation
+# with a documented status.
+import os
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+open(os.path.join(root, "docs", "openapi.json"), "w").write(text)
+assert '"""#' not in text
+open(os.path.join(root, "Sources", "TamgaAPI", "OpenAPIDocument.swift"), "w").write(
+    "// Generated by scripts/openapi.py from the same data as docs/openapi.json; do not edit.\n\n"
+    "extension NodeAPI {\n    /// The OpenAPI 3.1 document served at `/v1/openapi.json`.\n"
+    "    public static let openAPIDocument = #\"\"\"\n" + text + "\n\"\"\"#\n}\n")
