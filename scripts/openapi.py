@@ -9,11 +9,13 @@ def param(name, where="path", schema=None, desc="", required=None):
     return {"name": name, "in": where, "required": where == "path" if required is None else required,
             "schema": schema or {"type": "string"}, "description": desc}
 hex64 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
-cn = param("cadastralNumber", desc="e.g. 01-001-001-1")
+party_id = {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$"}
+cadastral = {"type": "string", "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$"}
+cn = param("cadastralNumber", schema=cadastral, desc="e.g. 01-001-001-1")
 auth = [{"bearer": []}, {"accessCode": []}]
 session = [{"bearer": []}]
 limit = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100})
-after = param("after", "query", desc="the `next` of the previous page")
+after = param("after", "query", {"type": "string", "pattern": "^[0-9]{1,19}[.][0-9]{1,9}[.][0-9]{1,9}$"}, "the `next` of the previous page")
 paths = {
  "/v1/status": {"get": {"summary": "Where the chain and this node stand", "responses": {**ok(ref("Status")), **errs(500)}}},
  "/v1/transactions": {"post": {"summary": "Submit a signed envelope", "parameters": [
@@ -28,14 +30,14 @@ paths = {
    "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Block")}, "next": {"type": "string"}}}), **errs(400, 500)}}},
  "/v1/blocks/{height}": {"get": {"summary": "One block", "parameters": [param("height", schema={"type": "integer", "minimum": 1})],
    "responses": {**ok(ref("Block")), **errs(400, 404, 500)}}},
- "/v1/parties/{id}": {"get": {"summary": "The public part of a party", "parameters": [param("id")],
+ "/v1/parties/{id}": {"get": {"summary": "The public part of a party", "parameters": [param("id", schema=party_id)],
    "responses": {**ok(ref("PartyPublic")), **errs(400, 404, 500)}}},
- "/v1/parties/{id}/properties": {"get": {"summary": "A party's properties (its own session)", "security": session, "parameters": [param("id")],
+ "/v1/parties/{id}/properties": {"get": {"summary": "A party's properties (its own session)", "security": session, "parameters": [param("id", schema=party_id)],
    "responses": {**ok({"type": "object", "required": ["party", "properties"], "properties": {"party": {"type": "string"}, "properties": {"type": "array", "items": {"type": "string"}}}}), **errs(400, 401, 403, 500)}}},
- "/v1/parties/{id}/account": {"get": {"summary": "A party's token account (its own session)", "security": session, "parameters": [param("id")],
+ "/v1/parties/{id}/account": {"get": {"summary": "A party's token account (its own session)", "security": session, "parameters": [param("id", schema=party_id)],
    "responses": {**ok({"type": "object", "required": ["party", "balance", "held"], "properties": {"party": {"type": "string"}, "balance": {"type": "integer"}, "held": {"type": "integer"}}}), **errs(400, 401, 403, 500)}}},
  "/v1/parties/{id}/notifications": {"get": {"summary": "Events naming the party and reads of its passports by others (its own session)", "security": session,
-   "parameters": [param("id"), after, limit],
+   "parameters": [param("id", schema=party_id), after, limit],
    "responses": {**ok({"type": "object", "required": ["events", "passportReads"], "properties": {"events": {"type": "array", "items": ref("Event")}, "next": {"type": "string"},
        "passportReads": {"type": "array", "items": {"type": "object", "required": ["cadastralNumber", "reader", "at"], "properties": {"cadastralNumber": {"type": "string"}, "reader": {"type": "string"}, "at": {"type": "integer"}}}}}}), **errs(400, 401, 403, 500)}}},
  "/v1/properties/{cadastralNumber}/encumbrances": {"get": {"summary": "The public encumbrance check", "parameters": [cn],
@@ -58,7 +60,7 @@ schemas = {
  "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "code": {"type": "string"}, "detail": {"type": "string"}}},
  "Envelope": {"type": "object", "required": ["payload", "signatures"], "properties": {
-   "payload": {"type": "string", "description": "base64 of the UTF-8 JSON payload as signed"},
+   "payload": {"type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]+={0,2}$", "description": "base64 of the UTF-8 JSON payload as signed"},
    "signatures": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "object", "required": ["keyId", "signature"], "properties": {
      "keyId": hex64, "signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}}}}}},
  "Receipt": {"type": "object", "required": ["transaction", "events", "feePaid"], "properties": {
@@ -89,7 +91,7 @@ schemas = {
  "Challenge": {"type": "object", "required": ["challenge", "expiresInSeconds", "signText"], "properties": {
    "challenge": {"type": "string"}, "expiresInSeconds": {"type": "integer"}, "signText": {"type": "string"}}},
  "SessionRequest": {"type": "object", "required": ["party", "keyId", "challenge", "signature"], "properties": {
-   "party": {"type": "string"}, "keyId": {"type": "string"}, "challenge": {"type": "string"}, "signature": {"type": "string"}}},
+   "party": party_id, "keyId": hex64, "challenge": hex64, "signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}}},
  "Session": {"type": "object", "required": ["token", "party", "roles", "expiresInSeconds"], "properties": {
    "token": {"type": "string"}, "party": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}, "expiresInSeconds": {"type": "integer"}}},
 }

@@ -112,6 +112,8 @@ extension NodeAPI {
         "properties": {
           "payload": {
             "description": "base64 of the UTF-8 JSON payload as signed",
+            "minLength": 4,
+            "pattern": "^[A-Za-z0-9+/]+={0,2}$",
             "type": "string"
           },
           "signatures": {
@@ -351,15 +353,19 @@ extension NodeAPI {
       "SessionRequest": {
         "properties": {
           "challenge": {
+            "pattern": "^[0-9a-fA-F]{64}$",
             "type": "string"
           },
           "keyId": {
+            "pattern": "^[0-9a-fA-F]{64}$",
             "type": "string"
           },
           "party": {
+            "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$",
             "type": "string"
           },
           "signature": {
+            "pattern": "^[0-9a-fA-F]{128}$",
             "type": "string"
           }
         },
@@ -812,6 +818,7 @@ extension NodeAPI {
             "name": "id",
             "required": true,
             "schema": {
+              "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$",
               "type": "string"
             }
           }
@@ -870,6 +877,7 @@ extension NodeAPI {
             "name": "id",
             "required": true,
             "schema": {
+              "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$",
               "type": "string"
             }
           }
@@ -959,6 +967,7 @@ extension NodeAPI {
             "name": "id",
             "required": true,
             "schema": {
+              "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$",
               "type": "string"
             }
           },
@@ -968,6 +977,7 @@ extension NodeAPI {
             "name": "after",
             "required": false,
             "schema": {
+              "pattern": "^[0-9]{1,19}[.][0-9]{1,9}[.][0-9]{1,9}$",
               "type": "string"
             }
           },
@@ -1090,6 +1100,7 @@ extension NodeAPI {
             "name": "id",
             "required": true,
             "schema": {
+              "pattern": "^[a-z][a-z0-9-]{1,62}[a-z0-9]$",
               "type": "string"
             }
           }
@@ -1262,6 +1273,7 @@ extension NodeAPI {
             "name": "cadastralNumber",
             "required": true,
             "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
               "type": "string"
             }
           }
@@ -1348,6 +1360,7 @@ extension NodeAPI {
             "name": "cadastralNumber",
             "required": true,
             "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
               "type": "string"
             }
           }
@@ -1406,6 +1419,7 @@ extension NodeAPI {
             "name": "cadastralNumber",
             "required": true,
             "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
               "type": "string"
             }
           },
@@ -1415,6 +1429,7 @@ extension NodeAPI {
             "name": "after",
             "required": false,
             "schema": {
+              "pattern": "^[0-9]{1,19}[.][0-9]{1,9}[.][0-9]{1,9}$",
               "type": "string"
             }
           },
