@@ -30,13 +30,7 @@ public enum NodeAPI {
             try json(StatusBody(await node.status()))
         }
         router.post("/v1/transactions") { request, _ in
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: requestBytesMax)
-            } catch {
-                throw Problem(status: .contentTooLarge, code: "request.too_large", detail: "the body exceeds \(requestBytesMax) bytes")
-            }
+            let body = try await collectBody(request)
             let wait = request.uri.queryParameters.get("wait") == "commit"
             guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else {
                 return try await submit(body, wait: wait, node: node).response
@@ -48,11 +42,7 @@ public enum NodeAPI {
             }.response
         }
         router.get("/v1/transactions/:id") { _, context in
-            let text = context.parameters.get("id") ?? ""
-            guard let hash = Hash(hex: text) else {
-                throw Problem(status: .badRequest, code: "request.bad_id", detail: "a transaction id is 64 hex characters")
-            }
-            let id = TransactionID(hash: hash)
+            let id = try transactionID(context)
             switch try await node.status(of: id) {
             case .pending: return try json(TransactionBody(id: id, status: "pending", stored: nil))
             case let .committed(stored): return try json(TransactionBody(id: id, status: stored.receipt.isCommitted ? "committed" : "rejected", stored: stored))
@@ -253,14 +243,17 @@ public enum NodeAPI {
         Problem(status: .notFound, code: "property.unknown", detail: "no registered property \(number)")
     }
 
-    static func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+    static func collectBody(_ request: Request) async throws -> ByteBuffer {
         var request = request
-        let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: requestBytesMax)
+            return try await request.collectBody(upTo: requestBytesMax)
         } catch {
             throw Problem(status: .contentTooLarge, code: "request.too_large", detail: "the body exceeds \(requestBytesMax) bytes")
         }
+    }
+
+    static func decodeBody<T: Decodable>(_ request: Request) async throws -> T {
+        let body = try await collectBody(request)
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch {
@@ -373,262 +366,3 @@ struct ProblemMiddleware: RouterMiddleware {
     }
 }
 
-// MARK: Response bodies
-
-struct StatusBody: Encodable {
-    struct ValidatorBody: Encodable {
-        let index: UInt16
-        let name: String
-        let publicKey: PublicKey
-        let votingPower: UInt64
-    }
-
-    struct NodeBody: Encodable {
-        let validator: UInt16
-        let round: UInt32
-        let connectedPeers: [UInt16]
-        let mempoolTransactions: Int
-        let mempoolBytes: Int
-        /// The process's peak resident memory (VmHWM), from /proc; nil where there is none.
-        let peakMemoryBytes: UInt64?
-    }
-
-    let chainId: String
-    let genesisHash: Hash
-    let height: UInt64
-    let latestBlockHash: Hash
-    let latestBlockTime: UInt64
-    let stateRoot: Hash
-    let validators: [ValidatorBody]
-    let node: NodeBody
-
-    init(_ status: NodeStatus) {
-        chainId = status.chainID.rawValue
-        genesisHash = status.genesisHash
-        height = status.height.rawValue
-        latestBlockHash = status.latestBlockHash
-        latestBlockTime = status.latestBlockTime.rawValue
-        stateRoot = status.stateRoot
-        validators = status.validators.enumerated().map {
-            ValidatorBody(index: UInt16($0.offset), name: $0.element.name, publicKey: $0.element.publicKey, votingPower: $0.element.votingPower)
-        }
-        node = NodeBody(validator: status.validator.rawValue, round: status.round.rawValue, connectedPeers: status.connectedPeers.map(\.rawValue),
-                        mempoolTransactions: status.mempoolTransactions, mempoolBytes: status.mempoolBytes, peakMemoryBytes: peakMemoryBytes())
-    }
-}
-
-/// VmHWM from /proc/self/status, in bytes.
-func peakMemoryBytes() -> UInt64? {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kilobytes = UInt64(line.split(separator: " ").dropFirst().first ?? "")
-    else { return nil }
-    return kilobytes * 1_024
-}
-
-struct Page<Item: Encodable>: Encodable {
-    let items: [Item]
-    /// Pass as `after` (events) or `from` (blocks) for the next page; absent on the last page.
-    let next: String?
-}
-
-struct EventBody: Encodable {
-    let cursor: String
-    let height: UInt64
-    let transaction: TransactionID
-    let kind: String
-    let parties: [PartyID]
-    let properties: [CadastralNumber]
-    let deed: TransactionID?
-    let amount: Tiyn?
-
-    init(_ stored: StoredEvent) {
-        cursor = stored.cursor.text
-        height = stored.cursor.height
-        transaction = stored.transaction
-        kind = stored.event.kind
-        parties = stored.event.parties
-        properties = stored.event.properties
-        deed = stored.event.deed
-        amount = stored.event.amount
-    }
-}
-
-struct ChallengeBody: Encodable {
-    let challenge: String
-    let expiresInSeconds: Int
-    /// Exactly the text to sign (UTF-8) with one of the party's keys.
-    let signText: String
-}
-
-struct SessionRequest: Decodable {
-    let party: String
-    let keyId: String
-    let challenge: String
-    let signature: String
-}
-
-struct SessionBody: Encodable {
-    let token: String
-    let party: PartyID
-    let roles: [Role]
-    let expiresInSeconds: Int
-}
-
-struct PropertiesBody: Encodable {
-    let party: PartyID
-    let properties: [CadastralNumber]
-}
-
-struct AccountBody: Encodable {
-    let party: PartyID
-    let balance: Tiyn
-    let held: Tiyn
-}
-
-struct PassportReadBody: Encodable {
-    let cadastralNumber: String
-    let reader: String
-    let at: UInt64
-}
-
-struct NotificationsBody: Encodable {
-    let events: [EventBody]
-    let next: String?
-    let passportReads: [PassportReadBody]
-}
-
-/// The public part of a party: roles, keys (needed to check its signatures) and its last nonce.
-/// Names and identity commitments are not public.
-struct PartyBody: Encodable {
-    let id: PartyID
-    let roles: [Role]
-    let keys: [PublicKey]
-    let nonce: UInt64
-}
-
-struct TransactionBody: Encodable {
-    let id: TransactionID
-    let status: String
-    let height: UInt64?
-    let position: Int?
-    let receipt: Receipt?
-
-    init(id: TransactionID, status: String, stored: StoredReceipt?) {
-        self.id = id
-        self.status = status
-        height = stored?.height.rawValue
-        position = stored?.position
-        receipt = stored?.receipt
-    }
-}
-
-struct BlockBody: Encodable {
-    struct HeaderBody: Encodable {
-        let height: UInt64
-        let hash: Hash
-        let time: UInt64
-        let previousBlockHash: Hash
-        let lastCommitHash: Hash
-        let transactionsRoot: Hash
-        let evidenceRoot: Hash
-        let stateRoot: Hash
-        let validatorSetHash: Hash
-        let proposer: UInt16
-    }
-
-    struct CommitBody: Encodable {
-        let round: UInt32
-        let signatures: [SignatureBody]
-    }
-
-    struct SignatureBody: Encodable {
-        let validator: UInt16
-        let timestamp: UInt64
-        let signature: String
-    }
-
-    struct TransactionEntry: Encodable {
-        let id: TransactionID
-        let status: String
-        let rejectionCode: String?
-    }
-
-    let header: HeaderBody
-    let transactions: [TransactionEntry]
-    let evidence: Int
-    /// The commit that finalized this block.
-    let commit: CommitBody
-
-    init(block: Block, commit: Commit, receipts: [Receipt]) {
-        let header = block.header
-        self.header = HeaderBody(
-            height: header.height.rawValue, hash: block.hash, time: header.time.rawValue, previousBlockHash: header.previousBlockHash,
-            lastCommitHash: header.lastCommitHash, transactionsRoot: header.transactionsRoot, evidenceRoot: header.evidenceRoot,
-            stateRoot: header.stateRoot, validatorSetHash: header.validatorSetHash, proposer: header.proposer.rawValue)
-        transactions = receipts.map { TransactionEntry(id: $0.transaction, status: $0.isCommitted ? "committed" : "rejected", rejectionCode: $0.rejectionCode) }
-        evidence = block.evidence.count
-        self.commit = CommitBody(round: commit.round.rawValue, signatures: commit.signatures.map {
-            SignatureBody(validator: $0.validator.rawValue, timestamp: $0.timestamp.rawValue, signature: Hex.encode($0.signature.bytes))
-        })
-    }
-}
-
-/// A JSON answer kept as bytes, so that an idempotent request can be answered again.
-struct Answer: Sendable {
-    let status: HTTPResponse.Status
-    let body: [UInt8]
-
-    init(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        self.status = status
-        self.body = Array(try encoder.encode(value))
-    }
-
-    var response: Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
-/// `Idempotency-Key` on writes: the same key with the same request gets the same answer; the same
-/// key with a different request gets 409. Successful answers are kept for 24 hours (at most
-/// 100,000 keys, the oldest forgotten first); a refused request is not kept, so it can be retried.
-actor IdempotencyStore {
-    private struct Entry {
-        let fingerprint: Hash
-        var answer: Answer?
-        let at: ContinuousClock.Instant
-    }
-
-    static let lifetime = Duration.seconds(24 * 3_600)
-    static let keysMax = 100_000
-    private var entries: [String: Entry] = [:]
-    private var order: [String] = []
-
-    func answer(key: String, fingerprint: Hash, compute: @Sendable () async throws -> Answer) async throws -> Answer {
-        guard key.utf8.count <= 255 else {
-            throw Problem(status: .badRequest, code: "request.bad_idempotency_key", detail: "an Idempotency-Key is at most 255 bytes")
-        }
-        if let entry = entries[key], entry.at.duration(to: .now) < Self.lifetime {
-            guard entry.fingerprint == fingerprint else {
-                throw Problem(status: .conflict, code: "idempotency.key_reused", detail: "this Idempotency-Key was used for a different request")
-            }
-            guard let answer = entry.answer else {
-                throw Problem(status: .conflict, code: "idempotency.in_progress", detail: "the first request with this Idempotency-Key is still being answered")
-            }
-            return answer
-        }
-        entries[key] = Entry(fingerprint: fingerprint, answer: nil, at: .now)
-        order.append(key)
-        if order.count > Self.keysMax { entries[order.removeFirst()] = nil }
-        do {
-            let answer = try await compute()
-            entries[key]?.answer = answer
-            return answer
-        } catch {
-            entries[key] = nil
-            throw error
-        }
-    }
-}

@@ -1,0 +1,210 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+import TamgaStorage
+
+// The JSON bodies the API answers with. Field names are stable; docs/openapi.json describes them.
+
+struct StatusBody: Encodable {
+    struct ValidatorBody: Encodable {
+        let index: UInt16
+        let name: String
+        let publicKey: PublicKey
+        let votingPower: UInt64
+    }
+
+    struct NodeBody: Encodable {
+        let validator: UInt16
+        let round: UInt32
+        let connectedPeers: [UInt16]
+        let mempoolTransactions: Int
+        let mempoolBytes: Int
+        /// The process's peak resident memory (VmHWM), from /proc; nil where there is none.
+        let peakMemoryBytes: UInt64?
+    }
+
+    let chainId: String
+    let genesisHash: Hash
+    let height: UInt64
+    let latestBlockHash: Hash
+    let latestBlockTime: UInt64
+    let stateRoot: Hash
+    let validators: [ValidatorBody]
+    let node: NodeBody
+
+    init(_ status: NodeStatus) {
+        chainId = status.chainID.rawValue
+        genesisHash = status.genesisHash
+        height = status.height.rawValue
+        latestBlockHash = status.latestBlockHash
+        latestBlockTime = status.latestBlockTime.rawValue
+        stateRoot = status.stateRoot
+        validators = status.validators.enumerated().map {
+            ValidatorBody(index: UInt16($0.offset), name: $0.element.name, publicKey: $0.element.publicKey, votingPower: $0.element.votingPower)
+        }
+        node = NodeBody(validator: status.validator.rawValue, round: status.round.rawValue, connectedPeers: status.connectedPeers.map(\.rawValue),
+                        mempoolTransactions: status.mempoolTransactions, mempoolBytes: status.mempoolBytes, peakMemoryBytes: peakMemoryBytes())
+    }
+}
+
+/// VmHWM from /proc/self/status, in bytes.
+func peakMemoryBytes() -> UInt64? {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = UInt64(line.split(separator: " ").dropFirst().first ?? "")
+    else { return nil }
+    return kilobytes * 1_024
+}
+
+struct Page<Item: Encodable>: Encodable {
+    let items: [Item]
+    /// Pass as `after` (events) or `from` (blocks) for the next page; absent on the last page.
+    let next: String?
+}
+
+struct EventBody: Encodable {
+    let cursor: String
+    let height: UInt64
+    let transaction: TransactionID
+    let kind: String
+    let parties: [PartyID]
+    let properties: [CadastralNumber]
+    let deed: TransactionID?
+    let amount: Tiyn?
+
+    init(_ stored: StoredEvent) {
+        cursor = stored.cursor.text
+        height = stored.cursor.height
+        transaction = stored.transaction
+        kind = stored.event.kind
+        parties = stored.event.parties
+        properties = stored.event.properties
+        deed = stored.event.deed
+        amount = stored.event.amount
+    }
+}
+
+struct ChallengeBody: Encodable {
+    let challenge: String
+    let expiresInSeconds: Int
+    /// Exactly the text to sign (UTF-8) with one of the party's keys.
+    let signText: String
+}
+
+struct SessionRequest: Decodable {
+    let party: String
+    let keyId: String
+    let challenge: String
+    let signature: String
+}
+
+struct SessionBody: Encodable {
+    let token: String
+    let party: PartyID
+    let roles: [Role]
+    let expiresInSeconds: Int
+}
+
+struct PropertiesBody: Encodable {
+    let party: PartyID
+    let properties: [CadastralNumber]
+}
+
+struct AccountBody: Encodable {
+    let party: PartyID
+    let balance: Tiyn
+    let held: Tiyn
+}
+
+struct PassportReadBody: Encodable {
+    let cadastralNumber: String
+    let reader: String
+    let at: UInt64
+}
+
+struct NotificationsBody: Encodable {
+    let events: [EventBody]
+    let next: String?
+    let passportReads: [PassportReadBody]
+}
+
+/// The public part of a party: roles, keys (needed to check its signatures) and its last nonce.
+/// Names and identity commitments are not public.
+struct PartyBody: Encodable {
+    let id: PartyID
+    let roles: [Role]
+    let keys: [PublicKey]
+    let nonce: UInt64
+}
+
+struct TransactionBody: Encodable {
+    let id: TransactionID
+    let status: String
+    let height: UInt64?
+    let position: Int?
+    let receipt: Receipt?
+
+    init(id: TransactionID, status: String, stored: StoredReceipt?) {
+        self.id = id
+        self.status = status
+        height = stored?.height.rawValue
+        position = stored?.position
+        receipt = stored?.receipt
+    }
+}
+
+struct BlockBody: Encodable {
+    struct HeaderBody: Encodable {
+        let height: UInt64
+        let hash: Hash
+        let time: UInt64
+        let previousBlockHash: Hash
+        let lastCommitHash: Hash
+        let transactionsRoot: Hash
+        let evidenceRoot: Hash
+        let stateRoot: Hash
+        let validatorSetHash: Hash
+        let proposer: UInt16
+    }
+
+    struct CommitBody: Encodable {
+        let round: UInt32
+        let signatures: [SignatureBody]
+    }
+
+    struct SignatureBody: Encodable {
+        let validator: UInt16
+        let timestamp: UInt64
+        let signature: String
+    }
+
+    struct TransactionEntry: Encodable {
+        let id: TransactionID
+        let status: String
+        let rejectionCode: String?
+    }
+
+    let header: HeaderBody
+    let transactions: [TransactionEntry]
+    let evidence: Int
+    /// The commit that finalized this block.
+    let commit: CommitBody
+
+    init(block: Block, commit: Commit, receipts: [Receipt]) {
+        let header = block.header
+        self.header = HeaderBody(
+            height: header.height.rawValue, hash: block.hash, time: header.time.rawValue, previousBlockHash: header.previousBlockHash,
+            lastCommitHash: header.lastCommitHash, transactionsRoot: header.transactionsRoot, evidenceRoot: header.evidenceRoot,
+            stateRoot: header.stateRoot, validatorSetHash: header.validatorSetHash, proposer: header.proposer.rawValue)
+        transactions = receipts.map { TransactionEntry(id: $0.transaction, status: $0.isCommitted ? "committed" : "rejected", rejectionCode: $0.rejectionCode) }
+        evidence = block.evidence.count
+        self.commit = CommitBody(round: commit.round.rawValue, signatures: commit.signatures.map {
+            SignatureBody(validator: $0.validator.rawValue, timestamp: $0.timestamp.rawValue, signature: Hex.encode($0.signature.bytes))
+        })
+    }
+}
