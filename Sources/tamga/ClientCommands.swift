@@ -120,7 +120,7 @@ struct TxCommand: AsyncParsableCommand {
         )
 
         @OptionGroup var options: NodeOptions
-        @Option(help: "The signer's key file.") var key: String
+        @Option(help: "A key file to sign with: the signer's first; repeat for co-signers (such as a new key proving itself).") var key: [String]
         @Option(help: "The signing party's id.") var party: String
         @Option(help: "The transaction type, such as token.transfer or property.register.") var type: String
         @Option(help: "The body, as JSON.") var body: String
@@ -128,7 +128,7 @@ struct TxCommand: AsyncParsableCommand {
         @Option(help: "Minutes until the transaction expires.") var expiresInMinutes: UInt64 = 60
 
         func run() async throws {
-            let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))
+            let signingKeys = try key.map { try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: $0)))) }
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             let client = NodeClient(baseURL: options.node, http: http)
             let status: NodeClient.StatusReply?
@@ -148,7 +148,7 @@ struct TxCommand: AsyncParsableCommand {
                                          "expiresAt": expiry, "type": type, "body": bodyObject]
             // Decoding checks the payload strictly; its canonical encoding is what gets signed.
             let payload = try TransactionPayload.decode(Array(try JSONSerialization.data(withJSONObject: object)))
-            let envelope = try SignedEnvelope.signing(payload.encoded(), with: [signingKey])
+            let envelope = try SignedEnvelope.signing(payload.encoded(), with: signingKeys)
             try await runRequest(options, "/v1/transactions?wait=commit", method: .POST,
                                  headers: [("Idempotency-Key", envelope.transactionID.description)], body: try JSONEncoder().encode(envelope))
         }

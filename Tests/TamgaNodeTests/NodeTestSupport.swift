@@ -39,7 +39,9 @@ struct TestNetwork {
         let setup = NetworkSetup(
             chainID: try ChainID("tamga-test"), validators: validators,
             ports: NetworkSetup.Ports(peer: Array(ports[..<validators]), api: Array(ports[validators...])),
-            demo: true, citizens: citizens, genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)))
+            demo: true, citizens: citizens, genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)),
+            // A short key-recovery time lock, so that a test can wait it out.
+            parameters: Parameters(recoveryTimeLockMillis: 2_000))
         var genesis = try setup.write(to: directory)
         homes = try NetworkSetup.nodeHomes(in: directory)
         if let votingPowers {

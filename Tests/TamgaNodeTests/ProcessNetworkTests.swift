@@ -210,6 +210,75 @@ struct ProcessNetworkTests {
     }
 }
 
+@Suite("The registry's processes through the CLI, against four node processes", .serialized)
+struct BusinessFlowTests {
+    /// `tamga tx send` as a person would type it; returns the transaction id and the output.
+    func send(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, type: String, body: String) throws -> (id: String, output: String) {
+        let keyArguments = keys.flatMap { ["--key", cluster.network.directory.appendingPathComponent("parties/\($0).key").path] }
+        let result = try runTamga(["tx", "send", "--node", cluster.urls[node]] + keyArguments + ["--party", party, "--type", type, "--body", body])
+        let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
+        #expect(result.status == 0 && result.output.contains("status: committed"), "\(type) by \(party): \(result.output)")
+        return (id, result.output)
+    }
+
+    func hash(_ text: String) -> String { Hash.sha256(Array(text.utf8)).hex }
+
+    @Test("a sale with escrow, its invalidation by a court, a bank pledge with registrar review, and a key recovery")
+    func flows() async throws {
+        let cluster = try ProcessNetwork(validators: 4)
+        defer { cluster.network.remove() }
+        do {
+            try await run(cluster)
+        } catch {
+            _ = try? await cluster.shutdown()
+            throw error
+        }
+        _ = try await cluster.shutdown()
+    }
+
+    private func run(_ cluster: ProcessNetwork) async throws {
+        for index in 0..<4 { try await cluster.waitUntilServing(index) }
+        for (number, owner) in [("02-002-002-1", "citizen-1"), ("02-002-002-4", "citizen-4")] {
+            _ = try send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
+                {"cadastralNumber": "\(number)", "kind": "apartment", "address": "Astana, flow street", "area": 7000,
+                 "owners": [{"party": "\(owner)", "share": "1"}], "titleDocumentHash": "\(hash("title \(number)"))"}
+                """)
+        }
+
+        // Sale with escrow: listed by the owner, bought by another citizen; settles at once.
+        _ = try send(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", type: "sale.list", body: #"{"cadastralNumber": "02-002-002-1", "price": 50000000}"#)
+        let sale = try send(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", type: "sale.buy", body: #"{"cadastralNumber": "02-002-002-1", "price": 50000000}"#)
+        #expect(sale.output.contains("deed.settled"), "\(sale.output)")
+
+        // A court invalidates the sale by a new, signed transaction.
+        let ruling = try send(cluster, node: 3, keys: ["court-1"], party: "court-1", type: "court.invalidate",
+                              body: #"{"deed": "\#(sale.id)", "orderHash": "\#(hash("ruling 1"))"}"#)
+        #expect(ruling.output.contains("02-002-002-1"))
+
+        // A bank pledge: proposed by the bank, signed by the owner, registered after review.
+        let pledge = try send(cluster, node: 0, keys: ["bank-1"], party: "bank-1", type: "pledge.propose",
+                              body: #"{"cadastralNumber": "02-002-002-4", "loanAmount": 20000000, "documents": ["\#(hash("loan agreement"))"]}"#)
+        _ = try send(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", type: "pledge.sign", body: #"{"pledge": "\#(pledge.id)"}"#)
+        _ = try send(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", type: "pledge.register", body: #"{"pledge": "\#(pledge.id)"}"#)
+        let check = try runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
+        #expect(check.output.contains("isFree: false") && check.output.contains("pledge"), "\(check.output)")
+
+        // Key recovery: citizen-5 lost its key; two registrars recover it to a new one.
+        let newKey = SigningKey()
+        let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
+        try Data(KeyFile.encode(newKey)).write(to: newKeyFile)
+        let request = try send(cluster, node: 0, keys: ["registrar-1", "citizen-5-new"], party: "registrar-1", type: "key.recovery.request",
+                               body: #"{"party": "citizen-5", "newKey": "\#(newKey.publicKey)", "verificationHash": "\#(hash("identity check"))"}"#)
+        _ = try send(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", type: "key.recovery.approve", body: #"{"recovery": "\#(request.id)"}"#)
+        try await Task.sleep(for: .seconds(3))
+        _ = try send(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", type: "key.recovery.complete", body: #"{"recovery": "\#(request.id)"}"#)
+        _ = try send(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", type: "token.transfer", body: #"{"to": "citizen-6", "amount": 5}"#)
+        let old = try runTamga(["tx", "send", "--node", cluster.urls[0], "--key", cluster.network.directory.appendingPathComponent("parties/citizen-5.key").path,
+                                "--party", "citizen-5", "--type", "token.transfer", "--body", #"{"to": "citizen-6", "amount": 5}"#])
+        #expect(old.status != 0 && old.output.contains("tx.unknown_key"), "the lost key no longer signs: \(old.output)")
+    }
+}
+
 actor Acknowledged {
     private(set) var ids: [String] = []
     var count: Int { ids.count }
