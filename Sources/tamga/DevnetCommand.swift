@@ -52,7 +52,9 @@ struct DevnetCommand: AsyncParsableCommand {
             let setup = NetworkSetup(
                 chainID: try ChainID("tamga-devnet"), validators: validators,
                 ports: .consecutive(validators: validators, peerBase: peerPort, apiBase: apiPort), demo: true, citizens: citizens,
-                genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)))
+                genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)),
+                // A demo network: key recovery waits one minute instead of three days.
+                parameters: Parameters(recoveryTimeLockMillis: 60_000))
             try setup.write(to: directory)
             print("wrote a new \(validators)-validator network to \(dir)/")
         }
