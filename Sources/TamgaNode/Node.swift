@@ -50,7 +50,6 @@ public actor Node {
     let timeouts: TimeoutConfig
 
     private let ledger: Ledger<SignatureMemory>
-    private let signatures: SignatureMemory
     private let tree: RecordingTreeStore
     private let map: AuthenticatedMap<RecordingTreeStore>
     private let ledgerCache = LedgerStateCache()
@@ -121,6 +120,7 @@ public actor Node {
         let map = AuthenticatedMap(store: tree)
         let restored = try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
                                         ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
+        // Each signature is verified once, at admission; execution finds the verdict remembered.
         let signatures = SignatureMemory()
         self.genesis = genesis
         self.genesisHash = genesis.hash
@@ -130,7 +130,6 @@ public actor Node {
         self.me = me
         self.validators = validators
         self.timeouts = timeouts
-        self.signatures = signatures
         self.ledger = Ledger(chainID: genesis.chainID, verifier: signatures)
         self.store = store
         self.tree = tree
