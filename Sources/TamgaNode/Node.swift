@@ -1,10 +1,10 @@
-public import Foundation
+import Foundation
 public import Logging
 import Metrics
 public import TamgaConsensus
 public import TamgaCore
 public import TamgaLedger
-public import TamgaNetwork
+import TamgaNetwork
 public import TamgaStorage
 
 /// What became of a transaction, as a node knows it.
