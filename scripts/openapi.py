@@ -46,6 +46,10 @@ paths = {
    "responses": {**ok(ref("Passport")), **errs(400, 401, 403, 404, 500)}}},
  "/v1/properties/{cadastralNumber}/history": {"get": {"summary": "Every event that named the property", "security": auth, "parameters": [cn, after, limit],
    "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Event")}, "next": {"type": "string"}}}), **errs(400, 401, 403, 404, 500)}}},
+ "/v1/properties/{cadastralNumber}/extract": {"get": {"summary": "A verifiable extract (a non-encumbrance certificate when it lists no restrictions); check it with tamga verify", "security": auth,
+   "parameters": [cn, param("format", "query", {"type": "string", "enum": ["html"]}, "a printable page instead of JSON")],
+   "responses": {"200": {"description": "The extract", "content": {"application/json": {"schema": ref("Extract")}, "text/html": {"schema": {"type": "string"}}}},
+                 **errs(400, 401, 403, 404, 503, 500)}}},
  "/v1/deeds/{id}": {"get": {"summary": "A deed (its parties or an authority)", "security": session, "parameters": [param("id", schema=hex64)],
    "responses": {**ok({"type": "object"}), **errs(400, 401, 403, 404, 500)}}},
  "/v1/pledges/{id}": {"get": {"summary": "A pledge (its bank, the owners or an authority)", "security": session, "parameters": [param("id", schema=hex64)],
@@ -84,6 +88,11 @@ schemas = {
    "cadastralNumber": {"type": "string"}, "kind": {"type": "string"}, "address": {"type": "string"}, "area": {"type": "integer", "description": "hundredths of a square metre"},
    "location": {"type": "object"}, "owners": {"type": "array", "items": {"type": "object"}}, "restrictions": {"type": "array", "items": {"type": "object"}},
    "documents": {"type": "array", "items": {"type": "string"}}, "registeredAt": {"type": "integer"}}},
+ "Extract": {"type": "object", "required": ["format", "chainId", "cadastralNumber", "height", "record", "passport", "proof", "header", "commit"], "properties": {
+   "format": {"type": "string", "enum": ["tamga-extract-v1"]}, "chainId": {"type": "string"}, "cadastralNumber": {"type": "string"}, "height": {"type": "integer"},
+   "record": {"type": "string", "description": "the passport record's bytes, base64"}, "passport": ref("Passport"),
+   "proof": {"type": "string", "description": "StateProof, binary layout, base64"}, "header": {"type": "string", "description": "BlockHeader, base64"},
+   "commit": {"type": "string", "description": "Commit, base64"}}},
  "Event": {"type": "object", "required": ["cursor", "height", "transaction", "kind", "parties", "properties"], "properties": {
    "cursor": {"type": "string"}, "height": {"type": "integer"}, "transaction": {"type": "string"}, "kind": {"type": "string"},
    "parties": {"type": "array", "items": {"type": "string"}}, "properties": {"type": "array", "items": {"type": "string"}},

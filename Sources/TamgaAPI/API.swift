@@ -122,6 +122,19 @@ public enum NodeAPI {
             return try await eventPage(about: "property/\(number)", request: request, node: node)
         }
 
+        router.get("/v1/properties/:cadastralNumber/extract") { request, context in
+            let number = try cadastralNumber(context)
+            guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
+            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            guard let parts = try await node.extractParts(number) else {
+                throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the property was registered after the last block; try again in a moment")
+            }
+            let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
+            guard request.uri.queryParameters.get("format") == "html" else { return try json(extract) }
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
+        }
+
         // A party's own data: a session of that party.
         router.get("/v1/parties/:id/properties") { request, context in
             let party = try await requireSelf(request, context: context, sessions: sessions)

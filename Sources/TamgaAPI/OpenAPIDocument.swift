@@ -188,6 +188,56 @@ extension NodeAPI {
         ],
         "type": "object"
       },
+      "Extract": {
+        "properties": {
+          "cadastralNumber": {
+            "type": "string"
+          },
+          "chainId": {
+            "type": "string"
+          },
+          "commit": {
+            "description": "Commit, base64",
+            "type": "string"
+          },
+          "format": {
+            "enum": [
+              "tamga-extract-v1"
+            ],
+            "type": "string"
+          },
+          "header": {
+            "description": "BlockHeader, base64",
+            "type": "string"
+          },
+          "height": {
+            "type": "integer"
+          },
+          "passport": {
+            "$ref": "#/components/schemas/Passport"
+          },
+          "proof": {
+            "description": "StateProof, binary layout, base64",
+            "type": "string"
+          },
+          "record": {
+            "description": "the passport record's bytes, base64",
+            "type": "string"
+          }
+        },
+        "required": [
+          "format",
+          "chainId",
+          "cadastralNumber",
+          "height",
+          "record",
+          "passport",
+          "proof",
+          "header",
+          "commit"
+        ],
+        "type": "object"
+      },
       "PartyPublic": {
         "properties": {
           "id": {
@@ -1408,6 +1458,120 @@ extension NodeAPI {
           }
         },
         "summary": "The public encumbrance check"
+      }
+    },
+    "/v1/properties/{cadastralNumber}/extract": {
+      "get": {
+        "parameters": [
+          {
+            "description": "e.g. 01-001-001-1",
+            "in": "path",
+            "name": "cadastralNumber",
+            "required": true,
+            "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
+              "type": "string"
+            }
+          },
+          {
+            "description": "a printable page instead of JSON",
+            "in": "query",
+            "name": "format",
+            "required": false,
+            "schema": {
+              "enum": [
+                "html"
+              ],
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Extract"
+                }
+              },
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The extract"
+          },
+          "400": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "401": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "403": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "404": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "accessCode": []
+          }
+        ],
+        "summary": "A verifiable extract (a non-encumbrance certificate when it lists no restrictions); check it with tamga verify"
       }
     },
     "/v1/properties/{cadastralNumber}/history": {

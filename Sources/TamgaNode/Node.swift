@@ -352,6 +352,17 @@ public actor Node {
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }
     public func properties(of party: PartyID) throws -> [CadastralNumber] { try queries.properties(of: party) }
     public func account(of party: PartyID) throws -> Account { try queries.account(party) }
+    /// What an extract needs: the passport record's bytes with its proof against the state root
+    /// of the last decided block, that block's header and the commit that finalized it.
+    /// Nil before the first block, or if the property is not registered.
+    public func extractParts(_ number: CadastralNumber) throws -> (value: [UInt8], proof: StateProof, header: BlockHeader, commit: Commit)? {
+        guard let lastBlock, let lastCommit else { return nil }
+        // The header of block H names the state after block H - 1, which is version H.
+        let (value, proof) = try map.proof(forKey: RecordKey.property(number), at: lastBlock.header.height.rawValue)
+        guard let value else { return nil }
+        return (value, proof, lastBlock.header, lastCommit)
+    }
+
     public func deed(_ id: TransactionID) throws -> Deed? { try queries.deed(id) }
     public func pledge(_ id: TransactionID) throws -> Pledge? { try queries.pledge(id) }
 

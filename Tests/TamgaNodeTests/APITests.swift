@@ -39,9 +39,10 @@ struct APIFixture {
         network.remove()
     }
 
-    func test(_ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
+    @discardableResult
+    func test<Value: Sendable>(_ body: @Sendable @escaping (any TestClientProtocol) async throws -> Value) async throws -> Value {
         let app = Application(router: NodeAPI.router(node: node, metrics: nil))
-        try await app.test(.router) { client in try await body(client) }
+        return try await app.test(.router) { client in try await body(client) }
     }
 
     /// Opens a session for `party` through the API, signing the challenge with its key.
@@ -238,7 +239,7 @@ struct OpenAPIDocumentTests {
                 (template, method, Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys))
             }
         }
-        #expect(operations.count == 17, "the operations this test expects")
+        #expect(operations.count == 18, "the operations this test expects")
         try await fixture.test { client in
             for (template, method, documented) in operations {
                 do {
@@ -256,5 +257,56 @@ struct OpenAPIDocumentTests {
                 }
             }
         }
+    }
+}
+
+@Suite("Verifiable extracts", .serialized)
+struct ExtractTests {
+    @Test("an extract verifies offline against genesis; each kind of tampering fails with its reason, in the library and in tamga verify")
+    func extractsVerifyAndTamperingFails() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let property = fixture.property
+        let (json, html) = try await fixture.test { client in
+            let code: HTTPFields = [HTTPField.Name("X-Access-Code")!: "open-sesame"]
+            try await client.execute(uri: "/v1/properties/\(property)/extract", method: .get) { #expect($0.status == .unauthorized) }
+            let extractJSON = try await client.execute(uri: "/v1/properties/\(property)/extract", method: .get, headers: code) { Data($0.body.readableBytesView) }
+            let page = try await client.execute(uri: "/v1/properties/\(property)/extract?format=html", method: .get, headers: code) { String(buffer: $0.body) }
+            return (extractJSON, page)
+        }
+        let extract = try JSONDecoder().decode(Extract.self, from: json)
+        let genesis = fixture.network.genesis
+        let header = try extract.verify(chain: genesis.chainID, validators: try genesis.validatorSet())
+        #expect(extract.passport.owners.map(\.party.rawValue) == ["citizen-1"])
+        #expect(html.contains(extract.verificationCode) && html.contains("free of encumbrances"))
+
+        // The readable passport says someone else owns it.
+        var readable = extract
+        readable.passport.owners = [Ownership(party: try PartyID("citizen-9"), share: .whole)]
+        #expect(throws: Extract.Failure.passportMismatch) { _ = try readable.verify(chain: genesis.chainID, validators: try genesis.validatorSet()) }
+        // The proven record itself is changed.
+        var record = extract
+        record.record = Base64.encode(Array(String(decoding: Base64.decode(extract.record) ?? [], as: UTF8.self).replacingOccurrences(of: "citizen-1", with: "citizen-9").utf8))
+        #expect { _ = try record.verify(chain: genesis.chainID, validators: try genesis.validatorSet()) } throws: { "\($0)".contains("not in the state") }
+        // The header names another state root.
+        var forgedHeader = header
+        forgedHeader.stateRoot = .sha256([1])
+        var headerTampered = extract
+        headerTampered.header = Base64.encode(forgedHeader.encoded())
+        #expect { _ = try headerTampered.verify(chain: genesis.chainID, validators: try genesis.validatorSet()) } throws: { "\($0)".contains("not finalized") }
+        // Another network's validators.
+        let stranger = try ValidatorSet([Validator(publicKey: SigningKey().publicKey, votingPower: 1)])
+        #expect { _ = try extract.verify(chain: genesis.chainID, validators: stranger) } throws: { "\($0)".contains("not finalized") }
+
+        // The same through the command line, as a citizen would check a printed extract.
+        let directory = fixture.network.directory
+        let good = directory.appendingPathComponent("extract.json"), bad = directory.appendingPathComponent("tampered.json")
+        try json.write(to: good)
+        try JSONEncoder().encode(record).write(to: bad)
+        let genesisPath = fixture.network.homes[0].genesisURL.path
+        let valid = try runTamga(["verify", good.path, "--genesis", genesisPath])
+        #expect(valid.status == 0 && valid.output.contains("VALID") && valid.output.contains("encumbrances: none"), "\(valid.output)")
+        let invalid = try runTamga(["verify", bad.path, "--genesis", genesisPath])
+        #expect(invalid.status != 0 && invalid.output.contains("NOT VALID"), "\(invalid.output)")
     }
 }
