@@ -14,6 +14,7 @@ cadastral = {"type": "string", "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6
 cn = param("cadastralNumber", schema=cadastral, desc="e.g. 01-001-001-1")
 auth = [{"bearer": []}, {"accessCode": []}]
 session = [{"bearer": []}]
+height = param("height", "query", {"type": "integer", "minimum": 1}, "the state that block's header names (the state after the block before it); default: the latest")
 limit = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100})
 after = param("after", "query", {"type": "string", "pattern": "^[0-9]{1,19}[.][0-9]{1,9}[.][0-9]{1,9}$"}, "the `next` of the previous page")
 paths = {
@@ -42,12 +43,16 @@ paths = {
        "passportReads": {"type": "array", "items": {"type": "object", "required": ["cadastralNumber", "reader", "at"], "properties": {"cadastralNumber": {"type": "string"}, "reader": {"type": "string"}, "at": {"type": "integer"}}}}}}), **errs(400, 401, 403, 500)}}},
  "/v1/properties/{cadastralNumber}/encumbrances": {"get": {"summary": "The public encumbrance check", "parameters": [cn],
    "responses": {**ok(ref("Encumbrances")), **errs(400, 404, 500)}}},
- "/v1/properties/{cadastralNumber}": {"get": {"summary": "The passport (access code, or a session of an owner or an authority)", "security": auth, "parameters": [cn],
+ "/v1/properties/{cadastralNumber}": {"get": {"summary": "The passport (access code, or a session of an owner or an authority)", "security": auth, "parameters": [cn, height],
    "responses": {**ok(ref("Passport")), **errs(400, 401, 403, 404, 500)}}},
  "/v1/properties/{cadastralNumber}/history": {"get": {"summary": "Every event that named the property", "security": auth, "parameters": [cn, after, limit],
    "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Event")}, "next": {"type": "string"}}}), **errs(400, 401, 403, 404, 500)}}},
  "/v1/properties/{cadastralNumber}/extract": {"get": {"summary": "A verifiable extract (a non-encumbrance certificate when it lists no restrictions); check it with tamga verify", "security": auth,
-   "parameters": [cn, param("format", "query", {"type": "string", "enum": ["html"]}, "a printable page instead of JSON")],
+   "parameters": [cn, height, param("format", "query", {"type": "string", "enum": ["html"]}, "a printable page instead of JSON")],
+   "responses": {"200": {"description": "The extract", "content": {"application/json": {"schema": ref("Extract")}, "text/html": {"schema": {"type": "string"}}}},
+                 **errs(400, 401, 403, 404, 503, 500)}}},
+ "/v1/properties/{cadastralNumber}/proof": {"get": {"summary": "The same as .../extract: the passport with its proof, header and commit at a height", "security": auth,
+   "parameters": [cn, height, param("format", "query", {"type": "string", "enum": ["html"]}, "a printable page instead of JSON")],
    "responses": {"200": {"description": "The extract", "content": {"application/json": {"schema": ref("Extract")}, "text/html": {"schema": {"type": "string"}}}},
                  **errs(400, 401, 403, 404, 503, 500)}}},
  "/v1/deeds/{id}": {"get": {"summary": "A deed (its parties or an authority)", "security": session, "parameters": [param("id", schema=hex64)],

@@ -110,8 +110,16 @@ public enum NodeAPI {
         }
         router.get("/v1/properties/:cadastralNumber") { request, context in
             let number = try cadastralNumber(context)
-            guard var passport = try await node.passport(number) else { throw unknownProperty(number) }
-            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            guard let current = try await node.passport(number) else { throw unknownProperty(number) }
+            // Access is decided by today's owners and access code, also for a past state.
+            try await authorizePassportRead(current, request: request, node: node, sessions: sessions)
+            var passport = current
+            if let height = try blockHeight(request) {
+                guard let past = try await history({ try await node.passport(number, atBlock: height) }) else {
+                    throw Problem(status: .notFound, code: "property.unknown", detail: "\(number) was not registered in the state of block \(height)")
+                }
+                passport = past
+            }
             passport.accessCodeHash = nil
             return try json(passport)
         }
@@ -122,11 +130,13 @@ public enum NodeAPI {
             return try await eventPage(about: "property/\(number)", request: request, node: node)
         }
 
-        router.get("/v1/properties/:cadastralNumber/extract") { request, context in
+        let extract: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             let number = try cadastralNumber(context)
             guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
             try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
-            guard let parts = try await node.extractParts(number) else {
+            let height = try blockHeight(request)
+            guard let parts = try await history({ try await node.extractParts(number, atBlock: height) }) else {
+                if height != nil { throw Problem(status: .notFound, code: "property.unknown", detail: "\(number) was not registered in that state") }
                 throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the property was registered after the last block; try again in a moment")
             }
             let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
@@ -134,6 +144,8 @@ public enum NodeAPI {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
         }
+        router.get("/v1/properties/:cadastralNumber/extract", use: extract)
+        router.get("/v1/properties/:cadastralNumber/proof", use: extract)
 
         // A party's own data: a session of that party.
         router.get("/v1/parties/:id/properties") { request, context in
@@ -225,6 +237,24 @@ public enum NodeAPI {
         let limit = try pageLimit(request)
         let events = try await node.events(about: subject, after: try cursor(request), limit: limit)
         return try json(Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil))
+    }
+
+    /// `?height=H`: the state that block H's header names.
+    static func blockHeight(_ request: Request) throws -> Height? {
+        guard let text = request.uri.queryParameters.get("height") else { return nil }
+        guard let value = UInt64(text), value >= 1 else {
+            throw Problem(status: .badRequest, code: "request.bad_height", detail: "height is a whole number from 1")
+        }
+        return Height(value)
+    }
+
+    /// Runs a read of a past state, turning `HistoryError` into a problem.
+    static func history<T>(_ read: () async throws -> T) async throws -> T {
+        do {
+            return try await read()
+        } catch let error as HistoryError {
+            throw Problem(status: .notFound, code: error.code, detail: error.message)
+        }
     }
 
     static func transactionID(_ context: BasicRequestContext) throws -> TransactionID {

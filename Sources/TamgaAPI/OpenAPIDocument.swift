@@ -1326,6 +1326,16 @@ extension NodeAPI {
               "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
               "type": "string"
             }
+          },
+          {
+            "description": "the state that block's header names (the state after the block before it); default: the latest",
+            "in": "query",
+            "name": "height",
+            "required": false,
+            "schema": {
+              "minimum": 1,
+              "type": "integer"
+            }
           }
         ],
         "responses": {
@@ -1471,6 +1481,16 @@ extension NodeAPI {
             "schema": {
               "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
               "type": "string"
+            }
+          },
+          {
+            "description": "the state that block's header names (the state after the block before it); default: the latest",
+            "in": "query",
+            "name": "height",
+            "required": false,
+            "schema": {
+              "minimum": 1,
+              "type": "integer"
             }
           },
           {
@@ -1695,6 +1715,130 @@ extension NodeAPI {
           }
         ],
         "summary": "Every event that named the property"
+      }
+    },
+    "/v1/properties/{cadastralNumber}/proof": {
+      "get": {
+        "parameters": [
+          {
+            "description": "e.g. 01-001-001-1",
+            "in": "path",
+            "name": "cadastralNumber",
+            "required": true,
+            "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
+              "type": "string"
+            }
+          },
+          {
+            "description": "the state that block's header names (the state after the block before it); default: the latest",
+            "in": "query",
+            "name": "height",
+            "required": false,
+            "schema": {
+              "minimum": 1,
+              "type": "integer"
+            }
+          },
+          {
+            "description": "a printable page instead of JSON",
+            "in": "query",
+            "name": "format",
+            "required": false,
+            "schema": {
+              "enum": [
+                "html"
+              ],
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Extract"
+                }
+              },
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The extract"
+          },
+          "400": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "401": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "403": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "404": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "accessCode": []
+          }
+        ],
+        "summary": "The same as .../extract: the passport with its proof, header and commit at a height"
       }
     },
     "/v1/status": {

@@ -349,18 +349,40 @@ public actor Node {
     private var queries: LedgerQueries<MapSnapshot<RecordingTreeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
 
     public func passport(_ number: CadastralNumber) throws -> Passport? { try queries.passport(number) }
+
+    /// The passport in the state that block `height`'s header names (the state after block
+    /// `height - 1`), if that version is still retained.
+    /// - Throws: `HistoryError` for a height not decided yet or pruned.
+    public func passport(_ number: CadastralNumber, atBlock height: Height) throws -> Passport? {
+        try LedgerQueries(state: MapSnapshot(map: map, version: try retainedVersion(atBlock: height))).passport(number)
+    }
+
+    private func retainedVersion(atBlock height: Height) throws -> UInt64 {
+        guard height.rawValue >= 1, height <= self.height else { throw HistoryError.notDecided(height) }
+        guard (try tree.loadRoot(version: height.rawValue)) != nil else { throw HistoryError.pruned(height) }
+        return height.rawValue
+    }
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }
     public func properties(of party: PartyID) throws -> [CadastralNumber] { try queries.properties(of: party) }
     public func account(of party: PartyID) throws -> Account { try queries.account(party) }
     /// What an extract needs: the passport record's bytes with its proof against the state root
-    /// of the last decided block, that block's header and the commit that finalized it.
-    /// Nil before the first block, or if the property is not registered.
-    public func extractParts(_ number: CadastralNumber) throws -> (value: [UInt8], proof: StateProof, header: BlockHeader, commit: Commit)? {
+    /// that block `height`'s header names (the last decided block by default), that header and
+    /// the commit that finalized it. Nil before the first block, or if the property is not
+    /// registered in that state.
+    public func extractParts(_ number: CadastralNumber, atBlock height: Height? = nil) throws
+        -> (value: [UInt8], proof: StateProof, header: BlockHeader, commit: Commit)?
+    {
         guard let lastBlock, let lastCommit else { return nil }
+        var block = lastBlock, commit = lastCommit
+        if let height, height != lastBlock.header.height {
+            _ = try retainedVersion(atBlock: height)
+            guard let stored = try store.block(at: height) else { throw HistoryError.notDecided(height) }
+            (block, commit) = stored
+        }
         // The header of block H names the state after block H - 1, which is version H.
-        let (value, proof) = try map.proof(forKey: RecordKey.property(number), at: lastBlock.header.height.rawValue)
+        let (value, proof) = try map.proof(forKey: RecordKey.property(number), at: block.header.height.rawValue)
         guard let value else { return nil }
-        return (value, proof, lastBlock.header, lastCommit)
+        return (value, proof, block.header, commit)
     }
 
     public func deed(_ id: TransactionID) throws -> Deed? { try queries.deed(id) }
@@ -708,6 +730,26 @@ public actor Node {
 
     static func wallClock() -> Timestamp {
         Timestamp(millisecondsSinceEpoch: UInt64(max(0, Date().timeIntervalSince1970 * 1_000)))
+    }
+}
+
+/// Why a past state cannot be read.
+public enum HistoryError: CodedError, Equatable {
+    case notDecided(Height)
+    case pruned(Height)
+
+    public var code: String {
+        switch self {
+        case .notDecided: "history.not_decided"
+        case .pruned: "history.pruned"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .notDecided(height): "block \(height) is not decided yet"
+        case let .pruned(height): "the state at block \(height) is no longer kept by this node (stateVersionsKept)"
+        }
     }
 }
 

@@ -239,7 +239,7 @@ struct OpenAPIDocumentTests {
                 (template, method, Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys))
             }
         }
-        #expect(operations.count == 18, "the operations this test expects")
+        #expect(operations.count == 19, "the operations this test expects")
         try await fixture.test { client in
             for (template, method, documented) in operations {
                 do {
@@ -297,6 +297,20 @@ struct ExtractTests {
         // Another network's validators.
         let stranger = try ValidatorSet([Validator(publicKey: SigningKey().publicKey, votingPower: 1)])
         #expect { _ = try extract.verify(chain: genesis.chainID, validators: stranger) } throws: { "\($0)".contains("not finalized") }
+
+        // The past: before block 2 the property was not registered; an extract at a past block verifies too.
+        let status = try await fixture.node.status()
+        try await fixture.test { client in
+            let opened: HTTPFields = [HTTPField.Name("X-Access-Code")!: "open-sesame"]
+            try await client.execute(uri: "/v1/properties/\(property)?height=1", method: .get, headers: opened) { #expect(code($0) == "property.unknown") }
+            try await client.execute(uri: "/v1/properties/\(property)?height=\(status.height.rawValue)", method: .get, headers: opened) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/properties/\(property)?height=\(status.height.rawValue + 100)", method: .get, headers: opened) { #expect(code($0) == "history.not_decided") }
+            try await client.execute(uri: "/v1/properties/\(property)?height=0", method: .get, headers: opened) { #expect(code($0) == "request.bad_height") }
+            let past = try await client.execute(uri: "/v1/properties/\(property)/proof?height=\(header.height.rawValue)", method: .get, headers: opened) {
+                try JSONDecoder().decode(Extract.self, from: Data($0.body.readableBytesView))
+            }
+            #expect(try past.verify(chain: genesis.chainID, validators: try genesis.validatorSet()).height == header.height)
+        }
 
         // The same through the command line, as a citizen would check a printed extract.
         let directory = fixture.network.directory
