@@ -31,6 +31,8 @@ paths = {
    "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Block")}, "next": {"type": "string"}}}), **errs(400, 500)}}},
  "/v1/blocks/{height}": {"get": {"summary": "One block", "parameters": [param("height", schema={"type": "integer", "minimum": 1})],
    "responses": {**ok(ref("Block")), **errs(400, 404, 500)}}},
+ "/v1/offers": {"get": {"summary": "Properties listed for sale now (public)", "parameters": [param("after", "query", cadastral, "the `next` of the previous page"), limit],
+   "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Offer")}, "next": {"type": "string"}}}), **errs(400, 500)}}},
  "/v1/parties/{id}": {"get": {"summary": "The public part of a party", "parameters": [param("id", schema=party_id)],
    "responses": {**ok(ref("PartyPublic")), **errs(400, 404, 500)}}},
  "/v1/parties/{id}/properties": {"get": {"summary": "A party's properties (its own session)", "security": session, "parameters": [param("id", schema=party_id)],
@@ -98,6 +100,9 @@ schemas = {
    "record": {"type": "string", "description": "the passport record's bytes, base64"}, "passport": ref("Passport"),
    "proof": {"type": "string", "description": "StateProof, binary layout, base64"}, "header": {"type": "string", "description": "BlockHeader, base64"},
    "commit": {"type": "string", "description": "Commit, base64"}}},
+ "Offer": {"type": "object", "required": ["cadastralNumber", "price", "listedAt", "kind", "address", "area", "encumbered"], "properties": {
+   "cadastralNumber": {"type": "string"}, "price": {"type": "integer"}, "listedAt": {"type": "integer"}, "kind": {"type": "string"},
+   "address": {"type": "string"}, "area": {"type": "integer"}, "encumbered": {"type": "boolean"}}},
  "Event": {"type": "object", "required": ["cursor", "height", "transaction", "kind", "parties", "properties"], "properties": {
    "cursor": {"type": "string"}, "height": {"type": "integer"}, "transaction": {"type": "string"}, "kind": {"type": "string"},
    "parties": {"type": "array", "items": {"type": "string"}}, "properties": {"type": "array", "items": {"type": "string"}},

@@ -147,6 +147,14 @@ public enum NodeAPI {
         router.get("/v1/properties/:cadastralNumber/extract", use: extract)
         router.get("/v1/properties/:cadastralNumber/proof", use: extract)
 
+        // Offers: public, like any advertisement.
+        router.get("/v1/offers") { request, _ in
+            let limit = try pageLimit(request)
+            let after = request.uri.queryParameters.get("after").map { String($0) }
+            let (offers, next) = try await node.offers(after: after, limit: limit)
+            return try json(Page(items: offers.map { OfferBody(listing: $0.listing, passport: $0.passport) }, next: next))
+        }
+
         // A party's own data: a session of that party.
         router.get("/v1/parties/:id/properties") { request, context in
             let party = try await requireSelf(request, context: context, sessions: sessions)

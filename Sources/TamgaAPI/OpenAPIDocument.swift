@@ -238,6 +238,41 @@ extension NodeAPI {
         ],
         "type": "object"
       },
+      "Offer": {
+        "properties": {
+          "address": {
+            "type": "string"
+          },
+          "area": {
+            "type": "integer"
+          },
+          "cadastralNumber": {
+            "type": "string"
+          },
+          "encumbered": {
+            "type": "boolean"
+          },
+          "kind": {
+            "type": "string"
+          },
+          "listedAt": {
+            "type": "integer"
+          },
+          "price": {
+            "type": "integer"
+          }
+        },
+        "required": [
+          "cadastralNumber",
+          "price",
+          "listedAt",
+          "kind",
+          "address",
+          "area",
+          "encumbered"
+        ],
+        "type": "object"
+      },
       "PartyPublic": {
         "properties": {
           "id": {
@@ -840,6 +875,81 @@ extension NodeAPI {
           }
         ],
         "summary": "A deed (its parties or an authority)"
+      }
+    },
+    "/v1/offers": {
+      "get": {
+        "parameters": [
+          {
+            "description": "the `next` of the previous page",
+            "in": "query",
+            "name": "after",
+            "required": false,
+            "schema": {
+              "pattern": "^[0-9]{2}-[0-9]{3}-[0-9]{3}-[0-9]{1,6}(:[0-9]{1,6})?$",
+              "type": "string"
+            }
+          },
+          {
+            "description": "",
+            "in": "query",
+            "name": "limit",
+            "required": false,
+            "schema": {
+              "default": 100,
+              "maximum": 500,
+              "minimum": 1,
+              "type": "integer"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "items": {
+                      "items": {
+                        "$ref": "#/components/schemas/Offer"
+                      },
+                      "type": "array"
+                    },
+                    "next": {
+                      "type": "string"
+                    }
+                  },
+                  "required": [
+                    "items"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "OK"
+          },
+          "400": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          }
+        },
+        "summary": "Properties listed for sale now (public)"
       }
     },
     "/v1/openapi.json": {

@@ -208,3 +208,24 @@ struct BlockBody: Encodable {
         })
     }
 }
+
+/// A property for sale: the listing and what a buyer sees before asking for more.
+struct OfferBody: Encodable {
+    let cadastralNumber: CadastralNumber
+    let price: Tiyn
+    let listedAt: UInt64
+    let kind: String
+    let address: String
+    let area: AreaHundredths
+    let encumbered: Bool
+
+    init(listing: Listing, passport: Passport) {
+        cadastralNumber = listing.cadastralNumber
+        price = listing.price
+        listedAt = listing.listedAt.rawValue
+        kind = passport.kind
+        address = passport.address
+        area = passport.area
+        encumbered = !passport.restrictions.isEmpty
+    }
+}

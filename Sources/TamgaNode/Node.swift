@@ -386,6 +386,24 @@ public actor Node {
     }
 
     public func deed(_ id: TransactionID) throws -> Deed? { try queries.deed(id) }
+
+    /// Properties listed for sale now, with their passports, in cadastral-number order after
+    /// `after`; `next` is where the following page starts (nil at the end).
+    public func offers(after: String?, limit: Int) throws -> (offers: [(listing: Listing, passport: Passport)], next: String?) {
+        var offers: [(listing: Listing, passport: Passport)] = []
+        var cursor = after
+        while offers.count < limit {
+            let candidates = try store.listedProperties(after: cursor, limit: limit * 2)
+            for text in candidates {
+                cursor = text
+                guard let number = try? CadastralNumber(text), let listing = try queries.listing(number), let passport = try queries.passport(number) else { continue }
+                offers.append((listing, passport))
+                if offers.count == limit { return (offers, text) }
+            }
+            if candidates.count < limit * 2 { break }
+        }
+        return (offers, nil)
+    }
     public func pledge(_ id: TransactionID) throws -> Pledge? { try queries.pledge(id) }
 
     /// Events naming `subject` (`party/<id>` or `property/<number>`), oldest first, after a cursor.

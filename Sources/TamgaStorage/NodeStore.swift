@@ -151,6 +151,9 @@ public final class NodeStore: Sendable {
                 CREATE INDEX passport_reads_owner ON passport_reads (owner, seq);
                 """)
         }
+        migrator.registerMigration("v3: listed properties") { db in
+            try db.execute(sql: "CREATE TABLE listed_properties (cadastral_number TEXT PRIMARY KEY) WITHOUT ROWID")
+        }
         return migrator
     }
 
@@ -182,9 +185,13 @@ public final class NodeStore: Sendable {
             let height = Int64(block.header.height.rawValue)
             let insertTransaction = try db.cachedStatement(sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)")
             let insertSubject = try db.cachedStatement(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)")
+            let insertListed = try db.cachedStatement(sql: "INSERT OR IGNORE INTO listed_properties (cadastral_number) VALUES (?)")
             for (position, receipt) in committed.receipts.enumerated() {
                 try insertTransaction.execute(arguments: [Data(receipt.transaction.hash.bytes), height, position, Data(receipt.encoded())])
                 for (seq, event) in receipt.events.enumerated() {
+                    if event.kind == "sale.listed" {
+                        for number in event.properties { try insertListed.execute(arguments: [number.rawValue]) }
+                    }
                     for subject in event.parties.map({ "party/\($0)" }) + event.properties.map({ "property/\($0)" }) {
                         try insertSubject.execute(arguments: [subject, height, position, seq])
                     }
@@ -370,6 +377,15 @@ public final class NodeStore: Sendable {
             guard receipt.events.indices.contains(seq) else { throw StorageError.corruptRow(table: "event_subjects", reason: "no event \(seq)") }
             return StoredEvent(cursor: EventCursor(height: UInt64(row["height"] as Int64), position: Int(row["position"] as Int64), seq: seq),
                                transaction: receipt.transaction, event: receipt.events[seq])
+        }
+    }
+
+    /// Properties that were ever listed for sale, in cadastral-number order after `after`: the
+    /// candidates for the offers list (whether each is still listed is in the state).
+    public func listedProperties(after: String?, limit: Int) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT cadastral_number FROM listed_properties WHERE cadastral_number > ? ORDER BY cadastral_number LIMIT ?",
+                                arguments: [after ?? "", limit])
         }
     }
 

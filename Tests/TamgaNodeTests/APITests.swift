@@ -174,6 +174,18 @@ struct APITests {
                 #expect(kinds.count == 2, "registered, then the access code set: \(kinds)")
             }
 
+            // Listed for sale: it appears among the offers, for anyone.
+            let listing = try TestSigner("citizen-1", in: fixture.network)
+            // (citizen-1 signed one transaction in the fixture: its access code.)
+            _ = try listing.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(1))))
+            let listed = try await fixture.node.submit(try listing.sign(.list(ListProperty(cadastralNumber: try CadastralNumber(property), price: Tiyn(90_000_000)))))
+            #expect(try await fixture.node.waitForCommit(listed, timeout: .seconds(20))?.receipt.isCommitted == true)
+            try await client.execute(uri: "/v1/offers?limit=10", method: .get) { (response: TestResponse) async throws in
+                let items = try json(response)["items"] as? [[String: Any]] ?? []
+                #expect(items.map { $0["cadastralNumber"] as? String } == [property])
+                #expect(items.first?["price"] as? Int == 90_000_000)
+            }
+
             // The owner's own data, and the reads by others.
             try await client.execute(uri: "/v1/parties/citizen-1/properties", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
                 #expect(try json(response)["properties"] as? [String] == [property])
@@ -239,7 +251,7 @@ struct OpenAPIDocumentTests {
                 (template, method, Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys))
             }
         }
-        #expect(operations.count == 19, "the operations this test expects")
+        #expect(operations.count == 20, "the operations this test expects")
         try await fixture.test { client in
             for (template, method, documented) in operations {
                 do {
