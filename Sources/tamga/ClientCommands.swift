@@ -60,8 +60,60 @@ struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Read from a node: status, blocks, transactions, encumbrances, passports.",
-        subcommands: [Status.self, Block.self, Transaction.self, Encumbrances.self, Passport.self]
+        subcommands: [Status.self, Block.self, Transaction.self, Encumbrances.self, Offers.self, Passport.self, History.self,
+                      Account.self, Notifications.self, Deed.self, Pledge.self]
     )
+
+    struct Offers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Properties listed for sale now.")
+        @OptionGroup var options: NodeOptions
+        @Option(help: "Start after this cadastral number (the previous page's next).") var after: String?
+        func run() async throws { try await runRequest(options, "/v1/offers" + (after.map { "?after=\($0)" } ?? "")) }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every event that named a property (access code, or a session of an owner or authority).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        @Argument(help: "The cadastral number.") var cadastralNumber: String
+        func run() async throws {
+            try await runRequest(options, "/v1/properties/\(cadastralNumber)/history", headers: try await session.headers(node: options.node))
+        }
+    }
+
+    struct Account: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A party's token account (a session of that party).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/account", headers: try await session.headers(node: options.node))
+        }
+    }
+
+    struct Notifications: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Events naming a party and reads of its passports by others (a session of that party).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/notifications", headers: try await session.headers(node: options.node))
+        }
+    }
+
+    struct Deed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A deed (a session of a party to it or of an authority).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        @Argument(help: "The deed id (the id of the transaction that opened it).") var id: String
+        func run() async throws { try await runRequest(options, "/v1/deeds/\(id)", headers: try await session.headers(node: options.node)) }
+    }
+
+    struct Pledge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A pledge (a session of its bank, an owner or an authority).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        @Argument(help: "The pledge id (the id of the proposal).") var id: String
+        func run() async throws { try await runRequest(options, "/v1/pledges/\(id)", headers: try await session.headers(node: options.node)) }
+    }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The chain and the node.")
@@ -93,11 +145,65 @@ struct QueryCommand: AsyncParsableCommand {
     struct Passport: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A property's passport, opened with its access code.")
         @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
         @Argument(help: "The cadastral number.") var cadastralNumber: String
-        @Option(help: "The passport's access code.") var accessCode: String
+        @Option(help: "The state that block's header names (default: the latest).") var height: UInt64?
         func run() async throws {
-            try await runRequest(options, "/v1/properties/\(cadastralNumber)", headers: [("X-Access-Code", accessCode)])
+            try await runRequest(options, "/v1/properties/\(cadastralNumber)" + (height.map { "?height=\($0)" } ?? ""),
+                                 headers: try await session.headers(node: options.node))
         }
+    }
+}
+
+/// How a private read proves who asks: a passport's access code, or a session opened by signing
+/// the node's challenge with a party's key file.
+struct SessionOptions: ParsableArguments {
+    @Option(help: "The passport's access code.") var accessCode: String?
+    @Option(help: "A key file to open a session with (with --party).") var key: String?
+    @Option(help: "The party whose session it is.") var party: String?
+
+    func requiredParty() throws -> String {
+        guard let party, key != nil else { throw ValidationError("this needs --party and --key (a session of that party)") }
+        return party
+    }
+
+    func headers(node: String) async throws -> [(String, String)] {
+        if let accessCode { return [("X-Access-Code", accessCode)] }
+        guard let key, let party else { return [] }
+        let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let token = try await Self.openSession(http: http, node: node, party: party, key: signingKey)
+            try await http.shutdown()
+            return [("Authorization", "Bearer \(token)")]
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    private static func openSession(http: HTTPClient, node: String, party: String, key: SigningKey) async throws -> String {
+        func post(_ path: String, _ body: [String: String]) async throws -> [String: Any] {
+            var request = HTTPClientRequest(url: node + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let data = Data(try await response.body.collect(upTo: 1024 * 1024).readableBytesView)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            guard response.status.code == 200 else {
+                throw CommandFailure("\(object["detail"] as? String ?? "no session") [\(object["code"] as? String ?? "\(response.status.code)")]")
+            }
+            return object
+        }
+        let challenge = try await post("/v1/auth/challenge", [:])
+        guard let text = challenge["signText"] as? String, let nonce = challenge["challenge"] as? String else { throw CommandFailure("the node sent no challenge") }
+        let session = try await post("/v1/auth/session", [
+            "party": party, "keyId": key.publicKey.keyID.description, "challenge": nonce,
+            "signature": Hex.encode(key.sign(Array(text.utf8)).bytes),
+        ])
+        guard let token = session["token"] as? String else { throw CommandFailure("the node opened no session") }
+        return token
     }
 }
 

@@ -263,6 +263,13 @@ struct BusinessFlowTests {
         let check = try runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
         #expect(check.output.contains("isFree: false") && check.output.contains("pledge"), "\(check.output)")
 
+        // The bank, which applied, sees the registration among its notifications; it can read the pledge.
+        let bankKey = cluster.network.directory.appendingPathComponent("parties/bank-1.key").path
+        let notifications = try runTamga(["query", "notifications", "--node", cluster.urls[0], "--party", "bank-1", "--key", bankKey])
+        #expect(notifications.status == 0 && notifications.output.contains("pledge.registered"), "\(notifications.output)")
+        let pledgeRecord = try runTamga(["query", "pledge", pledge.id, "--node", cluster.urls[1], "--party", "bank-1", "--key", bankKey])
+        #expect(pledgeRecord.output.contains("status: registered"), "\(pledgeRecord.output)")
+
         // Key recovery: citizen-5 lost its key; two registrars recover it to a new one.
         let newKey = SigningKey()
         let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
