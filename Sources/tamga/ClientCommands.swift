@@ -210,8 +210,11 @@ struct SessionOptions: ParsableArguments {
 struct TxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tx",
-        abstract: "Build, sign and submit transactions.",
-        subcommands: [Send.self]
+        abstract: "Build, sign and submit transactions; each prints its receipt once final.",
+        subcommands: [Enroll.self, Register.self, AccessCode.self, Mint.self, Burn.self, Transfer.self, List.self, Buy.self,
+                      DeedSign.self, DeedAttest.self, DeedCancel.self, PledgePropose.self, PledgeSign.self, PledgeRegister.self,
+                      PledgeReject.self, PledgeRelease.self, ArrestImpose.self, ArrestLift.self, CourtInvalidate.self,
+                      KeyAdd.self, KeyRevoke.self, RecoveryRequest.self, RecoveryStep.self, GovernanceApprove.self, Send.self]
     )
 
     struct Send: AsyncParsableCommand {
@@ -225,38 +228,17 @@ struct TxCommand: AsyncParsableCommand {
                 """
         )
 
-        @OptionGroup var options: NodeOptions
-        @Option(help: "A key file to sign with: the signer's first; repeat for co-signers (such as a new key proving itself).") var key: [String]
-        @Option(help: "The signing party's id.") var party: String
+        @OptionGroup var signer: SignerOptions
         @Option(help: "The transaction type, such as token.transfer or property.register.") var type: String
         @Option(help: "The body, as JSON.") var body: String
-        @Option(help: "The fee in tiyn (default: the minimum, 100).") var fee: UInt64 = 100
-        @Option(help: "Minutes until the transaction expires.") var expiresInMinutes: UInt64 = 60
 
         func run() async throws {
-            let signingKeys = try key.map { try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: $0)))) }
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let client = NodeClient(baseURL: options.node, http: http)
-            let status: NodeClient.StatusReply?
-            let nonce: UInt64?
-            do {
-                status = try await client.get("/v1/status", as: NodeClient.StatusReply.self)
-                nonce = try await client.get("/v1/parties/\(party)", as: NodeClient.PartyReply.self)?.nonce
-                try await http.shutdown()
-            } catch {
-                try? await http.shutdown()
-                throw error
-            }
-            guard let status, let nonce else { throw CommandFailure("\(party) is not enrolled on \(options.node)") }
             guard let bodyObject = try? JSONSerialization.jsonObject(with: Data(body.utf8)) else { throw CommandFailure("--body is not JSON") }
-            let expiry = UInt64(Date().timeIntervalSince1970 * 1_000) + expiresInMinutes * 60_000
-            let object: [String: Any] = ["chainId": status.chainId, "signer": party, "nonce": nonce + 1, "fee": fee,
-                                         "expiresAt": expiry, "type": type, "body": bodyObject]
-            // Decoding checks the payload strictly; its canonical encoding is what gets signed.
-            let payload = try TransactionPayload.decode(Array(try JSONSerialization.data(withJSONObject: object)))
-            let envelope = try SignedEnvelope.signing(payload.encoded(), with: signingKeys)
-            try await runRequest(options, "/v1/transactions?wait=commit", method: .POST,
-                                 headers: [("Idempotency-Key", envelope.transactionID.description)], body: try JSONEncoder().encode(envelope))
+            // The body is checked strictly by decoding the whole payload, whose canonical encoding is then signed.
+            let template = try await signer.payload(for: .burn(TamgaLedger.Burn(amount: Tiyn.zero)))
+            let object: [String: Any] = ["chainId": template.chainID.rawValue, "signer": template.signer.rawValue, "nonce": template.nonce,
+                                         "fee": template.fee.rawValue, "expiresAt": template.expiresAt.rawValue, "type": type, "body": bodyObject]
+            try await signer.submit(try TransactionPayload.decode(Array(try JSONSerialization.data(withJSONObject: object))))
         }
     }
 }

@@ -236,30 +236,39 @@ struct BusinessFlowTests {
         _ = try await cluster.shutdown()
     }
 
+    /// A typed `tamga tx` subcommand; returns the transaction id and the output.
+    func tx(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, _ arguments: [String]) throws -> (id: String, output: String) {
+        let keyArguments = keys.flatMap { ["--key", cluster.network.directory.appendingPathComponent("parties/\($0).key").path] }
+        let result = try runTamga(["tx"] + arguments + ["--node", cluster.urls[node]] + keyArguments + ["--party", party])
+        let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
+        #expect(result.status == 0 && result.output.contains("status: committed"), "\(arguments.first ?? "") by \(party): \(result.output)")
+        return (id, result.output)
+    }
+
     private func run(_ cluster: ProcessNetwork) async throws {
         for index in 0..<4 { try await cluster.waitUntilServing(index) }
-        for (number, owner) in [("02-002-002-1", "citizen-1"), ("02-002-002-4", "citizen-4")] {
-            _ = try send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
-                {"cadastralNumber": "\(number)", "kind": "apartment", "address": "Astana, flow street", "area": 7000,
-                 "owners": [{"party": "\(owner)", "share": "1"}], "titleDocumentHash": "\(hash("title \(number)"))"}
-                """)
-        }
+        _ = try send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
+            {"cadastralNumber": "02-002-002-1", "kind": "apartment", "address": "Astana, flow street", "area": 7000,
+             "owners": [{"party": "citizen-1", "share": "1"}], "titleDocumentHash": "\(hash("title 1"))"}
+            """)
+        _ = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+                   ["register-property", "--property", "02-002-002-4", "--kind", "house", "--address", "Astana, flow street 4",
+                    "--area", "12000", "--owner", "citizen-4", "--title-hash", hash("title 4")])
 
         // Sale with escrow: listed by the owner, bought by another citizen; settles at once.
-        _ = try send(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", type: "sale.list", body: #"{"cadastralNumber": "02-002-002-1", "price": 50000000}"#)
-        let sale = try send(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", type: "sale.buy", body: #"{"cadastralNumber": "02-002-002-1", "price": 50000000}"#)
+        _ = try tx(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", ["list", "--property", "02-002-002-1", "--price", "50000000"])
+        let sale = try tx(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", ["buy", "--property", "02-002-002-1", "--price", "50000000"])
         #expect(sale.output.contains("deed.settled"), "\(sale.output)")
 
         // A court invalidates the sale by a new, signed transaction.
-        let ruling = try send(cluster, node: 3, keys: ["court-1"], party: "court-1", type: "court.invalidate",
-                              body: #"{"deed": "\#(sale.id)", "orderHash": "\#(hash("ruling 1"))"}"#)
+        let ruling = try tx(cluster, node: 3, keys: ["court-1"], party: "court-1", ["court-invalidate", "--deed", sale.id, "--order-hash", hash("ruling 1")])
         #expect(ruling.output.contains("02-002-002-1"))
 
         // A bank pledge: proposed by the bank, signed by the owner, registered after review.
-        let pledge = try send(cluster, node: 0, keys: ["bank-1"], party: "bank-1", type: "pledge.propose",
-                              body: #"{"cadastralNumber": "02-002-002-4", "loanAmount": 20000000, "documents": ["\#(hash("loan agreement"))"]}"#)
-        _ = try send(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", type: "pledge.sign", body: #"{"pledge": "\#(pledge.id)"}"#)
-        _ = try send(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", type: "pledge.register", body: #"{"pledge": "\#(pledge.id)"}"#)
+        let pledge = try tx(cluster, node: 0, keys: ["bank-1"], party: "bank-1",
+                            ["pledge-propose", "--property", "02-002-002-4", "--loan", "20000000", "--document", hash("loan agreement")])
+        _ = try tx(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", ["pledge-sign", "--pledge", pledge.id])
+        _ = try tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["pledge-register", "--pledge", pledge.id])
         let check = try runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
         #expect(check.output.contains("isFree: false") && check.output.contains("pledge"), "\(check.output)")
 
@@ -274,12 +283,12 @@ struct BusinessFlowTests {
         let newKey = SigningKey()
         let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
         try Data(KeyFile.encode(newKey)).write(to: newKeyFile)
-        let request = try send(cluster, node: 0, keys: ["registrar-1", "citizen-5-new"], party: "registrar-1", type: "key.recovery.request",
-                               body: #"{"party": "citizen-5", "newKey": "\#(newKey.publicKey)", "verificationHash": "\#(hash("identity check"))"}"#)
-        _ = try send(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", type: "key.recovery.approve", body: #"{"recovery": "\#(request.id)"}"#)
+        let request = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+                             ["recovery-request", "--for-party", "citizen-5", "--new-key", newKeyFile.path, "--verification-hash", hash("identity check")])
+        _ = try tx(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", ["recovery", "approve", "--recovery", request.id])
         try await Task.sleep(for: .seconds(3))
-        _ = try send(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", type: "key.recovery.complete", body: #"{"recovery": "\#(request.id)"}"#)
-        _ = try send(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", type: "token.transfer", body: #"{"to": "citizen-6", "amount": 5}"#)
+        _ = try tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["recovery", "complete", "--recovery", request.id])
+        _ = try tx(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", ["transfer", "--to", "citizen-6", "--amount", "5"])
         let old = try runTamga(["tx", "send", "--node", cluster.urls[0], "--key", cluster.network.directory.appendingPathComponent("parties/citizen-5.key").path,
                                 "--party", "citizen-5", "--type", "token.transfer", "--body", #"{"to": "citizen-6", "amount": 5}"#])
         #expect(old.status != 0 && old.output.contains("tx.unknown_key"), "the lost key no longer signs: \(old.output)")

@@ -1,0 +1,296 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import TamgaCore
+import TamgaLedger
+
+// One `tamga tx` subcommand per transaction family, each building its body from typed options.
+// `tamga tx send` remains for the bodies these do not cover (deeds with many parties, corrections,
+// governance proposals, ordered transfers).
+
+/// Who signs, and where to send: shared by every `tamga tx` subcommand.
+struct SignerOptions: ParsableArguments {
+    @OptionGroup var node: NodeOptions
+    @Option(help: "A key file to sign with: the signer's first; repeat for co-signers (such as a new key proving itself).") var key: [String]
+    @Option(help: "The signing party's id.") var party: String
+    @Option(help: "The fee in tiyn (at least the network's minimum, 100 by default).") var fee: UInt64 = 100
+    @Option(help: "Minutes until the transaction expires.") var expiresInMinutes: UInt64 = 60
+
+    func validate() throws {
+        guard !key.isEmpty else { throw ValidationError("--key is required") }
+    }
+
+    /// Signs `action` with the next nonce (asked of the node) and submits it, waiting for finality.
+    func submit(_ action: Action) async throws {
+        let payload = try await payload(for: action)
+        try await submit(payload)
+    }
+
+    func payload(for action: Action) async throws -> TransactionPayload {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = NodeClient(baseURL: node.node, http: http)
+        let status: NodeClient.StatusReply?, nonce: UInt64?
+        do {
+            status = try await client.get("/v1/status", as: NodeClient.StatusReply.self)
+            nonce = try await client.get("/v1/parties/\(party)", as: NodeClient.PartyReply.self)?.nonce
+            try await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        guard let status, let nonce else { throw CommandFailure("\(party) is not enrolled on \(node.node)") }
+        return TransactionPayload(
+            chainID: try ChainID(status.chainId), signer: try PartyID(party), nonce: nonce + 1, fee: Tiyn(fee),
+            expiresAt: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000) + expiresInMinutes * 60_000), action: action)
+    }
+
+    func submit(_ payload: TransactionPayload) async throws {
+        let keys = try key.map { try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: $0)))) }
+        let envelope = try SignedEnvelope.signing(payload.encoded(), with: keys)
+        try await runRequest(node, "/v1/transactions?wait=commit", method: .POST,
+                             headers: [("Idempotency-Key", envelope.transactionID.description)], body: try JSONEncoder().encode(envelope))
+    }
+}
+
+/// Parsers for option values.
+func parseHash(_ text: String, _ name: String) throws -> Hash {
+    guard let hash = Hash(hex: text) else { throw ValidationError("\(name) is 64 hex characters (a SHA-256)") }
+    return hash
+}
+
+func parseID(_ text: String, _ name: String) throws -> TransactionID { TransactionID(hash: try parseHash(text, name)) }
+
+extension TxCommand {
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "identity.enroll: a registrar enrolls a party; repeat --key with the new party's key file to prove it.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The new party's id.") var newParty: String
+        @Option(help: "The new party's key file (its public key is enrolled; it co-signs).") var newKey: String
+        @Option(help: "SHA-256 of salt and IIN/BIN, computed by the registrar (64 hex).") var identityCommitment: String
+        @Option(help: "The party's name.") var name: String
+        func run() async throws {
+            let key = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: newKey))))
+            var options = signer
+            if !options.key.contains(newKey) { options.key.append(newKey) }
+            try await options.submit(.enroll(TamgaLedger.Enroll(party: try PartyID(newParty), publicKey: key.publicKey,
+                                                                identityCommitment: try parseHash(identityCommitment, "--identity-commitment"), name: name)))
+        }
+    }
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "register-property", abstract: "property.register: a registrar registers a property with one owner (use send for co-owners).")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "apartment, house, land, ...") var kind: String
+        @Option(help: "The address.") var address: String
+        @Option(help: "Area in hundredths of a square metre.") var area: UInt64
+        @Option(help: "The owner's party id (whole share).") var owner: String
+        @Option(help: "SHA-256 of the title document (64 hex).") var titleHash: String
+        func run() async throws {
+            try await signer.submit(.registerProperty(RegisterProperty(
+                cadastralNumber: try CadastralNumber(property), kind: kind, address: address, area: AreaHundredths(area), location: nil,
+                owners: [Ownership(party: try PartyID(owner), share: .whole)], titleDocumentHash: try parseHash(titleHash, "--title-hash"))))
+        }
+    }
+
+    struct AccessCode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "access-code", abstract: "property.access_code: an owner sets the passport's access code (only its hash goes on chain).")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "The new access code.") var code: String
+        func run() async throws {
+            try await signer.submit(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), codeHash: .sha256(Array(code.utf8)))))
+        }
+    }
+
+    struct Mint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "token.mint: the issuer mints tokens against a fiat deposit.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The receiving party.") var to: String
+        @Option(help: "Tiyn.") var amount: UInt64
+        @Option(help: "SHA-256 of the deposit's reference (64 hex).") var depositReference: String
+        func run() async throws {
+            try await signer.submit(.mint(TamgaLedger.Mint(to: try PartyID(to), amount: Tiyn(amount), depositReference: try parseHash(depositReference, "--deposit-reference"))))
+        }
+    }
+
+    struct Burn: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "token.burn: the issuer redeems tokens.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "Tiyn.") var amount: UInt64
+        func run() async throws { try await signer.submit(.burn(TamgaLedger.Burn(amount: Tiyn(amount)))) }
+    }
+
+    struct Transfer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "token.transfer: pay another party.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The receiving party.") var to: String
+        @Option(help: "Tiyn.") var amount: UInt64
+        func run() async throws { try await signer.submit(.transfer(TamgaLedger.Transfer(to: try PartyID(to), amount: Tiyn(amount)))) }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "sale.list: every co-owner lists the property at a price.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "Tiyn.") var price: UInt64
+        func run() async throws { try await signer.submit(.list(ListProperty(cadastralNumber: try CadastralNumber(property), price: Tiyn(price)))) }
+    }
+
+    struct Buy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "sale.buy: buy a listed property; the price is held in escrow and settles when the deed is complete.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "Tiyn: the listed price.") var price: UInt64
+        func run() async throws { try await signer.submit(.buy(TamgaLedger.Buy(cadastralNumber: try CadastralNumber(property), price: Tiyn(price)))) }
+    }
+
+    struct DeedSign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "deed-sign", abstract: "deed.sign: a party signs a deed's terms (see `tamga query deed`).")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The deed id.") var deed: String
+        @Option(help: "The deed's terms hash (64 hex).") var termsHash: String
+        func run() async throws { try await signer.submit(.signDeed(SignDeed(deed: try parseID(deed, "--deed"), termsHash: try parseHash(termsHash, "--terms-hash")))) }
+    }
+
+    struct DeedAttest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "deed-attest", abstract: "deed.attest: a notary attests the parties' free will.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The deed id.") var deed: String
+        func run() async throws { try await signer.submit(.attestDeed(DeedReference(deed: try parseID(deed, "--deed")))) }
+    }
+
+    struct DeedCancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "deed-cancel", abstract: "deed.cancel: a party cancels an open deed; every hold is released.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The deed id.") var deed: String
+        func run() async throws { try await signer.submit(.cancelDeed(DeedReference(deed: try parseID(deed, "--deed")))) }
+    }
+
+    struct PledgePropose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pledge-propose", abstract: "pledge.propose: a bank proposes a pledge with its documents' hashes.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "The loan, tiyn.") var loan: UInt64
+        @Option(help: "SHA-256 of a document (64 hex); repeat for each.") var document: [String]
+        func run() async throws {
+            try await signer.submit(.proposePledge(ProposePledge(cadastralNumber: try CadastralNumber(property), loanAmount: Tiyn(loan),
+                                                                 documents: try document.map { try parseHash($0, "--document") })))
+        }
+    }
+
+    struct PledgeSign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pledge-sign", abstract: "pledge.sign: an owner signs a proposed pledge.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The pledge id.") var pledge: String
+        func run() async throws { try await signer.submit(.signPledge(PledgeReference(pledge: try parseID(pledge, "--pledge")))) }
+    }
+
+    struct PledgeRegister: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pledge-register", abstract: "pledge.register: a registrar registers a signed pledge after review.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The pledge id.") var pledge: String
+        func run() async throws { try await signer.submit(.registerPledge(PledgeReference(pledge: try parseID(pledge, "--pledge")))) }
+    }
+
+    struct PledgeReject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pledge-reject", abstract: "pledge.reject: a registrar rejects a pledge, with the reason.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The pledge id.") var pledge: String
+        @Option(help: "Why.") var reason: String
+        func run() async throws { try await signer.submit(.rejectPledge(RejectPledge(pledge: try parseID(pledge, "--pledge"), reason: reason))) }
+    }
+
+    struct PledgeRelease: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pledge-release", abstract: "pledge.release: the holding bank releases its pledge.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The pledge id.") var pledge: String
+        func run() async throws { try await signer.submit(.releasePledge(PledgeReference(pledge: try parseID(pledge, "--pledge")))) }
+    }
+
+    struct ArrestImpose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "arrest-impose", abstract: "arrest.impose: a court or enforcement officer arrests a property.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "SHA-256 of the order (64 hex).") var orderHash: String
+        func run() async throws { try await signer.submit(.imposeArrest(ImposeArrest(cadastralNumber: try CadastralNumber(property), orderHash: try parseHash(orderHash, "--order-hash")))) }
+    }
+
+    struct ArrestLift: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "arrest-lift", abstract: "arrest.lift: the imposing authority or a court lifts an arrest.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "The arrest id.") var arrest: String
+        @Option(help: "SHA-256 of the order (64 hex).") var orderHash: String
+        func run() async throws {
+            try await signer.submit(.liftArrest(LiftArrest(cadastralNumber: try CadastralNumber(property), arrest: try parseID(arrest, "--arrest"),
+                                                           orderHash: try parseHash(orderHash, "--order-hash"))))
+        }
+    }
+
+    struct CourtInvalidate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "court-invalidate", abstract: "court.invalidate: a court invalidates a settled deed by a compensating transaction.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The deed id.") var deed: String
+        @Option(help: "SHA-256 of the ruling (64 hex).") var orderHash: String
+        func run() async throws { try await signer.submit(.invalidateDeed(InvalidateDeed(deed: try parseID(deed, "--deed"), orderHash: try parseHash(orderHash, "--order-hash")))) }
+    }
+
+    struct KeyAdd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "key-add", abstract: "key.add: a party adds a key; repeat --key with the new key file to prove it.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The new key file (it co-signs).") var newKey: String
+        func run() async throws {
+            let key = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: newKey))))
+            var options = signer
+            if !options.key.contains(newKey) { options.key.append(newKey) }
+            try await options.submit(.addKey(AddKey(publicKey: key.publicKey)))
+        }
+    }
+
+    struct KeyRevoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "key-revoke", abstract: "key.revoke: a party revokes one of its keys.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The key id (64 hex).") var keyId: String
+        func run() async throws { try await signer.submit(.revokeKey(RevokeKey(keyId: KeyID(hash: try parseHash(keyId, "--key-id"))))) }
+    }
+
+    struct RecoveryRequest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "recovery-request", abstract: "key.recovery.request: registrar A asks to replace a party's keys; the new key co-signs.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The party whose keys are lost.") var forParty: String
+        @Option(help: "The new key file (it co-signs).") var newKey: String
+        @Option(help: "SHA-256 of the identity re-verification record (64 hex).") var verificationHash: String
+        func run() async throws {
+            let key = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: newKey))))
+            var options = signer
+            if !options.key.contains(newKey) { options.key.append(newKey) }
+            try await options.submit(.requestRecovery(RequestRecovery(party: try PartyID(forParty), newKey: key.publicKey,
+                                                                      verificationHash: try parseHash(verificationHash, "--verification-hash"))))
+        }
+    }
+
+    struct RecoveryStep: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "recovery", abstract: "key.recovery.approve|cancel|complete: registrar B approves, any current key cancels, a registrar completes after the time lock.")
+        enum Step: String, ExpressibleByArgument, CaseIterable { case approve, cancel, complete }
+        @OptionGroup var signer: SignerOptions
+        @Argument(help: "approve, cancel or complete.") var step: Step
+        @Option(help: "The recovery id (the request's transaction id).") var recovery: String
+        func run() async throws {
+            let reference = RecoveryReference(recovery: try parseID(recovery, "--recovery"))
+            switch step {
+            case .approve: try await signer.submit(.approveRecovery(reference))
+            case .cancel: try await signer.submit(.cancelRecovery(reference))
+            case .complete: try await signer.submit(.completeRecovery(reference))
+            }
+        }
+    }
+
+    struct GovernanceApprove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "governance-approve", abstract: "governance.approve: a validator operator approves a proposal.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The proposal id.") var proposal: String
+        func run() async throws { try await signer.submit(.approveGovernance(GovernanceReference(proposal: try parseID(proposal, "--proposal")))) }
+    }
+}
