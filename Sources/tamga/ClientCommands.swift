@@ -212,9 +212,9 @@ struct TxCommand: AsyncParsableCommand {
         commandName: "tx",
         abstract: "Build, sign and submit transactions; each prints its receipt once final.",
         subcommands: [Enroll.self, Register.self, AccessCode.self, Mint.self, Burn.self, Transfer.self, List.self, Buy.self,
-                      DeedSign.self, DeedAttest.self, DeedCancel.self, PledgePropose.self, PledgeSign.self, PledgeRegister.self,
-                      PledgeReject.self, PledgeRelease.self, ArrestImpose.self, ArrestLift.self, CourtInvalidate.self,
-                      KeyAdd.self, KeyRevoke.self, RecoveryRequest.self, RecoveryStep.self, GovernanceApprove.self, Send.self]
+                      DeedPropose.self, DeedSign.self, DeedAttest.self, DeedCancel.self, PledgePropose.self, PledgeSign.self, PledgeRegister.self,
+                      PledgeReject.self, PledgeRelease.self, ArrestImpose.self, ArrestLift.self, CourtInvalidate.self, CourtTransfer.self,
+                      KeyAdd.self, KeyRevoke.self, RecoveryRequest.self, RecoveryStep.self, GovernancePropose.self, GovernanceApprove.self, Send.self]
     )
 
     struct Send: AsyncParsableCommand {

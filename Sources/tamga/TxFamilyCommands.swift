@@ -294,3 +294,94 @@ extension TxCommand {
         func run() async throws { try await signer.submit(.approveGovernance(GovernanceReference(proposal: try parseID(proposal, "--proposal")))) }
     }
 }
+
+/// `party:share` (a share is `1`, `1/2`, ...), for deed and transfer options.
+func parseOwnership(_ text: String, _ name: String) throws -> (party: PartyID, share: Share, rest: [Substring]) {
+    let parts = text.split(separator: ":")
+    guard parts.count >= 2, let party = try? PartyID(String(parts[0])), let share = try? Share(parsing: String(parts[1])) else {
+        throw ValidationError("\(name) is party:share, such as citizen-1:1/2")
+    }
+    return (party, share, Array(parts.dropFirst(2)))
+}
+
+extension TxCommand {
+    struct DeedPropose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deed-propose",
+            abstract: "deed.propose: a deed with several sellers and buyers and an optional financing bank; every party then signs it.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(help: "A seller and the share sold, party:share; repeat for each.") var seller: [String]
+        @Option(help: "A buyer, the share bought and what it pays in tiyn, party:share:pays; repeat for each.") var buyer: [String]
+        @Option(help: "A financing bank, bank:amount:documentHash.") var financing: String?
+        @Option(help: "A registered pledge the buyers accept (its id); repeat for each.") var acceptPledge: [String] = []
+        func run() async throws {
+            let sellers = try seller.map { text -> Deed.Seller in
+                let parsed = try parseOwnership(text, "--seller")
+                return Deed.Seller(party: parsed.party, share: parsed.share)
+            }
+            let buyers = try buyer.map { text -> Deed.Buyer in
+                let parsed = try parseOwnership(text, "--buyer")
+                guard parsed.rest.count == 1, let pays = UInt64(parsed.rest[0]) else { throw ValidationError("--buyer is party:share:pays") }
+                return Deed.Buyer(party: parsed.party, share: parsed.share, pays: Tiyn(pays))
+            }
+            let bank = try financing.map { text -> Deed.Financing in
+                let parts = text.split(separator: ":").map(String.init)
+                guard parts.count == 3, let party = try? PartyID(parts[0]), let amount = UInt64(parts[1]) else {
+                    throw ValidationError("--financing is bank:amount:documentHash")
+                }
+                return Deed.Financing(bank: party, amount: Tiyn(amount), documentHash: try parseHash(parts[2], "--financing document hash"))
+            }
+            try await signer.submit(.proposeDeed(ProposeDeed(
+                cadastralNumber: try CadastralNumber(property), sellers: sellers, buyers: buyers, financing: bank,
+                acceptedPledges: acceptPledge.isEmpty ? nil : try acceptPledge.map { try parseID($0, "--accept-pledge") })))
+        }
+    }
+
+    struct CourtTransfer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "court-transfer", abstract: "court.transfer: a court orders shares moved from some parties to others.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        @Option(name: .customLong("from"), help: "A party losing a share, party:share; repeat for each.") var fromParty: [String]
+        @Option(name: .customLong("to"), help: "A party receiving a share, party:share; repeat for each.") var toParty: [String]
+        @Option(help: "SHA-256 of the court order (64 hex).") var orderHash: String
+        func run() async throws {
+            let from = try fromParty.map { text -> Ownership in
+                let parsed = try parseOwnership(text, "--from")
+                return Ownership(party: parsed.party, share: parsed.share)
+            }
+            let to = try toParty.map { text -> Ownership in
+                let parsed = try parseOwnership(text, "--to")
+                return Ownership(party: parsed.party, share: parsed.share)
+            }
+            try await signer.submit(.orderTransfer(OrderTransfer(cadastralNumber: try CadastralNumber(property), from: from, to: to,
+                                                                 orderHash: try parseHash(orderHash, "--order-hash"))))
+        }
+    }
+
+    struct GovernancePropose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "governance-propose",
+            abstract: "governance.propose: a validator operator proposes a change; it applies once operators with more than 2/3 of the votes approve.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "Grant a role, party:role (such as bank-2:bank).") var grantRole: String?
+        @Option(help: "Revoke a role, party:role.") var revokeRole: String?
+        @Option(help: "A JSON file with the new parameters (minimumFee, notaryAttestationRequired, deedLifetimeMillis, recoveryTimeLockMillis).") var parameters: String?
+        func run() async throws {
+            func role(_ text: String, _ name: String) throws -> (PartyID, Role) {
+                let parts = text.split(separator: ":").map(String.init)
+                guard parts.count == 2, let party = try? PartyID(parts[0]), let role = Role(rawValue: parts[1]) else {
+                    throw ValidationError("\(name) is party:role, a role being one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return (party, role)
+            }
+            let changes: [GovernanceChange] = try [
+                grantRole.map { let (party, role) = try role($0, "--grant-role"); return .grantRole(party: party, role: role) },
+                revokeRole.map { let (party, role) = try role($0, "--revoke-role"); return .revokeRole(party: party, role: role) },
+                parameters.map { .setParameters(try JSONDecoder().decode(Parameters.self, from: try Data(contentsOf: URL(fileURLWithPath: $0)))) },
+            ].compactMap { $0 }
+            guard changes.count == 1, let change = changes.first else { throw ValidationError("give exactly one of --grant-role, --revoke-role, --parameters") }
+            try await signer.submit(.proposeGovernance(ProposeGovernance(change: change)))
+        }
+    }
+}

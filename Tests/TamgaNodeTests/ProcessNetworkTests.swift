@@ -279,6 +279,16 @@ struct BusinessFlowTests {
         let pledgeRecord = try runTamga(["query", "pledge", pledge.id, "--node", cluster.urls[1], "--party", "bank-1", "--key", bankKey])
         #expect(pledgeRecord.output.contains("status: registered"), "\(pledgeRecord.output)")
 
+        // A deed with one seller and two buyers, proposed by a buyer; and a governance proposal.
+        _ = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+                   ["register-property", "--property", "02-002-002-7", "--kind", "land", "--address", "Astana, flow street 7",
+                    "--area", "50000", "--owner", "citizen-7", "--title-hash", hash("title 7")])
+        let deed = try tx(cluster, node: 1, keys: ["citizen-8"], party: "citizen-8",
+                          ["deed-propose", "--property", "02-002-002-7", "--seller", "citizen-7:1",
+                           "--buyer", "citizen-8:1/2:1000000", "--buyer", "citizen-9:1/2:1000000"])
+        #expect(deed.output.contains("deed.opened"), "\(deed.output)")
+        _ = try tx(cluster, node: 2, keys: ["operator-0"], party: "operator-0", ["governance-propose", "--grant-role", "citizen-8:notary"])
+
         // Key recovery: citizen-5 lost its key; two registrars recover it to a new one.
         let newKey = SigningKey()
         let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
