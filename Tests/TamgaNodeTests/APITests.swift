@@ -226,6 +226,16 @@ struct APITests {
             // The same challenge again.
             try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: body)) { #expect(code($0) == "auth.challenge_unknown") }
             try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(string: "{}")) { #expect(code($0) == "request.malformed") }
+            // A party that does not exist: no session, and no public record.
+            let stranger = try JSONEncoder().encode([
+                "party": "nobody-here", "keyId": key.publicKey.keyID.description, "challenge": Hash.sha256([5]).hex,
+                "signature": Hex.encode(key.sign([1]).bytes),
+            ])
+            try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: stranger)) { #expect(code($0) == "auth.unknown_party") }
+            try await client.execute(uri: "/v1/parties/nobody-here", method: .get) { #expect(code($0) == "party.unknown") }
+            try await client.execute(uri: "/v1/parties/citizen-1", method: .get) { (response: TestResponse) async throws in
+                #expect(try json(response)["nonce"] as? Int == 1)
+            }
         }
     }
 }
