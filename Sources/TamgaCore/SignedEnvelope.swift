@@ -151,6 +151,9 @@ public struct SignedEnvelope: Hashable, Sendable {
 }
 
 extension SignedEnvelope: BinaryCodable {
+    /// The length of `encoded()`, without encoding.
+    public var encodedByteCount: Int { 4 + payload.count + 1 + signatures.count * (Hash.byteCount + 64) }
+
     /// `u32 length ‖ payload ‖ u8 count ‖ count × (key id[32] ‖ signature[64])`.
     public func encode(to writer: inout ByteWriter) {
         writer.writeLengthPrefixed(payload)

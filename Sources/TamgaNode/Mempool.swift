@@ -1,5 +1,5 @@
 public import TamgaCore
-public import TamgaLedger
+import TamgaLedger
 import Synchronization
 
 /// Why the mempool refused a transaction.
@@ -107,10 +107,6 @@ struct Mempool {
 
     /// Everything waiting, oldest first.
     var all: [Entry] { entries.values.sorted { $0.arrival < $1.arrival } }
-}
-
-extension SignedEnvelope {
-    var encodedByteCount: Int { 4 + payload.count + 1 + signatures.count * (Hash.byteCount + 64) }
 }
 
 /// Remembers signature verdicts, so that each signature is verified once per node: when its

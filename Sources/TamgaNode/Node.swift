@@ -359,7 +359,7 @@ public actor Node {
 
     private func retainedVersion(atBlock height: Height) throws -> UInt64 {
         guard height.rawValue >= 1, height <= self.height else { throw HistoryError.notDecided(height) }
-        guard (try tree.loadRoot(version: height.rawValue)) != nil else { throw HistoryError.pruned(height) }
+        guard tree.loadRoot(version: height.rawValue) != nil else { throw HistoryError.pruned(height) }
         return height.rawValue
     }
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }

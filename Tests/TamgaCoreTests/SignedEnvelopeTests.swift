@@ -12,6 +12,7 @@ import Testing
         #expect(envelope.transactionID.hash == Hash.sha256(payload))
         #expect(envelope.entryHash.hex == "14c9ba9aa221cde29dadc6d47dd66ab130355fa76583807db338a271d56f6907")
         #expect(try SignedEnvelope.decodeEnvelope(envelope.encoded()) == envelope)
+        #expect(envelope.encodedByteCount == envelope.encoded().count)
     }
 
     @Test func verifiesEverySignerOverThePayloadBytes() throws {
