@@ -205,6 +205,12 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// A height asked about as SQLite stores it, or nil when it is beyond SQLite's integers (and so
+    /// beyond every stored block): a height from a request must not trap the node.
+    private static func storedHeight(_ height: UInt64) -> Int64? {
+        Int64(exactly: height)
+    }
+
     /// The highest stored block's height (zero before the first).
     public func lastHeight() throws -> Height {
         Height(UInt64(try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks") } ?? 0))
@@ -217,9 +223,10 @@ public final class NodeStore: Sendable {
 
     /// Up to `limit` consecutive blocks from `height` on, each with its commit.
     public func blocks(from height: Height, limit: Int) throws -> [(block: Block, commit: Commit)] {
+        guard let from = Self.storedHeight(height.rawValue) else { return [] }
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: #"SELECT block, "commit" FROM blocks WHERE height >= ? ORDER BY height LIMIT ?"#,
-                             arguments: [Int64(height.rawValue), limit])
+                             arguments: [from, limit])
         }
         return try rows.map { row in
             (try decodeRow(Block.self, row["block"], table: "blocks"), try decodeRow(Commit.self, row["commit"], table: "blocks"))
@@ -237,8 +244,9 @@ public final class NodeStore: Sendable {
 
     /// The receipts of the block at `height`, in transaction order.
     public func receipts(at height: Height) throws -> [Receipt] {
-        try database.read { db in
-            try Data.fetchAll(db, sql: "SELECT receipt FROM transactions WHERE height = ? ORDER BY position", arguments: [Int64(height.rawValue)])
+        guard let stored = Self.storedHeight(height.rawValue) else { return [] }
+        return try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT receipt FROM transactions WHERE height = ? ORDER BY position", arguments: [stored])
         }.map { try decodeRow(Receipt.self, $0, table: "transactions") }
     }
 
@@ -363,13 +371,14 @@ public final class NodeStore: Sendable {
     /// cursor, at most `limit`.
     public func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
         let start = cursor ?? EventCursor(height: 0, position: -1, seq: -1)
+        guard let startHeight = Self.storedHeight(start.height) else { return [] }
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.height, s.position, s.seq, t.receipt FROM event_subjects s
                 JOIN transactions t ON t.height = s.height AND t.position = s.position
                 WHERE s.subject = ? AND (s.height, s.position, s.seq) > (?, ?, ?)
                 ORDER BY s.height, s.position, s.seq LIMIT ?
-                """, arguments: [subject, Int64(start.height), start.position, start.seq, limit])
+                """, arguments: [subject, startHeight, start.position, start.seq, limit])
         }
         return try rows.map { row in
             let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")

@@ -114,6 +114,12 @@ struct APITests {
             }
             try await client.execute(uri: "/v1/blocks?limit=0", method: .get) { #expect(code($0) == "request.bad_limit") }
             try await client.execute(uri: "/v1/blocks/999999", method: .get) { #expect(code($0) == "block.unknown") }
+            // Heights beyond SQLite's integers (2^63 and up) are simply not there; they must not trap the node.
+            try await client.execute(uri: "/v1/blocks/9223372036854775809", method: .get) { #expect(code($0) == "block.unknown") }
+            try await client.execute(uri: "/v1/blocks?from=18446744073709551615", method: .get) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect((try json(response)["items"] as? [Any])?.isEmpty == true)
+            }
             // Idempotency-Key: the same request twice gets the same answer; another request under the key, 409.
             let again = try JSONEncoder().encode(try transfer(citizen, to: "citizen-5"))
             let other = try JSONEncoder().encode(try transfer(citizen, to: "citizen-6"))
@@ -172,6 +178,10 @@ struct APITests {
             try await client.execute(uri: "/v1/properties/\(property)/history", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
                 let kinds = (try json(response)["items"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
                 #expect(kinds.count == 2, "registered, then the access code set: \(kinds)")
+            }
+            try await client.execute(uri: "/v1/properties/\(property)/history?after=18446744073709551615.0.0", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
+                #expect(response.status == .ok)
+                #expect((try json(response)["items"] as? [Any])?.isEmpty == true)
             }
 
             // Listed for sale: it appears among the offers, for anyone.
