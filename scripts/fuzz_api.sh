@@ -27,5 +27,10 @@ done
     --body '{"cadastralNumber": "01-001-001-1", "kind": "apartment", "address": "Astana, fuzz street 1", "area": 6000,
              "owners": [{"party": "citizen-1", "share": "1"}], "titleDocumentHash": "'"$(printf title | sha256sum | cut -c1-64)"'"}' >/dev/null
 
-timeout 600 python3 -m schemathesis.cli run "$api/v1/openapi.json" --url "$api" --max-examples 100 \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth
+# FUZZ_EXAMPLES raises the examples per operation for a longer run by hand.
+if ! timeout 600 python3 -m schemathesis.cli run "$api/v1/openapi.json" --url "$api" --max-examples "${FUZZ_EXAMPLES:-100}" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth; then
+    echo "--- the node's log (last 40 lines) ---" >&2
+    tail -n 40 "$work/node.log" >&2
+    exit 1
+fi

@@ -97,10 +97,15 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         let base = try latest.map { try root(at: $0) } ?? nil
         var builder = BatchBuilder(store: store, version: version)
         let pending = PendingUpdate.sortedLastWins(updates)
-        let newRoot = try builder.update(base, at: .root, pending[...])
-        try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale,
-                                      values: pending.map { ($0.keyHash, $0.value) }))
-        return newRoot?.hash ?? .zero
+        do {
+            let newRoot = try builder.update(base, at: .root, pending[...])
+            try store.save(TreeWriteBatch(version: version, root: newRoot, nodes: builder.nodes, staleNodes: builder.stale,
+                                          values: pending.map { ($0.keyHash, $0.value) }))
+            return newRoot?.hash ?? .zero
+        } catch {
+            store.discard(builder.placed)
+            throw error
+        }
     }
 
     /// Reads every node of `version`, recomputes each hash from the node's contents and checks
@@ -110,9 +115,8 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         var records: [(keyHash: Hash, value: [UInt8])] = []
         var pending: [(reference: ChildReference, path: NodePath)] = try root(at: version).map { [($0, .root)] } ?? []
         while let (reference, path) = pending.popLast() {
-            let key = NodeKey(version: reference.version, path: path)
-            guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
-            guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(key) }
+            let node = try store.node(reference, at: path)
+            guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(NodeKey(version: reference.version, path: path)) }
             switch node {
             case let .leaf(keyHash, value):
                 records.append((keyHash, value))
@@ -136,9 +140,7 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         var path = NodePath.root
         var siblings: [Hash] = []
         while let reference = current {
-            let key = NodeKey(version: reference.version, path: path)
-            guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
-            switch node {
+            switch try store.node(reference, at: path) {
             case let .leaf(leafKeyHash, value):
                 let terminal = StateProof.Terminal.leaf(keyHash: leafKeyHash, valueHash: .sha256(value))
                 return (leafKeyHash == keyHash ? value : nil, siblings, terminal)
@@ -150,6 +152,15 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
             }
         }
         return (nil, siblings, .empty)
+    }
+}
+
+extension TreeNodeStore {
+    /// The node `reference` names at `path`.
+    fileprivate func node(_ reference: ChildReference, at path: NodePath) throws -> TreeNode {
+        let key = NodeKey(version: reference.version, path: path)
+        guard let node = try loadNode(key, placedAt: reference.slot) else { throw StateTreeError.missingNode(key) }
+        return node
     }
 }
 
@@ -176,11 +187,12 @@ private struct PendingUpdate {
 private struct BatchBuilder<Store: TreeNodeStore> {
     let store: Store
     let version: UInt64
-    /// New nodes in the order written; a leaf moved later in the batch leaves a nil behind.
-    private var written: [(key: NodeKey, node: TreeNode)?] = []
+    /// New nodes in the order written, with where the store placed them; a leaf moved later in
+    /// the batch leaves a nil behind.
+    private var written: [(key: NodeKey, node: TreeNode, slot: UInt32)?] = []
     /// Where each leaf written by this batch sits in `written`, so that it can be moved up.
     private var writtenLeaves: [NodeKey: Int] = [:]
-    var stale: [NodeKey] = []
+    var stale: [(key: NodeKey, slot: UInt32)] = []
 
     init(store: Store, version: UInt64) {
         self.store = store
@@ -188,7 +200,9 @@ private struct BatchBuilder<Store: TreeNodeStore> {
     }
 
     /// The nodes to save.
-    var nodes: [(key: NodeKey, node: TreeNode)] { written.compactMap { $0 } }
+    var nodes: [(key: NodeKey, node: TreeNode)] { written.compactMap { $0.map { ($0.key, $0.node) } } }
+    /// Where the store placed them.
+    var placed: [UInt32] { written.compactMap { $0?.slot } }
 
     /// The new subtree at `path` after applying `updates`, all of whose keys lie under `path`.
     mutating func update(_ child: ChildReference?, at path: NodePath, _ updates: ArraySlice<PendingUpdate>) throws -> ChildReference? {
@@ -197,8 +211,7 @@ private struct BatchBuilder<Store: TreeNodeStore> {
             return write(subtreeOf: updates.compactMap { update in update.value.map { (update.keyHash, $0) } }[...], at: path)
         }
         let key = NodeKey(version: child.version, path: path)
-        guard let node = try store.loadNode(key) else { throw StateTreeError.missingNode(key) }
-        switch node {
+        switch try store.node(child, at: path) {
         case let .leaf(leafKeyHash, leafValue):
             var records: [(Hash, [UInt8])] = []
             var isLeafReplaced = false
@@ -212,7 +225,7 @@ private struct BatchBuilder<Store: TreeNodeStore> {
                 let position = records.firstIndex { $0.0 > leafKeyHash } ?? records.endIndex
                 records.insert((leafKeyHash, leafValue), at: position)
             }
-            stale.append(key)
+            stale.append((key, child.slot))
             return write(subtreeOf: records[...], at: path)
         case let .inner(left, right):
             let depth = Int(path.depth)
@@ -220,7 +233,7 @@ private struct BatchBuilder<Store: TreeNodeStore> {
             let newLeft = try update(left, at: path.child(right: false), updates[..<split])
             let newRight = try update(right, at: path.child(right: true), updates[split...])
             if newLeft == left && newRight == right { return child }
-            stale.append(key)
+            stale.append((key, child.slot))
             return try joining(newLeft, newRight, at: path)
         }
     }
@@ -248,11 +261,11 @@ private struct BatchBuilder<Store: TreeNodeStore> {
                 preconditionFailure("a leaf of this batch is missing")
             }
             written[position] = nil
+            store.discard([pending.slot])
             node = pending.node
         } else {
-            guard let stored = try store.loadNode(oldKey) else { throw StateTreeError.missingNode(oldKey) }
-            node = stored
-            stale.append(oldKey)
+            node = try store.node(leaf, at: oldPath)
+            stale.append((oldKey, leaf.slot))
         }
         return write(node, at: newPath)
     }
@@ -278,13 +291,11 @@ private struct BatchBuilder<Store: TreeNodeStore> {
 
     private mutating func write(_ node: TreeNode, at path: NodePath) -> ChildReference {
         let key = NodeKey(version: version, path: path)
-        if case .leaf = node {
-            writtenLeaves[key] = written.count
-            written.append((key, node))
-            return ChildReference(hash: node.hash, version: version, isLeaf: true)
-        }
-        written.append((key, node))
-        return ChildReference(hash: node.hash, version: version, isLeaf: false)
+        let isLeaf = if case .leaf = node { true } else { false }
+        if isLeaf { writtenLeaves[key] = written.count }
+        let slot = store.place(node, at: key)
+        written.append((key, node, slot))
+        return ChildReference(hash: node.hash, version: version, isLeaf: isLeaf, slot: slot)
     }
 
     /// Binary search: updates are sorted and share the first `depth` bits, so those going left come first.

@@ -62,11 +62,33 @@ public struct ChildReference: Hashable, Sendable {
     /// The version that wrote the child; with the child's path it forms the child's `NodeKey`.
     public let version: UInt64
     public let isLeaf: Bool
+    /// Where an in-memory store holds the child (`TreeNodeStore.place`), so that a walk reads it
+    /// without a lookup; `notPlaced` otherwise. A hint only: a store checks it against the
+    /// child's key. Not part of the reference's identity or of its encoding.
+    public let slot: UInt32
 
-    public init(hash: Hash, version: UInt64, isLeaf: Bool) {
+    public static let notPlaced = UInt32.max
+
+    public init(hash: Hash, version: UInt64, isLeaf: Bool, slot: UInt32 = ChildReference.notPlaced) {
         self.hash = hash
         self.version = version
         self.isLeaf = isLeaf
+        self.slot = slot
+    }
+
+    /// The same reference, with the child at `slot`.
+    func placed(at slot: UInt32) -> ChildReference {
+        ChildReference(hash: hash, version: version, isLeaf: isLeaf, slot: slot)
+    }
+
+    public static func == (lhs: ChildReference, rhs: ChildReference) -> Bool {
+        lhs.hash == rhs.hash && lhs.version == rhs.version && lhs.isLeaf == rhs.isLeaf
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
+        hasher.combine(version)
+        hasher.combine(isLeaf)
     }
 }
 
@@ -93,13 +115,14 @@ public struct TreeWriteBatch: Sendable {
     /// The root of the new version; nil for an empty tree.
     public let root: ChildReference?
     public let nodes: [(key: NodeKey, node: TreeNode)]
-    /// Nodes that the new version no longer uses; they stay readable until pruned.
-    public let staleNodes: [NodeKey]
+    /// Nodes that the new version no longer uses, with where they were placed; they stay
+    /// readable until pruned.
+    public let staleNodes: [(key: NodeKey, slot: UInt32)]
     /// The records this version changed (nil: deleted), for a store that keeps a flat index of
     /// the latest values.
     public let values: [(keyHash: Hash, value: [UInt8]?)]
 
-    public init(version: UInt64, root: ChildReference?, nodes: [(key: NodeKey, node: TreeNode)], staleNodes: [NodeKey],
+    public init(version: UInt64, root: ChildReference?, nodes: [(key: NodeKey, node: TreeNode)], staleNodes: [(key: NodeKey, slot: UInt32)],
                 values: [(keyHash: Hash, value: [UInt8]?)]) {
         self.version = version
         self.root = root
@@ -122,6 +145,13 @@ public enum LatestValue: Sendable {
 public protocol TreeNodeStore {
     /// The node written at `key`, or nil if there is none (or it was pruned).
     func loadNode(_ key: NodeKey) throws -> TreeNode?
+    /// The node written at `key`, which a reference says was placed at `slot`.
+    func loadNode(_ key: NodeKey, placedAt slot: UInt32) throws -> TreeNode?
+    /// Takes a node of the version being built before `save`, for a store that keeps nodes where
+    /// references can point (the in-memory one); returns its slot, or `ChildReference.notPlaced`.
+    func place(_ node: TreeNode, at key: NodeKey) -> UInt32
+    /// Forgets placed nodes that no saved version will use (a batch that failed, a leaf moved).
+    func discard(_ slots: [UInt32])
     /// The root of `version`: `.some(nil)` for an empty tree, nil if the version is unknown or pruned.
     func loadRoot(version: UInt64) throws -> ChildReference??
     /// The newest version written, or nil if none.
@@ -135,82 +165,156 @@ public protocol TreeNodeStore {
 }
 
 extension TreeNodeStore {
+    public func loadNode(_ key: NodeKey, placedAt slot: UInt32) throws -> TreeNode? { try loadNode(key) }
+    public func place(_ node: TreeNode, at key: NodeKey) -> UInt32 { ChildReference.notPlaced }
+    public func discard(_ slots: [UInt32]) {}
     public func loadLatestValue(keyHash: Hash) throws -> LatestValue { .unindexed }
 }
 
-/// A `TreeNodeStore` in memory, for tests, benchmarks and the simulator.
+/// A `TreeNodeStore` in memory, for the node's working state, tests, benchmarks and the simulator.
 ///
-/// Nodes are grouped by the version that wrote them: a batch becomes one table sized exactly, and
-/// the recent versions, which every update walks through, stay in small tables that fit in cache.
+/// Nodes live in one array of slots; a reference names its child's slot, so a walk reads each
+/// node with one array access and no hashing, and the array holds plain values (no object per
+/// node, no reference counting along a walk). Each slot keeps its node's key, against which every
+/// read is checked. A pruned node's slot goes on a free list and is reused.
 public final class InMemoryTreeNodeStore: TreeNodeStore {
-    /// Per-version tables; `tables[i]` holds the nodes written by version `firstVersion + i`.
-    private var tables: [[NodePath: TreeNode]] = []
-    private var firstVersion: UInt64 = 0
+    private struct Slot {
+        var key: NodeKey
+        var node: TreeNode?
+    }
+
+    private var slots: [Slot] = []
+    private var freeSlots: [UInt32] = []
     /// The latest version's records by key hash, so that reading the current state takes one lookup.
     private var latest: [Hash: [UInt8]] = [:]
-    private var roots: [UInt64: ChildReference?] = [:]
-    private var newest: UInt64?
-    /// The nodes each version made stale.
-    private var staleSince: [UInt64: [NodeKey]] = [:]
+    /// The retained versions' roots, oldest first.
+    private var roots: [(version: UInt64, root: ChildReference?)] = []
+    /// The slots of the nodes each version made stale: free once that version is the oldest kept.
+    private var staleSince: [(version: UInt64, slots: [UInt32])] = []
 
     public init() {}
 
     /// How many nodes are held, for tests of pruning.
-    public var nodeCount: Int { tables.reduce(0) { $0 + $1.count } }
+    public var nodeCount: Int { slots.count - freeSlots.count }
 
-    public func loadNode(_ key: NodeKey) -> TreeNode? {
-        guard key.version >= firstVersion, key.version - firstVersion < UInt64(tables.count) else { return nil }
-        return tables[Int(key.version - firstVersion)][key.path]
+    public func loadNode(_ key: NodeKey, placedAt slot: UInt32) -> TreeNode? {
+        if slot != ChildReference.notPlaced, Int(slot) < slots.count {
+            let placed = slots[Int(slot)]
+            if placed.key == key, let node = placed.node { return node }
+        }
+        return loadNode(key)
     }
 
-    public func loadRoot(version: UInt64) -> ChildReference?? { roots[version] }
+    /// The node written at `key`, found by walking its path from the first retained version at or
+    /// after the one that wrote it (the map itself follows slots and rarely needs this).
+    public func loadNode(_ key: NodeKey) -> TreeNode? {
+        guard let start = roots.firstIndex(where: { $0.version >= key.version }) else { return nil }
+        var reference = roots[start].root
+        var path = NodePath.root
+        while let current = reference, Int(current.slot) < slots.count {
+            let placed = slots[Int(current.slot)]
+            guard placed.key == NodeKey(version: current.version, path: path), let node = placed.node else { return nil }
+            if path == key.path { return current.version == key.version ? node : nil }
+            guard case let .inner(left, right) = node, path.depth < key.path.depth else { return nil }
+            let goesRight = key.path.bits.bit(at: Int(path.depth))
+            reference = goesRight ? right : left
+            path = path.child(right: goesRight)
+        }
+        return nil
+    }
 
-    public func latestVersion() -> UInt64? { newest }
+    public func place(_ node: TreeNode, at key: NodeKey) -> UInt32 {
+        if let slot = freeSlots.popLast() {
+            slots[Int(slot)] = Slot(key: key, node: node)
+            return slot
+        }
+        precondition(slots.count < Int(ChildReference.notPlaced), "the in-memory state tree is full")
+        slots.append(Slot(key: key, node: node))
+        return UInt32(slots.count - 1)
+    }
+
+    public func discard(_ discarded: [UInt32]) {
+        for slot in discarded { freeSlot(slot) }
+    }
+
+    public func loadRoot(version: UInt64) -> ChildReference?? {
+        guard let index = index(of: version) else { return nil }
+        return .some(roots[index].root)
+    }
+
+    public func latestVersion() -> UInt64? { roots.last?.version }
 
     public func save(_ batch: TreeWriteBatch) {
-        precondition(newest.map { batch.version > $0 } ?? true, "versions must increase")
-        var table = [NodePath: TreeNode](minimumCapacity: batch.nodes.count)
-        for (key, node) in batch.nodes {
-            precondition(key.version == batch.version, "a batch writes only nodes of its own version")
-            table[key.path] = node
-        }
-        if tables.isEmpty { firstVersion = batch.version }
-        // Versions with no new nodes (or skipped numbers) get empty tables, so indexing stays direct.
-        while firstVersion + UInt64(tables.count) < batch.version { tables.append([:]) }
-        tables.append(table)
-        roots[batch.version] = .some(batch.root)
-        if !batch.staleNodes.isEmpty { staleSince[batch.version] = batch.staleNodes }
+        precondition(roots.last.map { batch.version > $0.version } ?? true, "versions must increase")
+        precondition(batch.root.map { $0.slot != ChildReference.notPlaced } ?? true, "an in-memory version's nodes are placed as they are written")
+        roots.append((batch.version, batch.root))
+        let stale = batch.staleNodes.map(\.slot).filter { $0 != ChildReference.notPlaced }
+        if !stale.isEmpty { staleSince.append((batch.version, stale)) }
         for (keyHash, value) in batch.values { latest[keyHash] = value }
-        newest = batch.version
     }
 
     public func loadLatestValue(keyHash: Hash) -> LatestValue {
         latest[keyHash].map(LatestValue.present) ?? .absent
     }
 
-    /// Replaces the flat index of the latest version, after the versions were restored from
-    /// disk by `save` with their nodes only.
+    public func prune(keepingFrom version: UInt64) {
+        roots.removeFirst(roots.prefix { $0.version < version }.count)
+        // A node stale since v is still used by versions before v, so it may go once v ≤ the
+        // oldest version kept.
+        let freed = staleSince.prefix { $0.version <= version }
+        for entry in freed { for slot in entry.slots { freeSlot(slot) } }
+        staleSince.removeFirst(freed.count)
+    }
+
+    /// Replaces the contents with versions read back from a disk store: each retained version's
+    /// root (oldest first), every node those versions use, keyed as written, and when each node
+    /// that later versions replaced became stale. Nodes are placed and linked here; a node a
+    /// version needs but `nodes` lacks is `missingNode`. Hashes are not checked
+    /// (`AuthenticatedMap.audit` does that), and the index of latest values is left to
+    /// `restoreLatestIndex`.
+    public func restore(roots restored: [(version: UInt64, root: ChildReference?)], nodes: [NodeKey: TreeNode],
+                        stale: [(since: UInt64, key: NodeKey)]) throws {
+        slots = []
+        freeSlots = []
+        var placedSlots: [NodeKey: UInt32] = [:]
+        func link(_ reference: ChildReference, at path: NodePath) throws -> ChildReference {
+            let key = NodeKey(version: reference.version, path: path)
+            if let slot = placedSlots[key] { return reference.placed(at: slot) }
+            guard var node = nodes[key] else { throw StateTreeError.missingNode(key) }
+            if case let .inner(left, right) = node {
+                node = .inner(left: try left.map { try link($0, at: path.child(right: false)) },
+                              right: try right.map { try link($0, at: path.child(right: true)) })
+            }
+            let slot = place(node, at: key)
+            placedSlots[key] = slot
+            return reference.placed(at: slot)
+        }
+        roots = try restored.map { ($0.version, try $0.root.map { try link($0, at: .root) }) }
+        var staleByVersion: [UInt64: [UInt32]] = [:]
+        for (since, key) in stale {
+            if let slot = placedSlots[key] { staleByVersion[since, default: []].append(slot) }
+        }
+        staleSince = staleByVersion.keys.sorted().map { ($0, staleByVersion[$0] ?? []) }
+        latest = [:]
+    }
+
+    /// Replaces the flat index of the latest version, after the versions were restored from disk.
     public func restoreLatestIndex(_ records: [(keyHash: Hash, value: [UInt8])]) {
         latest = Dictionary(records.map { ($0.keyHash, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
-    public func prune(keepingFrom version: UInt64) {
-        // A node stale since v is still used by versions before v, so it may go once v ≤ the
-        // oldest version kept.
-        var removable: [UInt64: [NodePath]] = [:]
-        for since in staleSince.keys where since <= version {
-            for key in staleSince.removeValue(forKey: since) ?? [] { removable[key.version, default: []].append(key.path) }
+    private func freeSlot(_ slot: UInt32) {
+        slots[Int(slot)].node = nil
+        freeSlots.append(slot)
+    }
+
+    private func index(of version: UInt64) -> Int? {
+        // Versions increase along `roots`: binary search.
+        var low = 0, high = roots.count
+        while low < high {
+            let middle = (low + high) / 2
+            if roots[middle].version < version { low = middle + 1 } else { high = middle }
         }
-        for (written, paths) in removable where written >= firstVersion && written - firstVersion < UInt64(tables.count) {
-            let index = Int(written - firstVersion)
-            for path in paths { tables[index][path] = nil }
-        }
-        // Drop emptied tables at the front.
-        let empty = tables.prefix { $0.isEmpty }.count
-        if empty > 0 {
-            tables.removeFirst(empty)
-            firstVersion += UInt64(empty)
-        }
-        for kept in roots.keys where kept < version { roots[kept] = nil }
+        return low < roots.count && roots[low].version == version ? low : nil
     }
 }

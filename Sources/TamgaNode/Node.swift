@@ -785,6 +785,9 @@ final class RecordingTreeStore: TreeNodeStore {
     private var batches: [TreeWriteBatch] = []
 
     func loadNode(_ key: NodeKey) -> TreeNode? { base.loadNode(key) }
+    func loadNode(_ key: NodeKey, placedAt slot: UInt32) -> TreeNode? { base.loadNode(key, placedAt: slot) }
+    func place(_ node: TreeNode, at key: NodeKey) -> UInt32 { base.place(node, at: key) }
+    func discard(_ slots: [UInt32]) { base.discard(slots) }
     func loadRoot(version: UInt64) -> ChildReference?? { base.loadRoot(version: version) }
     func latestVersion() -> UInt64? { base.latestVersion() }
     func loadLatestValue(keyHash: Hash) -> LatestValue { base.loadLatestValue(keyHash: keyHash) }

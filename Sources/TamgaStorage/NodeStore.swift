@@ -290,7 +290,7 @@ public final class NodeStore: Sendable {
         }
         try db.execute(sql: "INSERT INTO tree_roots (version, root) VALUES (?, ?)", arguments: [version, batch.root.map { Data($0.encoded()) }])
         let insertStale = try db.cachedStatement(sql: "INSERT INTO tree_stale (since, version, depth, bits) VALUES (?, ?, ?, ?)")
-        for key in batch.staleNodes {
+        for (key, _) in batch.staleNodes {
             try insertStale.execute(arguments: [version, Int64(key.version), Int64(key.path.depth), Data(key.path.bits.bytes)])
         }
     }
@@ -318,46 +318,34 @@ public final class NodeStore: Sendable {
     /// Returns the root hash of `version`.
     public func loadTree(into store: InMemoryTreeNodeStore, through version: UInt64) throws -> Hash {
         let last = Int64(version)
-        let (roots, nodes, stale) = try database.read { db in
+        let (roots, nodes, staleRows) = try database.read { db in
             (try Row.fetchAll(db, sql: "SELECT version, root FROM tree_roots WHERE version <= ? ORDER BY version", arguments: [last]),
-             try Row.fetchAll(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE version <= ? ORDER BY version", arguments: [last]),
+             try Row.fetchAll(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE version <= ?", arguments: [last]),
              try Row.fetchAll(db, sql: "SELECT since, version, depth, bits FROM tree_stale WHERE since <= ?", arguments: [last]))
         }
         guard let lastRow = roots.last, UInt64(lastRow["version"] as Int64) == version else {
             throw StorageError.integrity("state version \(version) is not stored")
         }
-        func path(_ row: Row) throws -> NodePath {
+        func key(_ row: Row, table: String) throws -> NodeKey {
             let depth: Int64 = row["depth"], bits: Data = row["bits"]
             guard (0...256).contains(depth), let hash = Hash(bytes: [UInt8](bits)) else {
-                throw StorageError.corruptRow(table: "tree_nodes", reason: "node path")
+                throw StorageError.corruptRow(table: table, reason: "node path")
             }
-            return NodePath(bits: hash, depth: UInt16(depth))
+            return NodeKey(version: UInt64(row["version"] as Int64), path: NodePath(bits: hash, depth: UInt16(depth)))
         }
-        var nodesByVersion: [UInt64: [(key: NodeKey, node: TreeNode)]] = [:]
+        var nodesByKey: [NodeKey: TreeNode] = [:]
+        nodesByKey.reserveCapacity(nodes.count)
         for row in nodes {
-            let version = UInt64(row["version"] as Int64)
-            let node = try decodeRow(TreeNode.self, row["node"], table: "tree_nodes")
-            nodesByVersion[version, default: []].append((NodeKey(version: version, path: try path(row)), node))
+            nodesByKey[try key(row, table: "tree_nodes")] = try decodeRow(TreeNode.self, row["node"], table: "tree_nodes")
         }
-        var staleBySince: [UInt64: [NodeKey]] = [:]
-        for row in stale {
-            staleBySince[UInt64(row["since"] as Int64), default: []].append(NodeKey(version: UInt64(row["version"] as Int64), path: try path(row)))
-        }
-        // Nodes of versions before the first retained root are still used by the retained ones.
-        let firstRoot = UInt64(roots[0]["version"] as Int64)
-        for version in nodesByVersion.keys.sorted() where version < firstRoot {
-            store.save(TreeWriteBatch(version: version, root: nil, nodes: nodesByVersion[version] ?? [], staleNodes: staleBySince[version] ?? [], values: []))
-        }
-        for row in roots {
-            let version = UInt64(row["version"] as Int64)
+        let stale = try staleRows.map { (since: UInt64(($0["since"] as Int64)), key: try key($0, table: "tree_stale")) }
+        let retained = try roots.map { row in
             let rootBytes: Data? = row["root"]
-            let root = try rootBytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots") }
-            store.save(TreeWriteBatch(version: version, root: root, nodes: nodesByVersion[version] ?? [], staleNodes: staleBySince[version] ?? [], values: []))
+            return (version: UInt64(row["version"] as Int64), root: try rootBytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots") })
         }
-        // The versions before the first retained root were pruned: only their live nodes remain.
-        store.prune(keepingFrom: firstRoot)
         let map = AuthenticatedMap(store: store)
         do {
+            try store.restore(roots: retained, nodes: nodesByKey, stale: stale)
             store.restoreLatestIndex(try map.audit(version: version))
             return try map.rootHash(at: version)
         } catch let error as StateTreeError {

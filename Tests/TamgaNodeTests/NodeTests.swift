@@ -111,17 +111,22 @@ struct SingleNodeTests {
         await stop(running)
         let path = network.homes[0].databaseURL.path
 
-        // An insider rewrites a party record in the state tree (court-1 becomes court-9).
+        // An insider rewrites a party record in the state tree (court-1 becomes court-9), in every
+        // stored node that holds it: the record's node in the signed state is one of them, whichever
+        // version wrote it (a record's leaf is rewritten when a neighbouring key moves it).
         let database = try DatabaseQueue(path: path)
         try await database.write { db in
-            let row = try #require(try Row.fetchOne(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE instr(node, CAST('court-1' AS BLOB)) > 0"))
-            let node: Data = row["node"]
-            var edited = [UInt8](node)
-            let needle = Array("court-1".utf8)
-            let at = try #require((0...(edited.count - needle.count)).first { Array(edited[$0..<($0 + needle.count)]) == needle })
-            edited[at + needle.count - 1] = UInt8(ascii: "9")
-            try db.execute(sql: "UPDATE tree_nodes SET node = ? WHERE version = ? AND depth = ? AND bits = ?",
-                           arguments: [Data(edited), row["version"] as Int64, row["depth"] as Int64, row["bits"] as Data])
+            let rows = try Row.fetchAll(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE instr(node, CAST('court-1' AS BLOB)) > 0")
+            #expect(!rows.isEmpty)
+            for row in rows {
+                let node: Data = row["node"]
+                var edited = [UInt8](node)
+                let needle = Array("court-1".utf8)
+                let at = try #require((0...(edited.count - needle.count)).first { Array(edited[$0..<($0 + needle.count)]) == needle })
+                edited[at + needle.count - 1] = UInt8(ascii: "9")
+                try db.execute(sql: "UPDATE tree_nodes SET node = ? WHERE version = ? AND depth = ? AND bits = ?",
+                               arguments: [Data(edited), row["version"] as Int64, row["depth"] as Int64, row["bits"] as Data])
+            }
         }
         try database.close()
         do {
