@@ -154,6 +154,7 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
 
 private func report(_ name: String, count: Int, seconds: Double) {
     let rate = Double(count) / seconds
-    let padded = name.padding(toLength: 58, withPad: " ", startingAt: 0)
+    // Padded to line the rates up, never cut.
+    let padded = name.count < 58 ? name.padding(toLength: 58, withPad: " ", startingAt: 0) : name
     print("\(padded) \(String(format: "%12.0f", rate)) /s   (\(count) in \(String(format: "%.2f", seconds)) s)")
 }

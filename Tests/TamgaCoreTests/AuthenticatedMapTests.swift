@@ -104,6 +104,43 @@ func key(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(store.nodeCount == latestOnly.nodeCount)
     }
 
+    @Test func pruningFreesSlotsThatNewVersionsReuse() throws {
+        let store = InMemoryTreeNodeStore()
+        let map = AuthenticatedMap(store: store)
+        let keys = (0..<40).map { key("k\($0)") }
+        try map.apply(keys.map { StateUpdate(key: $0, value: key("v0")) }, as: 1)
+        let oneVersion = store.nodeCount
+        for version in 2...200 {
+            try map.apply(keys.map { StateUpdate(key: $0, value: key("v\(version)")) }, as: UInt64(version))
+            try store.prune(keepingFrom: UInt64(version))
+            #expect(store.nodeCount == oneVersion)
+        }
+        for index in keys.indices {
+            let (value, proof) = try map.proof(forKey: keys[index], at: 200)
+            #expect(value == key("v200"))
+            try proof.verifyInclusion(key: keys[index], value: key("v200"), root: try map.rootHash(at: 200))
+        }
+    }
+
+    @Test func aSlotNamedByAReferenceIsCheckedAgainstTheNodesKey() throws {
+        let store = InMemoryTreeNodeStore()
+        let map = AuthenticatedMap(store: store)
+        try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v")) }, as: 1)
+        let root = try #require(store.loadRoot(version: 1) ?? nil)
+        let rootKey = NodeKey(version: 1, path: .root)
+        guard case let .inner(left, _)? = store.loadNode(rootKey, placedAt: root.slot), let left else {
+            Issue.record("the root of 20 records is an inner node with a left child")
+            return
+        }
+        // A slot holding another node, or no slot at all: the node is found by its key instead.
+        #expect(store.loadNode(rootKey, placedAt: left.slot) == store.loadNode(rootKey, placedAt: root.slot))
+        #expect(store.loadNode(rootKey, placedAt: 1_000_000) == store.loadNode(rootKey, placedAt: root.slot))
+        let leftKey = NodeKey(version: 1, path: NodePath.root.child(right: false))
+        #expect(store.loadNode(leftKey, placedAt: root.slot) == store.loadNode(leftKey, placedAt: left.slot))
+        #expect(store.loadNode(leftKey, placedAt: root.slot) != store.loadNode(rootKey, placedAt: root.slot))
+        #expect(store.loadNode(NodeKey(version: 2, path: .root), placedAt: root.slot) == nil)
+    }
+
     @Test func refusesOversizeValues() {
         let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
         let big = [UInt8](repeating: 0, count: Limits.stateValueBytesMax + 1)
