@@ -8,22 +8,9 @@ seconds="${1:-30}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 swift build -c release --product tamga >/dev/null
 tamga="$(swift build -c release --show-bin-path)/tamga"
-work="$(mktemp -d)"
-node_pid=""
-cleanup() {
-    if [ -n "$node_pid" ]; then kill "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-api="http://127.0.0.1:18280"
-"$tamga" network init --validators 1 --demo --citizens 10 --out "$work/net" --peer-port 28700 --api-port 18280 >/dev/null
-"$tamga" node --home "$work/net/node-0" --log-level warning 2>"$work/node.log" &
-node_pid=$!
-for _ in $(seq 1 100); do curl -fs "$api/v1/status" >/dev/null 2>&1 && break; sleep 0.2; done
-"$tamga" tx send --node "$api" --key "$work/net/parties/registrar-1.key" --party registrar-1 --type property.register \
-    --body '{"cadastralNumber": "01-001-001-1", "kind": "apartment", "address": "Astana, bench street 1", "area": 6000,
-             "owners": [{"party": "citizen-1", "share": "1"}], "titleDocumentHash": "'"$(printf title | sha256sum | cut -c1-64)"'"}' >/dev/null
+peer_port=28700 api_port=18280
+# Starts the node, with one registered property, and stops it on exit.
+source scripts/one_node.sh
 
 # A session of a party, opened by signing a challenge with its key.
 session() {

@@ -73,13 +73,9 @@ public enum NodeAPI {
                 return value
             } ?? 1
             let limit = try pageLimit(request)
-            var blocks: [BlockBody] = []
-            var height = from
-            while blocks.count < limit, let (block, commit, receipts) = try await node.block(at: Height(height)) {
-                blocks.append(BlockBody(block: block, commit: commit, receipts: receipts))
-                height += 1
-            }
-            return try json(Page(items: blocks, next: blocks.count == limit ? String(height) : nil))
+            let blocks = try await node.blocks(from: Height(from), limit: limit)
+            let next = blocks.count == limit ? blocks.last.map { String($0.block.header.height.rawValue + 1) } : nil
+            return try json(Page(items: blocks.map { BlockBody(block: $0.block, commit: $0.commit, receipts: $0.receipts) }, next: next))
         }
 
         // Sessions.
@@ -127,7 +123,7 @@ public enum NodeAPI {
             let number = try cadastralNumber(context)
             guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
             try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
-            return try await eventPage(about: "property/\(number)", request: request, node: node)
+            return try json(try await eventPage(about: "property/\(number)", request: request, node: node))
         }
 
         let extract: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
@@ -167,9 +163,9 @@ public enum NodeAPI {
         }
         router.get("/v1/parties/:id/notifications") { request, context in
             let party = try await requireSelf(request, context: context, sessions: sessions)
-            let events = try await node.events(about: "party/\(party)", after: try cursor(request), limit: try pageLimit(request))
+            let events = try await eventPage(about: "party/\(party)", request: request, node: node)
             let reads = try await node.passportReads(of: party, limit: Limits.pageSizeMax)
-            return try json(NotificationsBody(events: events.map(EventBody.init), next: events.count == (try pageLimit(request)) ? events.last?.cursor.text : nil,
+            return try json(NotificationsBody(events: events.items, next: events.next,
                                               passportReads: reads.map { PassportReadBody(cadastralNumber: $0.cadastralNumber, reader: $0.reader, at: $0.at.rawValue) }))
         }
 
@@ -241,10 +237,11 @@ public enum NodeAPI {
         return cursor
     }
 
-    static func eventPage(about subject: String, request: Request, node: Node) async throws -> Response {
+    /// One page of the events naming `subject`, after the request's cursor.
+    static func eventPage(about subject: String, request: Request, node: Node) async throws -> Page<EventBody> {
         let limit = try pageLimit(request)
         let events = try await node.events(about: subject, after: try cursor(request), limit: limit)
-        return try json(Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil))
+        return Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil)
     }
 
     /// `?height=H`: the state that block H's header names.

@@ -292,8 +292,7 @@ public actor Node {
     }
 
     private func admit(_ transaction: PreparedTransaction) throws {
-        let (signer, nonce) = try ledger.admit(transaction, now: Node.wallClock(), state: MapSnapshot(map: map, version: stateVersion),
-                                               nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1), cache: (ledgerCache, stateRoot))
+        let (signer, nonce) = try checkAdmission(transaction, now: Node.wallClock())
         try mempool.add(transaction, signer: signer, nonce: nonce)
         mempoolGauge.record(mempool.count)
         mempoolBytesGauge.record(mempool.bytes)
@@ -334,8 +333,12 @@ public actor Node {
 
     /// A decided block with its commit and its transactions' receipts, from storage.
     public func block(at height: Height) throws -> (block: Block, commit: Commit, receipts: [Receipt])? {
-        guard let (block, commit) = try store.block(at: height) else { return nil }
-        return (block, commit, try store.receipts(at: height))
+        try blocks(from: height, limit: 1).first
+    }
+
+    /// Up to `limit` consecutive blocks from `height` on, each with its commit and receipts.
+    public func blocks(from height: Height, limit: Int) throws -> [(block: Block, commit: Commit, receipts: [Receipt])] {
+        try store.blocks(from: height, limit: limit).map { ($0.block, $0.commit, try store.receipts(at: $0.block.header.height)) }
     }
 
     /// A party's public record (roles and keys) and its last nonce, at the latest state.
@@ -714,13 +717,19 @@ public actor Node {
         commitTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
+    /// The ledger's checks before execution against the latest state; a sender's nonce may run
+    /// ahead by as many transactions as the mempool holds for one sender.
+    private func checkAdmission(_ transaction: PreparedTransaction, now: Timestamp) throws -> (signer: PartyID, nonce: UInt64) {
+        try ledger.admit(transaction, now: now, state: MapSnapshot(map: map, version: stateVersion),
+                         nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1), cache: (ledgerCache, stateRoot))
+    }
+
     /// Drops waiting transactions that the new state makes invalid: those of senders who had a
     /// transaction in the block are checked again in full (nonce used, fee no longer affordable);
     /// the rest only for expiry, as a block changes no one else's nonce and lowers no one else's
     /// balance but by court order (and a transaction that can no longer pay is refused in its
     /// block without any change). Signatures come from memory.
     private func recheckMempool(touching signers: Set<PartyID>) {
-        let snapshot = MapSnapshot(map: map, version: stateVersion)
         let now = Node.wallClock()
         for entry in mempool.all {
             if !signers.contains(entry.signer) {
@@ -728,12 +737,7 @@ public actor Node {
                 mempool.remove(entry.transaction.id)
                 continue
             }
-            do {
-                _ = try ledger.admit(entry.transaction, now: now, state: snapshot, nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1),
-                                     cache: (ledgerCache, stateRoot))
-            } catch {
-                mempool.remove(entry.transaction.id)
-            }
+            if (try? checkAdmission(entry.transaction, now: now)) == nil { mempool.remove(entry.transaction.id) }
         }
         mempoolGauge.record(mempool.count)
         mempoolBytesGauge.record(mempool.bytes)

@@ -1,7 +1,5 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import NIOHTTP1
 import TamgaCore
 import TamgaLedger
@@ -18,33 +16,11 @@ struct NodeOptions: ParsableArguments {
 /// Runs one request against a node and prints the answer: JSON as is with --json, otherwise one
 /// `field: value` line per top-level field. A problem answer becomes the command's error.
 func runRequest(_ options: NodeOptions, _ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: Data? = nil) async throws {
-    let http = HTTPClient(eventLoopGroupProvider: .singleton)
-    do {
-        var request = HTTPClientRequest(url: options.node + path)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response = try await http.execute(request, timeout: .seconds(60))
-        let data = Data(try await response.body.collect(upTo: 64 * 1024 * 1024).readableBytesView)
-        try await http.shutdown()
-        let object = try? JSONSerialization.jsonObject(with: data)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            let problem = object as? [String: Any]
-            throw CommandFailure("\(problem?["detail"] as? String ?? "the node answered \(response.status.code)") [\(problem?["code"] as? String ?? "")]")
-        }
-        if options.json {
-            print(String(decoding: data, as: UTF8.self))
-        } else if let fields = object as? [String: Any] {
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { print("\(key): \(describe(value))") }
-        } else {
-            print(String(decoding: data, as: UTF8.self))
-        }
-    } catch {
-        try? await http.shutdown()
-        throw error
+    let data = try await NodeClient.with(options.node) { try await $0.request(path, method: method, headers: headers, body: body) }
+    if !options.json, let fields = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) { print("\(key): \(describe(value))") }
+    } else {
+        print(String(decoding: data, as: UTF8.self))
     }
 }
 
@@ -171,30 +147,14 @@ struct SessionOptions: ParsableArguments {
         if let accessCode { return [("X-Access-Code", accessCode)] }
         guard let key, let party else { return [] }
         let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            let token = try await Self.openSession(http: http, node: node, party: party, key: signingKey)
-            try await http.shutdown()
-            return [("Authorization", "Bearer \(token)")]
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
+        let token = try await NodeClient.with(node) { try await Self.openSession(client: $0, party: party, key: signingKey) }
+        return [("Authorization", "Bearer \(token)")]
     }
 
-    private static func openSession(http: HTTPClient, node: String, party: String, key: SigningKey) async throws -> String {
+    private static func openSession(client: NodeClient, party: String, key: SigningKey) async throws -> String {
         func post(_ path: String, _ body: [String: String]) async throws -> [String: Any] {
-            var request = HTTPClientRequest(url: node + path)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-            let response = try await http.execute(request, timeout: .seconds(30))
-            let data = Data(try await response.body.collect(upTo: 1024 * 1024).readableBytesView)
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            guard response.status.code == 200 else {
-                throw CommandFailure("\(object["detail"] as? String ?? "no session") [\(object["code"] as? String ?? "\(response.status.code)")]")
-            }
-            return object
+            let reply = try await client.request(path, method: .POST, body: try JSONEncoder().encode(body))
+            return (try? JSONSerialization.jsonObject(with: reply)) as? [String: Any] ?? [:]
         }
         let challenge = try await post("/v1/auth/challenge", [:])
         guard let text = challenge["signText"] as? String, let nonce = challenge["challenge"] as? String else { throw CommandFailure("the node sent no challenge") }

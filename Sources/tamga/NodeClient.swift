@@ -64,6 +64,19 @@ struct NodeClient: Sendable {
         let description: String
     }
 
+    /// Runs `body` with a client of the node at `baseURL`, and shuts the client down after it.
+    static func with<T>(_ baseURL: String, _ body: (NodeClient) async throws -> T) async throws -> T {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let result = try await body(NodeClient(baseURL: baseURL, http: http))
+            try await http.shutdown()
+            return result
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T? {
         let (status, body) = try await send(path, method: .GET, body: nil)
         if status == 404 { return nil }
@@ -80,9 +93,17 @@ struct NodeClient: Sendable {
         return try decode(status, reply, as: TransactionReply.self)
     }
 
-    private func send(_ path: String, method: HTTPMethod, body: Data?) async throws -> (Int, Data) {
+    /// The body of a successful answer; any other answer is a `Failure` naming the problem.
+    func request(_ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: Data? = nil) async throws -> Data {
+        let (status, reply) = try await send(path, method: method, headers: headers, body: body)
+        try check(status, reply)
+        return reply
+    }
+
+    private func send(_ path: String, method: HTTPMethod, headers: [(String, String)] = [], body: Data?) async throws -> (Int, Data) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -92,13 +113,16 @@ struct NodeClient: Sendable {
         return (Int(response.status.code), Data(bytes.readableBytesView))
     }
 
-    private func decode<T: Decodable>(_ status: Int, _ body: Data, as type: T.Type) throws -> T {
-        guard (200..<300).contains(status) else {
-            if let problem = try? JSONDecoder().decode(ProblemReply.self, from: body) {
-                throw Failure(description: "\(baseURL) answered \(status): \(problem.detail) [\(problem.code)]")
-            }
-            throw Failure(description: "\(baseURL) answered \(status)")
+    private func check(_ status: Int, _ body: Data) throws {
+        guard !(200..<300).contains(status) else { return }
+        if let problem = try? JSONDecoder().decode(ProblemReply.self, from: body) {
+            throw Failure(description: "\(baseURL) answered \(status): \(problem.detail) [\(problem.code)]")
         }
+        throw Failure(description: "\(baseURL) answered \(status)")
+    }
+
+    private func decode<T: Decodable>(_ status: Int, _ body: Data, as type: T.Type) throws -> T {
+        try check(status, body)
         return try JSONDecoder().decode(T.self, from: body)
     }
 }

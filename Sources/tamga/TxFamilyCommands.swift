@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import TamgaCore
@@ -28,16 +27,9 @@ struct SignerOptions: ParsableArguments {
     }
 
     func payload(for action: Action) async throws -> TransactionPayload {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let client = NodeClient(baseURL: node.node, http: http)
-        let status: NodeClient.StatusReply?, nonce: UInt64?
-        do {
-            status = try await client.get("/v1/status", as: NodeClient.StatusReply.self)
-            nonce = try await client.get("/v1/parties/\(party)", as: NodeClient.PartyReply.self)?.nonce
-            try await http.shutdown()
-        } catch {
-            try? await http.shutdown()
-            throw error
+        let (status, nonce) = try await NodeClient.with(node.node) { client in
+            (try await client.get("/v1/status", as: NodeClient.StatusReply.self),
+             try await client.get("/v1/parties/\(party)", as: NodeClient.PartyReply.self)?.nonce)
         }
         guard let status, let nonce else { throw CommandFailure("\(party) is not enrolled on \(node.node)") }
         return TransactionPayload(
