@@ -39,10 +39,13 @@ public struct TransactionPayload: Hashable, Sendable {
     }
 
     /// Decodes payload bytes strictly.
+    /// One decoder for every payload (decoding does not change it).
+    private static let payloadDecoder = JSONDecoder()
+
     public static func decode(_ bytes: [UInt8]) throws(Rejection) -> TransactionPayload {
         guard bytes.first == UInt8(ascii: "{") else { throw Rejection(.malformedPayload, "the payload must be a JSON object") }
         do {
-            return try JSONDecoder().decode(TransactionPayload.self, from: Data(bytes))
+            return try payloadDecoder.decode(TransactionPayload.self, from: Data(bytes))
         } catch let error as Rejection {
             throw error
         } catch let DecodingError.dataCorrupted(context) {
@@ -568,9 +571,9 @@ struct AnyKey: CodingKey {
 extension Decoder {
     /// Fails on any key that `T` does not declare.
     func rejectUnknownKeys<Keys: CodingKey & CaseIterable & RawRepresentable>(_ keys: Keys.Type) throws where Keys.RawValue == String {
-        let known = Set(Keys.allCases.map(\.rawValue))
-        let present = try container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-        if let unknown = present.sorted().first(where: { !known.contains($0) }) {
+        // The first unknown key in sorted order, so that the message does not depend on the decoder's key order.
+        let present = try container(keyedBy: AnyKey.self).allKeys
+        if let unknown = present.lazy.map(\.stringValue).filter({ Keys(rawValue: $0) == nil }).min() {
             throw Rejection(.malformedPayload, "unknown field \"\(unknown.prefix(40))\" at \(codingPath.isEmpty ? "the top level" : codingPath.map(\.stringValue).joined(separator: "."))")
         }
     }

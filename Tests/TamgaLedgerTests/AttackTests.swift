@@ -191,6 +191,17 @@ import Testing
         }
     }
 
+    @Test func anUnknownFieldIsNamedTheSameWhateverTheFieldOrder() throws {
+        let body = #""chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"token.transfer","body":{"to":"owner-a","amount":5}"#
+        for json in [#"{"zeta":1,"alpha":2,"# + body + "}", "{" + body + #","alpha":2,"zeta":1}"#] {
+            #expect(throws: Rejection(.malformedPayload, "unknown field \"alpha\" at the top level")) {
+                try TransactionPayload.decode(Array(json.utf8))
+            }
+        }
+        let nested = #"{"chainId":"tamga-test","signer":"buyer-c","nonce":1,"fee":10,"expiresAt":9999999999999,"type":"token.transfer","body":{"to":"owner-a","memo":"x","amount":5}}"#
+        #expect(throws: Rejection(.malformedPayload, "unknown field \"memo\" at body")) { try TransactionPayload.decode(Array(nested.utf8)) }
+    }
+
     @Test func rolesAreEnforced() throws {
         var ledger = try Self.prepared()
         let mint = ledger.envelope("buyer-c", .mint(Mint(to: party("buyer-c"), amount: Tiyn(1_000_000), depositReference: documentHash("none"))))
