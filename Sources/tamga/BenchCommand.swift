@@ -86,8 +86,12 @@ struct BenchCommand: AsyncParsableCommand {
             report("map load (batches of \(loadBatch))", count: keys, seconds: loading)
 
             // Four updates to existing records for every new record, as a registry's blocks mostly change state.
+            // The first `retain` batches are not timed: they fill the retained window with update
+            // versions (and free the loading's), so that each timed version frees what one made
+            // stale `retain` versions earlier, as a node does in its steady state.
             var inserted = keys
-            let batches: [[StateUpdate]] = (0..<versions).map { _ in
+            let warmUp = retain
+            let batches: [[StateUpdate]] = (0..<(warmUp + versions)).map { _ in
                 (0..<batch).map { _ in
                     if random.next() % 5 == 0 {
                         inserted += 1
@@ -98,12 +102,14 @@ struct BenchCommand: AsyncParsableCommand {
                     return StateUpdate(key: recordKey(Int(random.next() % UInt64(keys))), value: changed)
                 }
             }
+            func apply(_ updates: [StateUpdate]) throws {
+                version += 1
+                try map.apply(updates, as: version)
+                if retain > 0, version > UInt64(retain) { store.prune(keepingFrom: version - UInt64(retain) + 1) }
+            }
+            for updates in batches.prefix(warmUp) { try apply(updates) }
             let updating = try measure {
-                for updates in batches {
-                    version += 1
-                    try map.apply(updates, as: version)
-                    if retain > 0, version > UInt64(retain) { store.prune(keepingFrom: version - UInt64(retain) + 1) }
-                }
+                for updates in batches.dropFirst(warmUp) { try apply(updates) }
             }
             let retained = retain > 0 ? "\(retain) versions kept" : "all versions kept"
             report("map updates at \(keys) keys (batch \(batch), root per batch, \(retained))", count: versions * batch, seconds: updating)
