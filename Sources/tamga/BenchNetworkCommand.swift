@@ -109,16 +109,35 @@ extension BenchCommand {
                 }
             }
             var sent = 0
+            var next = 0
+            // A sender has at most 60 transactions waiting (the mempool holds 64 per sender); a
+            // sender's next one waits, in order, for its earlier ones to be committed, while the
+            // other senders' go ahead.
+            var waiting: [Int] = []
             print("offering \(rate == 0 ? "as many as possible" : "\(rate)") transactions/s for \(duration) s to \(clients.count) nodes ...")
-            while ContinuousClock.now < started + window, sent < plan.count {
+            while ContinuousClock.now < started + window, next < plan.count || !waiting.isEmpty {
                 let elapsed = started.duration(to: .now)
                 let due = rate == 0 ? sent + 200 : Int(Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-                // A sender has at most 60 transactions waiting (the mempool holds 64 per sender);
-                // the next one waits for the sender's earlier ones to be committed.
-                while sent < min(due, plan.count), await run.reserve(plan[sent].wallet) {
-                    queueEnd.yield(plan[sent])
-                    sent += 1
+                // Senders that must wait this round: once one of a sender's transactions waits,
+                // its later ones wait too, so that each sender's nonces arrive in order.
+                var held = Set<ObjectIdentifier>()
+                var stillWaiting: [Int] = []
+                func offer(_ index: Int) async {
+                    let sender = ObjectIdentifier(plan[index].wallet)
+                    if sent < due, !held.contains(sender), await run.reserve(plan[index].wallet) {
+                        queueEnd.yield(plan[index])
+                        sent += 1
+                    } else {
+                        held.insert(sender)
+                        stillWaiting.append(index)
+                    }
                 }
+                for index in waiting { await offer(index) }
+                while sent < due, next < plan.count, stillWaiting.count < 10_000 {
+                    await offer(next)
+                    next += 1
+                }
+                waiting = stillWaiting
                 try await Task.sleep(for: .milliseconds(5))
             }
             queueEnd.finish()
