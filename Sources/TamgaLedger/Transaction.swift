@@ -38,10 +38,10 @@ public struct TransactionPayload: Hashable, Sendable {
         return Array(data)
     }
 
-    /// Decodes payload bytes strictly.
     /// One decoder for every payload (decoding does not change it).
     private static let payloadDecoder = JSONDecoder()
 
+    /// Decodes payload bytes strictly.
     public static func decode(_ bytes: [UInt8]) throws(Rejection) -> TransactionPayload {
         guard bytes.first == UInt8(ascii: "{") else { throw Rejection(.malformedPayload, "the payload must be a JSON object") }
         do {
