@@ -110,9 +110,9 @@ extension BenchCommand {
             }
             var sent = 0
             var next = 0
-            // A sender has at most 60 transactions waiting (the mempool holds 64 per sender); a
-            // sender's next one waits, in order, for its earlier ones to be committed, while the
-            // other senders' go ahead.
+            // A sender has at most `LoadRun.waitingPerSenderMax` transactions waiting; a sender's
+            // next one waits, in order, for its earlier ones to be committed, while the other
+            // senders' go ahead.
             var waiting: [Int] = []
             print("offering \(rate == 0 ? "as many as possible" : "\(rate)") transactions/s for \(duration) s to \(clients.count) nodes ...")
             while ContinuousClock.now < started + window, next < plan.count || !waiting.isEmpty {
@@ -173,9 +173,15 @@ actor LoadRun {
 
     init(clients: [NodeClient]) { self.clients = clients }
 
+    /// A node admits a sender's transactions up to 63 nonces past the last one it has seen
+    /// committed. The count of waiting transactions is kept against validator 0's blocks; the
+    /// node a sender talks to may be a block behind, with some of the sender's transactions in
+    /// it, so the limit leaves room for that block.
+    static let waitingPerSenderMax = 30
+
     func reserve(_ wallet: Wallet) -> Bool {
         let key = ObjectIdentifier(wallet)
-        guard outstanding[key, default: 0] < 60 else { return false }
+        guard outstanding[key, default: 0] < LoadRun.waitingPerSenderMax else { return false }
         outstanding[key, default: 0] += 1
         return true
     }
