@@ -90,8 +90,7 @@ struct BenchCommand: AsyncParsableCommand {
             // versions (and free the loading's), so that each timed version frees what one made
             // stale `retain` versions earlier, as a node does in its steady state.
             var inserted = keys
-            let warmUp = retain
-            let batches: [[StateUpdate]] = (0..<(warmUp + versions)).map { _ in
+            let batches: [[StateUpdate]] = (0..<(retain + versions)).map { _ in
                 (0..<batch).map { _ in
                     if random.next() % 5 == 0 {
                         inserted += 1
@@ -107,9 +106,9 @@ struct BenchCommand: AsyncParsableCommand {
                 try map.apply(updates, as: version)
                 if retain > 0, version > UInt64(retain) { store.prune(keepingFrom: version - UInt64(retain) + 1) }
             }
-            for updates in batches.prefix(warmUp) { try apply(updates) }
+            for updates in batches.prefix(retain) { try apply(updates) }
             let updating = try measure {
-                for updates in batches.dropFirst(warmUp) { try apply(updates) }
+                for updates in batches.dropFirst(retain) { try apply(updates) }
             }
             let retained = retain > 0 ? "\(retain) versions kept" : "all versions kept"
             report("map updates at \(keys) keys (batch \(batch), root per batch, \(retained))", count: versions * batch, seconds: updating)

@@ -133,6 +133,8 @@ extension BenchCommand {
                     }
                 }
                 for index in waiting { await offer(index) }
+                // Looking ahead past waiting senders is bounded, so a saturated network does not
+                // make the pacer scan the whole plan.
                 while sent < due, next < plan.count, stillWaiting.count < 10_000 {
                     await offer(next)
                     next += 1
@@ -173,8 +175,8 @@ actor LoadRun {
 
     init(clients: [NodeClient]) { self.clients = clients }
 
-    /// A node admits a sender's transactions up to 63 nonces past the last one it has seen
-    /// committed. The count of waiting transactions is kept against validator 0's blocks; the
+    /// A node admits a sender's transactions up to `Limits.mempoolTransactionsPerSenderMax - 1`
+    /// nonces past the last one it has seen committed. The count of waiting transactions is kept against validator 0's blocks; the
     /// node a sender talks to may be a block behind, with some of the sender's transactions in
     /// it, so the limit leaves room for that block.
     static let waitingPerSenderMax = 30
