@@ -141,6 +141,37 @@ func key(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(store.loadNode(NodeKey(version: 2, path: .root), placedAt: root.slot) == nil)
     }
 
+    @Test func aPrunedNodesSlotAnswersNothing() throws {
+        let store = InMemoryTreeNodeStore()
+        let map = AuthenticatedMap(store: store)
+        try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v1")) }, as: 1)
+        let oldRoot = try #require(store.loadRoot(version: 1) ?? nil)
+        try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v2")) }, as: 2)
+        try store.prune(keepingFrom: 2)
+        // The old root's slot is free and not yet reused: neither its slot nor its key finds it.
+        #expect(store.loadNode(NodeKey(version: 1, path: .root), placedAt: oldRoot.slot) == nil)
+        #expect(store.loadNode(NodeKey(version: 1, path: .root)) == nil)
+    }
+
+    @Test func aTreeLargerThanOneChunkOfSlotsReadsBackWhole() throws {
+        // 20,000 records need about 40,000 nodes: more than the 16,384 slots of one chunk.
+        let store = InMemoryTreeNodeStore()
+        let map = AuthenticatedMap(store: store)
+        let records = (0..<20_000).map { StateUpdate(key: key("k\($0)"), value: key("v\($0)")) }
+        try map.apply(records, as: 1)
+        try map.apply(records.prefix(5_000).map { StateUpdate(key: $0.key, value: key("changed")) }, as: 2)
+        try store.prune(keepingFrom: 2)
+        #expect(store.nodeCount > 16_384)
+        #expect(try map.audit(version: 2).count == records.count)
+        let root = try map.rootHash(at: 2)
+        for index in stride(from: 0, to: records.count, by: 997) {
+            let expected = index < 5_000 ? key("changed") : key("v\(index)")
+            let (value, proof) = try map.proof(forKey: records[index].key, at: 2)
+            #expect(value == expected)
+            try proof.verifyInclusion(key: records[index].key, value: expected, root: root)
+        }
+    }
+
     @Test func refusesOversizeValues() {
         let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
         let big = [UInt8](repeating: 0, count: Limits.stateValueBytesMax + 1)
