@@ -111,35 +111,34 @@ extension BenchCommand {
             var sent = 0
             var next = 0
             // A sender has at most `LoadRun.waitingPerSenderMax` transactions waiting; a sender's
-            // next one waits, in order, for its earlier ones to be committed, while the other
-            // senders' go ahead.
-            var waiting: [Int] = []
+            // next ones are held back, in order, until its earlier ones are committed, while the
+            // other senders' go ahead. Held transactions are kept per sender, and each round asks
+            // the bookkeeping once for all held senders, so that a saturated network costs the
+            // pacer little.
+            var held = HeldTransactions()
             print("offering \(rate == 0 ? "as many as possible" : "\(rate)") transactions/s for \(duration) s to \(clients.count) nodes ...")
-            while ContinuousClock.now < started + window, next < plan.count || !waiting.isEmpty {
+            while ContinuousClock.now < started + window, next < plan.count || !held.isEmpty {
                 let elapsed = started.duration(to: .now)
                 let due = rate == 0 ? sent + 200 : Int(Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
-                // Senders that must wait this round: once one of a sender's transactions waits,
-                // its later ones wait too, so that each sender's nonces arrive in order.
-                var held = Set<ObjectIdentifier>()
-                var stillWaiting: [Int] = []
-                func offer(_ index: Int) async {
-                    let sender = ObjectIdentifier(plan[index].wallet)
-                    if sent < due, !held.contains(sender), await run.reserve(plan[index].wallet) {
-                        queueEnd.yield(plan[index])
-                        sent += 1
-                    } else {
-                        held.insert(sender)
-                        stillWaiting.append(index)
+                if sent < due, !held.isEmpty {
+                    let granted = await run.reserve(held.senders.map { ($0, held.count(of: $0)) }, total: due - sent)
+                    for (sender, count) in zip(held.senders, granted) {
+                        for index in held.release(count, of: sender) { queueEnd.yield(plan[index]) }
+                        sent += count
                     }
                 }
-                for index in waiting { await offer(index) }
-                // Looking ahead past waiting senders is bounded, so a saturated network does not
-                // make the pacer scan the whole plan.
-                while sent < due, next < plan.count, stillWaiting.count < 10_000 {
-                    await offer(next)
+                // Looking ahead past held senders is bounded, so a saturated network does not
+                // make the pacer walk the whole plan.
+                while sent < due, next < plan.count, held.total < 10_000 {
+                    let sender = ObjectIdentifier(plan[next].wallet)
+                    if held.count(of: sender) == 0, await run.reserve([(sender, 1)], total: 1) == [1] {
+                        queueEnd.yield(plan[next])
+                        sent += 1
+                    } else {
+                        held.hold(next, of: sender)
+                    }
                     next += 1
                 }
-                waiting = stillWaiting
                 try await Task.sleep(for: .milliseconds(5))
             }
             queueEnd.finish()
@@ -147,6 +146,38 @@ extension BenchCommand {
             try await watcher.value
             await run.report(offered: sent, window: window, clients: clients)
         }
+    }
+}
+
+/// The pacer's transactions held back because their sender has as many waiting as allowed:
+/// per sender in plan order, and the senders in the order they were first held.
+struct HeldTransactions {
+    private(set) var senders: [ObjectIdentifier] = []
+    private var queues: [ObjectIdentifier: [Int]] = [:]
+    private(set) var total = 0
+
+    var isEmpty: Bool { total == 0 }
+
+    func count(of sender: ObjectIdentifier) -> Int { queues[sender]?.count ?? 0 }
+
+    mutating func hold(_ index: Int, of sender: ObjectIdentifier) {
+        if queues[sender] == nil { senders.append(sender) }
+        queues[sender, default: []].append(index)
+        total += 1
+    }
+
+    /// Takes the first `count` held transactions of `sender`.
+    mutating func release(_ count: Int, of sender: ObjectIdentifier) -> ArraySlice<Int> {
+        guard count > 0, let queue = queues[sender] else { return [] }
+        let released = queue.prefix(count)
+        total -= released.count
+        if released.count == queue.count {
+            queues[sender] = nil
+            senders.removeAll { $0 == sender }
+        } else {
+            queues[sender] = Array(queue.dropFirst(released.count))
+        }
+        return released
     }
 }
 
@@ -181,11 +212,17 @@ actor LoadRun {
     /// it, so the limit leaves room for that block.
     static let waitingPerSenderMax = 30
 
-    func reserve(_ wallet: Wallet) -> Bool {
-        let key = ObjectIdentifier(wallet)
-        guard outstanding[key, default: 0] < LoadRun.waitingPerSenderMax else { return false }
-        outstanding[key, default: 0] += 1
-        return true
+    /// Reserves room for up to `wanted` more waiting transactions of each sender, in order, and
+    /// at most `total` in all; returns how many each sender got.
+    func reserve(_ wanted: [(sender: ObjectIdentifier, count: Int)], total: Int) -> [Int] {
+        var left = total
+        return wanted.map { sender, count in
+            let room = LoadRun.waitingPerSenderMax - outstanding[sender, default: 0]
+            let granted = max(0, min(count, room, left))
+            outstanding[sender, default: 0] += granted
+            left -= granted
+            return granted
+        }
     }
 
     nonisolated func submit(_ planned: Planned) async {
