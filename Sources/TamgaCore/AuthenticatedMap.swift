@@ -187,22 +187,16 @@ private struct PendingUpdate {
 private struct BatchBuilder<Store: TreeNodeStore> {
     let store: Store
     let version: UInt64
-    /// New nodes in the order written, with where the store placed them; a leaf moved later in
-    /// the batch leaves a nil behind.
-    private var written: [(key: NodeKey, node: TreeNode, slot: UInt32)?] = []
-    /// Where each leaf written by this batch sits in `written`, so that it can be moved up.
-    private var writtenLeaves: [NodeKey: Int] = [:]
+    /// New nodes in the order written (a leaf moved later in the batch is taken out again).
+    private(set) var nodes: [(key: NodeKey, node: TreeNode)] = []
+    /// Where the store placed each of `nodes`.
+    private(set) var placed: [UInt32] = []
     var stale: [(key: NodeKey, slot: UInt32)] = []
 
     init(store: Store, version: UInt64) {
         self.store = store
         self.version = version
     }
-
-    /// The nodes to save.
-    var nodes: [(key: NodeKey, node: TreeNode)] { written.compactMap { $0.map { ($0.key, $0.node) } } }
-    /// Where the store placed them.
-    var placed: [UInt32] { written.compactMap { $0?.slot } }
 
     /// The new subtree at `path` after applying `updates`, all of whose keys lie under `path`.
     mutating func update(_ child: ChildReference?, at path: NodePath, _ updates: ArraySlice<PendingUpdate>) throws -> ChildReference? {
@@ -257,12 +251,10 @@ private struct BatchBuilder<Store: TreeNodeStore> {
         let node: TreeNode
         if leaf.version == version {
             // Written earlier in this batch; it was never saved, so it is dropped rather than made stale.
-            guard let position = writtenLeaves.removeValue(forKey: oldKey), let pending = written[position] else {
-                preconditionFailure("a leaf of this batch is missing")
-            }
-            written[position] = nil
-            store.discard([pending.slot])
-            node = pending.node
+            // It was written moments ago, by the subtree just built: search from the end.
+            guard let position = nodes.lastIndex(where: { $0.key == oldKey }) else { preconditionFailure("a leaf of this batch is missing") }
+            node = nodes.remove(at: position).node
+            store.discard([placed.remove(at: position)])
         } else {
             node = try store.node(leaf, at: oldPath)
             stale.append((oldKey, leaf.slot))
@@ -292,9 +284,9 @@ private struct BatchBuilder<Store: TreeNodeStore> {
     private mutating func write(_ node: TreeNode, at path: NodePath) -> ChildReference {
         let key = NodeKey(version: version, path: path)
         let isLeaf = if case .leaf = node { true } else { false }
-        if isLeaf { writtenLeaves[key] = written.count }
         let slot = store.place(node, at: key)
-        written.append((key, node, slot))
+        placed.append(slot)
+        nodes.append((key, node))
         return ChildReference(hash: node.hash, version: version, isLeaf: isLeaf, slot: slot)
     }
 

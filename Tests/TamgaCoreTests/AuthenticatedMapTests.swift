@@ -172,6 +172,20 @@ func key(_ text: String) -> [UInt8] { Array(text.utf8) }
         }
     }
 
+    @Test func aLeafWrittenAndMovedUpInOneBatchLeavesNothingBehind() throws {
+        // With only "a" and "b", changing "a" while deleting "b" writes a's new leaf below the
+        // root and then moves it up to be the root: the first placement must not survive.
+        let store = InMemoryTreeNodeStore()
+        let map = AuthenticatedMap(store: store)
+        try map.apply([StateUpdate(key: key("a"), value: key("1")), StateUpdate(key: key("b"), value: key("1"))], as: 1)
+        let root = try map.apply([StateUpdate(key: key("a"), value: key("2")), StateUpdate(key: key("b"), value: nil)], as: 2)
+        try store.prune(keepingFrom: 2)
+        let fresh = InMemoryTreeNodeStore()
+        #expect(try AuthenticatedMap(store: fresh).apply([StateUpdate(key: key("a"), value: key("2"))], as: 1) == root)
+        #expect(store.nodeCount == 1 && fresh.nodeCount == 1)
+        #expect(try map.audit(version: 2).map(\.value) == [key("2")])
+    }
+
     @Test func refusesOversizeValues() {
         let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
         let big = [UInt8](repeating: 0, count: Limits.stateValueBytesMax + 1)
