@@ -1,3 +1,4 @@
+import CTamgaMemory
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -191,6 +192,8 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     /// Slots handed out so far (initialized memory), free or not.
     private var slotCount = 0
     private var freeSlots: [UInt32] = []
+    /// One bit per slot: set while the slot holds a leaf.
+    private var leafSlots: [UInt64] = []
     /// The latest version's records by key hash, so that reading the current state takes one lookup.
     private var latest: [Hash: [UInt8]] = [:]
     /// The retained versions' roots, oldest first.
@@ -198,9 +201,15 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     /// The slots of the nodes each version made stale: free once that version is the oldest kept.
     private var staleSince: [(version: UInt64, slots: [UInt32])] = []
 
+    /// Where `place` builds a slot before streaming it into place.
+    private let scratch = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
+
     public init() {}
 
-    deinit { releaseSlots() }
+    deinit {
+        releaseSlots()
+        scratch.deallocate()
+    }
 
     /// How many nodes are held, for tests of pruning.
     public var nodeCount: Int { slotCount - freeSlots.count }
@@ -233,17 +242,23 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     }
 
     public func place(_ node: TreeNode, at key: NodeKey) -> UInt32 {
+        let index: UInt32
         if let free = freeSlots.popLast() {
-            // A free slot holds nothing to release (an empty array is never freed), so the new
-            // node is written over it without reading it first: a read would wait on memory.
-            slot(free).initialize(to: Slot(node, at: key))
-            return free
+            index = free
+        } else {
+            precondition(slotCount < Int(ChildReference.notPlaced), "the in-memory state tree is full")
+            if slotCount == chunks.count * Slot.perChunk { chunks.append(Slot.allocateChunk(hugePages: !chunks.isEmpty)) }
+            if slotCount & 63 == 0 { leafSlots.append(0) }
+            index = UInt32(slotCount)
+            slotCount += 1
         }
-        precondition(slotCount < Int(ChildReference.notPlaced), "the in-memory state tree is full")
-        if slotCount == chunks.count * Slot.perChunk { chunks.append(Slot.allocateChunk(hugePages: !chunks.isEmpty)) }
-        let index = UInt32(slotCount)
-        slot(index).initialize(to: Slot(node, at: key))
-        slotCount += 1
+        let bit: UInt64 = 1 << (index & 63)
+        if case .leaf = node { leafSlots[Int(index >> 6)] |= bit } else { leafSlots[Int(index >> 6)] &= ~bit }
+        // The node is built in `scratch` and its bytes streamed into the slot, which moves it
+        // there (`scratch` is left uninitialized). A free slot holds nothing to release (an empty
+        // array is never freed), so it is overwritten without being read: a read would wait on memory.
+        scratch.initialize(to: Slot(node, at: key))
+        tamga_stream_128(slot(index), scratch)
         return index
     }
 
@@ -259,6 +274,7 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
     public func latestVersion() -> UInt64? { roots.last?.version }
 
     public func save(_ batch: TreeWriteBatch) {
+        tamga_store_fence()
         precondition(roots.last.map { batch.version > $0.version } ?? true, "versions must increase")
         precondition(batch.root.map { $0.slot != ChildReference.notPlaced } ?? true, "an in-memory version's nodes are placed as they are written")
         roots.append((batch.version, batch.root))
@@ -308,6 +324,7 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
             if let slot = placedSlots[key] { staleByVersion[since, default: []].append(slot) }
         }
         staleSince = staleByVersion.keys.sorted().map { ($0, staleByVersion[$0] ?? []) }
+        tamga_store_fence()
         latest = [:]
     }
 
@@ -316,8 +333,11 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         latest = Dictionary(records.map { ($0.keyHash, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
+    /// Frees a slot. Only a leaf's slot is touched, to release its value; an inner node's slot
+    /// keeps its bytes until reused, since reading it in from memory would cost as much as the
+    /// rest of the update. Nothing reads it meanwhile: only pruned versions name it.
     private func freeSlot(_ index: UInt32) {
-        slot(index).pointee.clear()
+        if leafSlots[Int(index >> 6)] & (1 << (index & 63)) != 0 { slot(index).pointee.clear() }
         freeSlots.append(index)
     }
 
@@ -334,6 +354,7 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         chunks = []
         slotCount = 0
         freeSlots = []
+        leafSlots = []
     }
 
     private func index(of version: UInt64) -> Int? {

@@ -141,16 +141,21 @@ func key(_ text: String) -> [UInt8] { Array(text.utf8) }
         #expect(store.loadNode(NodeKey(version: 2, path: .root), placedAt: root.slot) == nil)
     }
 
-    @Test func aPrunedNodesSlotAnswersNothing() throws {
+    @Test func aPrunedNodeIsNotFoundOnceItsSlotIsReused() throws {
         let store = InMemoryTreeNodeStore()
         let map = AuthenticatedMap(store: store)
         try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v1")) }, as: 1)
         let oldRoot = try #require(store.loadRoot(version: 1) ?? nil)
+        let oldRootKey = NodeKey(version: 1, path: .root)
         try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v2")) }, as: 2)
         try store.prune(keepingFrom: 2)
-        // The old root's slot is free and not yet reused: neither its slot nor its key finds it.
-        #expect(store.loadNode(NodeKey(version: 1, path: .root), placedAt: oldRoot.slot) == nil)
-        #expect(store.loadNode(NodeKey(version: 1, path: .root)) == nil)
+        // No retained version leads to the old root.
+        #expect(store.loadNode(oldRootKey) == nil)
+        #expect(throws: StateTreeError.unknownVersion(1)) { try map.rootHash(at: 1) }
+        // Version 3 rewrites every node, reusing every slot freed above, the old root's too; the
+        // slot's check sees that it now holds another node.
+        try map.apply((0..<20).map { StateUpdate(key: key("k\($0)"), value: key("v3")) }, as: 3)
+        #expect(store.loadNode(oldRootKey, placedAt: oldRoot.slot) == nil)
     }
 
     @Test func aTreeLargerThanOneChunkOfSlotsReadsBackWhole() throws {
