@@ -184,9 +184,10 @@ extension TreeNodeStore {
 /// memory access and no hashing. A slot is 128 bytes, aligned to 128, so that reading a node
 /// touches one pair of cache lines; slots come in chunks of 2 MiB that never move, and every chunk
 /// after the first is offered to the kernel for huge pages (one TLB entry per chunk instead of 512).
-/// At a million records a walk is memory-bound, and both of these roughly matter as much as the
-/// rest of the update. Each slot keeps what identifies its node (version, depth, path), against
-/// which every read is checked. A pruned node's slot goes on a free list and is reused.
+/// Each slot keeps what identifies its node (version, depth, path), against which every read is
+/// checked. A pruned node's slot goes on a free list and is reused. At a million records an update
+/// is bound by memory latency, so a new node is streamed into its slot without the slot being read,
+/// and pruning touches only the slots of leaves (docs/proofs.md explains why).
 public final class InMemoryTreeNodeStore: TreeNodeStore {
     // The store has one writer at a time (it is not `Sendable`), so the slot bookkeeping that
     // every node read and write touches skips the run-time exclusivity checks (10% of an update).
