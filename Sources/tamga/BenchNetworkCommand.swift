@@ -31,7 +31,7 @@ extension BenchCommand {
         @Option(help: "Seconds to offer load for.")
         var duration = 60
 
-        @Option(help: "Concurrent HTTP submissions.")
+        @Option(help: "Concurrent HTTP submissions, spread evenly over the nodes (one connection each).")
         var connections = 64
 
         func run() async throws {
@@ -39,7 +39,7 @@ extension BenchCommand {
             let homes = try NetworkSetup.nodeHomes(in: directory)
             guard !homes.isEmpty else { throw CommandFailure("no node folders in \(network); start the devnet first") }
             let chain = try homes[0].loadGenesis().chainID
-            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)))
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
             do {
                 try await load(through: http, homes: homes, chain: chain, directory: directory)
             } catch {
@@ -50,10 +50,11 @@ extension BenchCommand {
         }
 
         private func load(through http: HTTPClient, homes: [NodeHome], chain: ChainID, directory: URL) async throws {
-            let clients = try homes.map { home in
+            let endpoints = try homes.map { home in
                 let config = try home.loadConfig()
-                return NodeClient(baseURL: "http://\(config.apiHost):\(config.apiPort)", http: http)
+                return NodeEndpoint(host: config.apiHost, port: config.apiPort)
             }
+            let clients = endpoints.map { NodeClient(baseURL: "http://\($0.host):\($0.port)", http: http) }
             let partyNames = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("parties").path)
                 .filter { $0.hasPrefix("citizen-") && $0.hasSuffix(".key") }.map { String($0.dropLast(4)) }.sorted()
             guard partyNames.count >= 2 else { throw CommandFailure("the network has no demo citizens; create it with `tamga devnet` or `network init --demo`") }
@@ -95,19 +96,20 @@ extension BenchCommand {
                     action = .transfer(Transfer(to: citizens[to].id, amount: Tiyn(random.next() % 1_000 + 1)))
                 }
                 let envelope = try wallet.sign(action, chain: chain)
-                plan.append(Planned(wallet: wallet, id: envelope.transactionID.description, body: try encoder.encode(envelope)))
+                plan.append(Planned(wallet: wallet, id: envelope.transactionID.description, node: abs(wallet.id.rawValue.hashValue) % clients.count,
+                                    body: ByteBuffer(bytes: try encoder.encode(envelope))))
             }
 
-            // The workers submit what the pacer queues.
-            let (queue, queueEnd) = AsyncStream<Planned>.makeStream()
+            // The workers submit what the pacer queues, each over its own connection to one node;
+            // each sender always talks to the same node.
+            let queues = endpoints.map { _ in AsyncStream<Planned>.makeStream() }
             let started = ContinuousClock.now
             let window = Duration.seconds(duration)
             let watcher = Task { try await run.watch(from: startHeight + 1, started: started, window: window) }
-            let workers = (0..<connections).map { _ in
-                Task {
-                    for await planned in queue { await run.submit(planned) }
-                }
+            let workers = zip(endpoints, queues).flatMap { endpoint, queue in
+                (0..<max(1, connections / endpoints.count)).map { _ in Task { await run.submitAll(queue.stream, to: endpoint) } }
             }
+            func enqueue(_ planned: Planned) { queues[planned.node].continuation.yield(planned) }
             var sent = 0
             var next = 0
             // A sender has at most `LoadRun.waitingPerSenderMax` transactions waiting; a sender's
@@ -123,7 +125,7 @@ extension BenchCommand {
                 if sent < due, !held.isEmpty {
                     let granted = await run.reserve(held.senders.map { ($0, held.count(of: $0)) }, total: due - sent)
                     for (sender, count) in zip(held.senders, granted) {
-                        for index in held.release(count, of: sender) { queueEnd.yield(plan[index]) }
+                        for index in held.release(count, of: sender) { enqueue(plan[index]) }
                         sent += count
                     }
                 }
@@ -132,7 +134,7 @@ extension BenchCommand {
                 while sent < due, next < plan.count, held.total < 10_000 {
                     let sender = ObjectIdentifier(plan[next].wallet)
                     if held.count(of: sender) == 0, await run.reserve([(sender, 1)], total: 1) == [1] {
-                        queueEnd.yield(plan[next])
+                        enqueue(plan[next])
                         sent += 1
                     } else {
                         held.hold(next, of: sender)
@@ -141,7 +143,7 @@ extension BenchCommand {
                 }
                 try await Task.sleep(for: .milliseconds(5))
             }
-            queueEnd.finish()
+            for queue in queues { queue.continuation.finish() }
             for worker in workers { await worker.value }
             try await watcher.value
             await run.report(offered: sent, window: window, clients: clients)
@@ -185,7 +187,16 @@ struct HeldTransactions {
 struct Planned: Sendable {
     let wallet: Wallet
     let id: String
-    let body: Data
+    /// The node it is submitted to.
+    let node: Int
+    /// The envelope as JSON.
+    let body: ByteBuffer
+}
+
+/// Where a node's HTTP API listens.
+struct NodeEndpoint: Sendable {
+    let host: String
+    let port: Int
 }
 
 /// The benchmark's bookkeeping: what was submitted when, what was committed, latencies.
@@ -206,6 +217,9 @@ actor LoadRun {
 
     init(clients: [NodeClient]) { self.clients = clients }
 
+    /// Transactions refused at submission, by the node's problem code.
+    var refusedCodes: [String: Int] { refused }
+
     /// A node admits a sender's transactions up to `Limits.mempoolTransactionsPerSenderMax - 1`
     /// nonces past the last one it has seen committed. The count of waiting transactions is kept against validator 0's blocks; the
     /// node a sender talks to may be a block behind, with some of the sender's transactions in
@@ -225,33 +239,53 @@ actor LoadRun {
         }
     }
 
-    nonisolated func submit(_ planned: Planned) async {
-        let id = planned.id, wallet = planned.wallet
-        let client = clients[abs(wallet.id.rawValue.hashValue) % clients.count]
-        await noteSubmitted(id, wallet: wallet)
-        while true {
+    /// Submits what `queue` yields to the node at `endpoint`, one transaction at a time over one
+    /// connection, and over a new one if the node closes it.
+    nonisolated func submitAll(_ queue: AsyncStream<Planned>, to endpoint: NodeEndpoint) async {
+        var queued = queue.makeAsyncIterator()
+        var next = await queued.next()
+        while let first = next {
             do {
-                _ = try await client.submit(body: planned.body, waitForCommit: false)
-                return
-            } catch let failure as NodeClient.Failure where failure.description.contains("mempool.full") {
-                try? await Task.sleep(for: .milliseconds(50))
+                try await LoadConnection.with(host: endpoint.host, port: endpoint.port) { connection in
+                    while let planned = next {
+                        try await submit(planned, through: &connection)
+                        next = await queued.next()
+                    }
+                }
             } catch {
-                await noteRefused(id, wallet: wallet, reason: "\(error)")
-                return
+                // The connection failed with `next` (or `first`) in flight: it counts as refused.
+                await noteRefused(next ?? first, code: "connection failed (\(error))")
+                next = await queued.next()
             }
         }
     }
 
-    private func noteSubmitted(_ id: String, wallet: Wallet) {
-        submittedAt[id] = .now
-        sender[id] = ObjectIdentifier(wallet)
+    /// Submits one transaction; a node whose mempool is full is asked again after a pause.
+    /// - Throws: only when the connection fails.
+    private nonisolated func submit(_ planned: Planned, through connection: inout LoadConnection) async throws {
+        await noteSubmitted(planned)
+        while true {
+            let (status, body) = try await connection.post("/v1/transactions", json: planned.body)
+            if (200..<300).contains(status) { return }
+            let problem = try? JSONDecoder().decode(NodeClient.ProblemReply.self, from: Data(body.readableBytesView))
+            if problem?.code == "mempool.full" {
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            await noteRefused(planned, code: problem?.code ?? "HTTP \(status)")
+            return
+        }
     }
 
-    private func noteRefused(_ id: String, wallet: Wallet, reason: String) {
-        submittedAt[id] = nil
-        sender[id] = nil
-        outstanding[ObjectIdentifier(wallet), default: 1] -= 1
-        let code = reason.split(separator: "[").last.map { String($0.dropLast()) } ?? reason
+    private func noteSubmitted(_ planned: Planned) {
+        submittedAt[planned.id] = .now
+        sender[planned.id] = ObjectIdentifier(planned.wallet)
+    }
+
+    private func noteRefused(_ planned: Planned, code: String) {
+        submittedAt[planned.id] = nil
+        sender[planned.id] = nil
+        outstanding[ObjectIdentifier(planned.wallet), default: 1] -= 1
         refused[code, default: 0] += 1
     }
 

@@ -1,0 +1,57 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One keep-alive HTTP/1.1 connection of the load generator to one node: one request at a time,
+/// its head and body leaving in a single write. The benchmark shares the machine with the nodes
+/// it measures, so its submissions go through this rather than the general `HTTPClient`, whose
+/// connection pool, tracing and separate writes of head and body cost it several times the CPU
+/// per request.
+struct LoadConnection {
+    typealias Channel = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    private let host: String
+    private var responses: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
+    private let requests: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+
+    struct Closed: Error, CustomStringConvertible {
+        var description: String { "the node closed the connection" }
+    }
+
+    /// Connects to `host:port`, runs `body` with the connection, and closes it after `body`.
+    static func with<T: Sendable>(host: String, port: Int, _ body: (inout LoadConnection) async throws -> T) async throws -> T {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try Channel(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var connection = LoadConnection(host: host, responses: inbound.makeAsyncIterator(), requests: outbound)
+            return try await body(&connection)
+        }
+    }
+
+    /// Posts a JSON body to `path` and returns the answer's status and body.
+    mutating func post(_ path: String, json: ByteBuffer) async throws -> (status: Int, body: ByteBuffer) {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.add(name: "Host", value: host)
+        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Content-Length", value: String(json.readableBytes))
+        try await requests.write(contentsOf: [.head(head), .body(.byteBuffer(json)), .end(nil)])
+        var status: Int?
+        var body = ByteBuffer()
+        while let part = try await responses.next() {
+            switch part {
+            case let .head(response): status = Int(response.status.code)
+            case var .body(bytes): body.writeBuffer(&bytes)
+            case .end:
+                guard let status else { throw Closed() }
+                return (status, body)
+            }
+        }
+        throw Closed()
+    }
+}
