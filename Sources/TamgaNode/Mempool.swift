@@ -113,9 +113,26 @@ struct Mempool {
 /// transaction enters the mempool, not again when the block is checked and executed. Bounded;
 /// the oldest verdicts are forgotten first.
 final class SignatureMemory: SignatureVerifying, Sendable {
+    /// Hashed once, over all its bytes in one call (hashing `[UInt8]` fields would feed the
+    /// hasher byte by byte on every lookup).
     private struct Key: Hashable {
         let signature: [UInt8]
         let publicKey: [UInt8]
+        private let digest: Int
+
+        init(signature: [UInt8], publicKey: [UInt8]) {
+            self.signature = signature
+            self.publicKey = publicKey
+            var hasher = Hasher()
+            signature.withUnsafeBytes { hasher.combine(bytes: $0) }
+            publicKey.withUnsafeBytes { hasher.combine(bytes: $0) }
+            digest = hasher.finalize()
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.digest == rhs.digest && lhs.signature == rhs.signature && lhs.publicKey == rhs.publicKey
+        }
     }
 
     private struct State {
@@ -128,6 +145,8 @@ final class SignatureMemory: SignatureVerifying, Sendable {
     let capacity: Int
 
     init(capacity: Int = 200_000) { self.capacity = capacity }
+
+    var rememberedCount: Int { state.withLock { $0.verdicts.count } }
 
     func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool {
         let entry = Key(signature: signature.bytes, publicKey: key.bytes)

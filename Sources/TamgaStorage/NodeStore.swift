@@ -234,9 +234,11 @@ public final class NodeStore: Sendable {
     }
 
     /// Where a transaction was committed and its receipt, if it was.
+    /// Asked for every submitted transaction, so it reads with one cached statement outside a
+    /// read transaction (a single SELECT sees one committed state).
     public func receipt(for id: TransactionID) throws -> StoredReceipt? {
-        guard let row = try database.read({ db in
-            try Row.fetchOne(db, sql: "SELECT height, position, receipt FROM transactions WHERE id = ?", arguments: [Data(id.hash.bytes)])
+        guard let row = try database.unsafeRead({ db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT height, position, receipt FROM transactions WHERE id = ?"), arguments: [Data(id.hash.bytes)])
         }) else { return nil }
         let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")
         return StoredReceipt(height: Height(UInt64(row["height"] as Int64)), position: Int(row["position"] as Int64), receipt: receipt)

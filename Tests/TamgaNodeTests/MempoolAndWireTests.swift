@@ -53,6 +53,26 @@ struct MempoolTests {
         #expect(nonces == ["party-a:1", "party-a:2", "party-a:3"])
         #expect(pool.reap(transactionsMax: 2, bytesMax: 1_000_000) { _ in 1 }.count == 2)
     }
+
+    @Test("signature verdicts are remembered per signature, key and message, and the oldest are forgotten at capacity")
+    func signatureMemory() throws {
+        let memory = SignatureMemory(capacity: 2)
+        let other = SigningKey()
+        let message = Array("payload".utf8), altered = Array("payload!".utf8)
+        let signature = key.sign(message)
+        #expect(memory.isValid(signature, by: key.publicKey, for: message))
+        // The same signature with another message or by another key is not taken from memory.
+        #expect(!memory.isValid(signature, by: key.publicKey, for: altered))
+        #expect(!memory.isValid(signature, by: other.publicKey, for: message))
+        #expect(memory.isValid(signature, by: key.publicKey, for: message))
+        // Past capacity the oldest verdicts go; each answer stays right.
+        for index in 0..<5 {
+            let text = Array("message \(index)".utf8)
+            #expect(memory.isValid(other.sign(text), by: other.publicKey, for: text))
+        }
+        #expect(memory.rememberedCount == 2)
+        #expect(memory.isValid(signature, by: key.publicKey, for: message))
+    }
 }
 
 @Suite("Peer message codec")
