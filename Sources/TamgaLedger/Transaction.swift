@@ -38,14 +38,19 @@ public struct TransactionPayload: Hashable, Sendable {
         return Array(data)
     }
 
-    /// One decoder for every payload (decoding does not change it).
-    private static let payloadDecoder = JSONDecoder()
-
     /// Decodes payload bytes strictly.
     public static func decode(_ bytes: [UInt8]) throws(Rejection) -> TransactionPayload {
+        try decode(bytes, scanningKeys: true)
+    }
+
+    /// - Parameter scanningKeys: false looks for unknown fields through the decoder only (the
+    ///   tests compare the two ways).
+    static func decode(_ bytes: [UInt8], scanningKeys: Bool) throws(Rejection) -> TransactionPayload {
         guard bytes.first == UInt8(ascii: "{") else { throw Rejection(.malformedPayload, "the payload must be a JSON object") }
         do {
-            return try payloadDecoder.decode(TransactionPayload.self, from: Data(bytes))
+            let decoder = JSONDecoder()
+            if scanningKeys, let keys = PayloadKeys(bytes) { decoder.userInfo[PayloadKeys.userInfoKey] = keys }
+            return try decoder.decode(TransactionPayload.self, from: Data(bytes))
         } catch let error as Rejection {
             throw error
         } catch let DecodingError.dataCorrupted(context) {
@@ -569,11 +574,12 @@ struct AnyKey: CodingKey {
 }
 
 extension Decoder {
-    /// Fails on any key that `T` does not declare.
-    func rejectUnknownKeys<Keys: CodingKey & CaseIterable & RawRepresentable>(_ keys: Keys.Type) throws where Keys.RawValue == String {
+    /// Fails on any key that `T` does not declare. `present` is the object's keys when they are
+    /// already known (`PayloadKeys`); otherwise they are read through the decoder.
+    func rejectUnknownKeys<Keys: CodingKey & CaseIterable & RawRepresentable>(_ keys: Keys.Type, present: [String]? = nil) throws where Keys.RawValue == String {
         // The first unknown key in sorted order, so that the message does not depend on the decoder's key order.
-        let present = try container(keyedBy: AnyKey.self).allKeys
-        if let unknown = present.lazy.map(\.stringValue).filter({ Keys(rawValue: $0) == nil }).min() {
+        let present = try present ?? container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = present.lazy.filter({ Keys(rawValue: $0) == nil }).min() {
             throw Rejection(.malformedPayload, "unknown field \"\(unknown.prefix(40))\" at \(codingPath.isEmpty ? "the top level" : codingPath.map(\.stringValue).joined(separator: "."))")
         }
     }
@@ -583,7 +589,8 @@ extension TransactionPayload: Codable {
     private enum CodingKeys: String, CodingKey, CaseIterable { case chainId, signer, nonce, fee, expiresAt, type, body }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let scanned = decoder.userInfo[PayloadKeys.userInfoKey] as? PayloadKeys
+        try decoder.rejectUnknownKeys(CodingKeys.self, present: scanned?.top)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         chainID = try container.decode(ChainID.self, forKey: .chainId)
         signer = try container.decode(PartyID.self, forKey: .signer)
@@ -593,7 +600,7 @@ extension TransactionPayload: Codable {
         let type = try container.decode(String.self, forKey: .type)
         func body<Body: StrictlyDecodable>(_: Body.Type) throws -> Body {
             let nested = try container.superDecoder(forKey: .body)
-            try nested.rejectUnknownKeys(Body.CodingKeys.self)
+            try nested.rejectUnknownKeys(Body.CodingKeys.self, present: scanned?.body)
             return try Body(from: nested)
         }
         switch type {
