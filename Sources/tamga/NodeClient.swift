@@ -84,12 +84,8 @@ struct NodeClient: Sendable {
     }
 
     func submit(_ envelope: SignedEnvelope, waitForCommit: Bool) async throws -> TransactionReply {
-        try await submit(body: try JSONEncoder().encode(envelope), waitForCommit: waitForCommit)
-    }
-
-    /// Submits an envelope already encoded as JSON.
-    func submit(body: Data, waitForCommit: Bool) async throws -> TransactionReply {
-        let (status, reply) = try await send("/v1/transactions" + (waitForCommit ? "?wait=commit" : ""), method: .POST, body: body)
+        let (status, reply) = try await send("/v1/transactions" + (waitForCommit ? "?wait=commit" : ""), method: .POST,
+                                             body: try JSONEncoder().encode(envelope))
         return try decode(status, reply, as: TransactionReply.self)
     }
 
