@@ -4,11 +4,14 @@
 /// is refused for exactly the same unknown field, with the same message, either way.
 ///
 /// Nil for anything but plain bytes: a field name holding an escape or a control character, a
-/// name repeated in one object, a `body` that is not an object, or bytes that are not one JSON
-/// object. Decoding then looks through the decoder as before.
+/// name repeated in one object, more than `namesMax` names in one object (no payload type has
+/// half as many; the bound keeps the search for repeats short), a `body` that is not an object,
+/// or bytes that are not one JSON object. Decoding then looks through the decoder as before.
 struct PayloadKeys: Sendable {
     let top: [String]
     let body: [String]
+
+    static let namesMax = 32
 
     static let userInfoKey = CodingUserInfoKey(rawValue: "tamga.payloadKeys")!
 
@@ -17,13 +20,13 @@ struct PayloadKeys: Sendable {
         var top: [String] = []
         var body: [String]?
         let complete = scanner.object { key, scanner in
-            guard !top.contains(key) else { return false }
+            guard top.count < PayloadKeys.namesMax, !top.contains(key) else { return false }
             top.append(key)
             if key == "body" {
                 guard scanner.peek == UInt8(ascii: "{") else { return false }
                 var fields: [String] = []
                 let read = scanner.object { field, scanner in
-                    guard !fields.contains(field) else { return false }
+                    guard fields.count < PayloadKeys.namesMax, !fields.contains(field) else { return false }
                     fields.append(field)
                     return scanner.skipValue()
                 }

@@ -27,6 +27,7 @@ import Testing
         #"{"type":"a","body":{}} x"#,                         // bytes after the object
         #"{"type":"a","body":{"to":"x"}"#,                    // cut short
         #"{"type":"a","body":{"to":"x}}"#,                    // an unclosed string
+        "{" + (0..<PayloadKeys.namesMax).map { "\"f\($0)\":0," }.joined() + #""body":{}}"#,  // too many names
     ])
     func unusualBytesAreLeftToTheDecoder(_ json: String) {
         #expect(PayloadKeys(Array(json.utf8)) == nil)
