@@ -146,6 +146,7 @@ final class SignatureMemory: SignatureVerifying, Sendable {
 
     init(capacity: Int = 200_000) { self.capacity = capacity }
 
+    /// How many verdicts are kept now (at most `capacity`).
     var rememberedCount: Int { state.withLock { $0.verdicts.count } }
 
     func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool {
