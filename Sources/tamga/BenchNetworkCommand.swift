@@ -243,14 +243,14 @@ actor LoadRun {
     }
 
     /// Submits what `queue` yields to the node at `endpoint`, one transaction at a time over one
-    /// connection, and over a new one if the node closes it.
+    /// connection, and over a new one once the node closes it.
     nonisolated func submitAll(_ queue: AsyncStream<Planned>, to endpoint: NodeEndpoint) async {
         var queued = queue.makeAsyncIterator()
         var next = await queued.next()
         while let current = next {
             do {
                 try await LoadConnection.with(host: endpoint.host, port: endpoint.port) { connection in
-                    while let planned = next {
+                    while let planned = next, connection.isReusable {
                         try await submit(planned, through: &connection)
                         next = await queued.next()
                     }

@@ -13,6 +13,9 @@ struct LoadConnection {
     private let host: String
     private var responses: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
     private let requests: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    /// False once the node has said it closes the connection after its last answer: the next
+    /// request goes over a new connection, so it is never sent into a closing one.
+    private(set) var isReusable = true
 
     struct Closed: Error, CustomStringConvertible {
         var description: String { "the node closed the connection" }
@@ -29,7 +32,7 @@ struct LoadConnection {
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            var connection = LoadConnection(host: host, responses: inbound.makeAsyncIterator(), requests: outbound)
+            var connection = LoadConnection(host: host, responses: inbound.makeAsyncIterator(), requests: outbound, isReusable: true)
             return try await body(&connection)
         }
     }
@@ -45,7 +48,9 @@ struct LoadConnection {
         var body = ByteBuffer()
         while let part = try await responses.next() {
             switch part {
-            case let .head(response): status = Int(response.status.code)
+            case let .head(response):
+                status = Int(response.status.code)
+                isReusable = response.isKeepAlive
             case var .body(bytes): body.writeBuffer(&bytes)
             case .end:
                 guard let status else { throw Closed() }
