@@ -39,6 +39,19 @@ public enum Limits {
 
     /// Parties named in one deed (sellers, buyers, a financing bank and a notary).
     public static let deedPartiesMax = 32
+    /// Deeds open at once in the whole ledger (the index that expiry reads at the end of every block).
+    public static let openDeedsMax = 10_000
+    /// Deeds open at once on one property.
+    public static let openDeedsPerPropertyMax = 8
+    /// Restrictions (arrests and pledges) on one property at once.
+    public static let restrictionsPerPropertyMax = 32
+    /// Source documents in one passport (title, deeds, orders, pledges, corrections).
+    public static let documentsPerPropertyMax = 1_000
+    /// Properties one party owns a share of at once.
+    public static let holdingsPerPartyMax = 10_000
+    /// Parties holding the validator operator role (the fee split and governance votes read them all).
+    public static let validatorOperatorsMax = validatorsMax
+
     /// Items in one page of an API list.
     public static let pageSizeMax = 500
     /// Siblings in a state proof: one per bit of a SHA-256 key hash.

@@ -10,7 +10,7 @@ extension Ledger {
         var passport = try state.passport(body.cadastralNumber)
         passport.restrictions.append(Restriction(id: context.id, kind: .arrest, holder: context.signer, documentHash: body.orderHash, since: context.blockTime))
         passport.documents.append(body.orderHash)
-        try state.save(passport)
+        try state.save(passport, context: &context)
         context.emit(LedgerEvent("arrest.imposed", parties: passport.owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
     }
 
@@ -27,7 +27,7 @@ extension Ledger {
         }
         passport.restrictions.remove(at: index)
         passport.documents.append(body.orderHash)
-        try state.save(passport)
+        try state.save(passport, context: &context)
         context.emit(LedgerEvent("arrest.lifted", parties: passport.owners.map(\.party) + [context.signer, arrest.holder], properties: [body.cadastralNumber]))
     }
 }

@@ -14,18 +14,23 @@ extension Ledger {
                                 to: deed.sellers.map { Ownership(party: $0.party, share: $0.share) }) { buyer in
             Rejection(.ownershipMoved, "\(buyer.party) no longer owns the share \(buyer.share); order the transfers with court.transfer")
         }
-        precondition(Share.sumIsWhole(passport.owners.map(\.share)), "invalidation must keep the shares whole")
-        if deed.financing != nil, var pledge = try state.record(Pledge.self, RecordKey.pledge(deed.id)) {
-            passport.restrictions.removeAll { $0.id == deed.id }
+        guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the invalidation would not keep the shares whole") }
+        // Pledges that came with or after the deed (its financing, and any the buyers gave while
+        // they held the title) go with it: a pledge binds only what its giver owned. Pledges the
+        // deed took over from before stay, and so do arrests, which only their authority lifts.
+        for restriction in passport.restrictions where restriction.kind == .pledge && !deed.acceptedPledges.contains(restriction.id) {
+            guard var pledge = try state.record(Pledge.self, RecordKey.pledge(restriction.id)), pledge.createdAt >= deed.createdAt else { continue }
             pledge.status = .released
             state.put(pledge, at: RecordKey.pledge(pledge.id))
+            passport.restrictions.removeAll { $0.id == pledge.id }
+            context.emit(LedgerEvent("pledge.voided", parties: [pledge.bank] + deed.parties, properties: [deed.cadastralNumber], deed: deed.id))
         }
         passport.documents.append(body.orderHash)
-        try state.save(passport)
+        try state.save(passport, context: &context)
 
         // Match what each seller received with what each payer paid, in party order, and refund
         // each matched part as far as the seller's balance allows.
-        var owed = Self.sellerPayments(deed, collected: deed.price).sorted { $0.0 < $1.0 }
+        var owed = try Self.sellerPayments(deed, collected: deed.price).sorted { $0.0 < $1.0 }
         var entitled = (deed.buyers.map { ($0.party, $0.pays) } + (deed.financing.map { [($0.bank, $0.amount)] } ?? [])).sorted { $0.0 < $1.0 }
         var claims: [Claim] = []
         var refunded = Tiyn.zero
@@ -37,11 +42,11 @@ extension Ledger {
             let paid = min(part, available)
             if paid > .zero {
                 try move(paid, from: seller, to: payer, state: &state)
-                refunded += paid
+                refunded = try refunded.plus(paid)
             }
-            if paid < part { claims.append(Claim(debtor: seller, creditor: payer, amount: part - paid)) }
-            owed[sellerIndex].1 -= part
-            entitled[payerIndex].1 -= part
+            if paid < part { claims.append(Claim(debtor: seller, creditor: payer, amount: try part.minus(paid))) }
+            owed[sellerIndex].1 = try owed[sellerIndex].1.minus(part)
+            entitled[payerIndex].1 = try entitled[payerIndex].1.minus(part)
             if owed[sellerIndex].1 == .zero { sellerIndex += 1 }
             if entitled[payerIndex].1 == .zero { payerIndex += 1 }
         }
@@ -82,7 +87,7 @@ extension Ledger {
         }
         guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the order must keep the shares whole") }
         passport.documents.append(body.orderHash)
-        try state.save(passport)
+        try state.save(passport, context: &context)
         context.emit(LedgerEvent("court.transferred", parties: before + passport.owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
     }
 }

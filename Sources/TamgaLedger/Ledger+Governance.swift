@@ -33,7 +33,7 @@ extension Ledger {
         if let area = change.area { passport.area = area }
         if let location = change.location { passport.location = location }
         passport.documents.append(change.documentHash)
-        try state.save(passport)
+        try state.save(passport, context: &context)
         correction.status = .applied
         correction.approvedBy = context.signer
         state.put(correction, at: RecordKey.correction(correction.id))
@@ -42,11 +42,15 @@ extension Ledger {
 
     /// `property.access_code`: an owner sets the hash of the code that opens the passport.
     func setAccessCode(_ body: SetAccessCode, context: inout ExecutionContext, state: inout WorkingState) throws {
-        var passport = try state.passport(body.cadastralNumber)
+        let passport = try state.passport(body.cadastralNumber)
         guard passport.share(of: context.signer) != nil else { throw Rejection(.notAnOwner, "\(context.signer) does not own \(body.cadastralNumber)") }
-        passport.accessCodeHash = body.codeHash
-        try state.save(passport)
-        context.emit(LedgerEvent("property.access_code_set", parties: passport.owners.map(\.party), properties: [body.cadastralNumber]))
+        if let code = body.code {
+            state.put(code, at: RecordKey.accessCode(body.cadastralNumber))
+            context.emit(LedgerEvent("property.access_code_set", parties: passport.owners.map(\.party), properties: [body.cadastralNumber]))
+        } else {
+            state.remove(RecordKey.accessCode(body.cadastralNumber))
+            context.emit(LedgerEvent("property.access_code_cleared", parties: passport.owners.map(\.party), properties: [body.cadastralNumber]))
+        }
     }
 
     /// `governance.propose`: a validator operator proposes a change; its own approval counts.
@@ -76,7 +80,7 @@ extension Ledger {
         case let .grantRole(party, _), let .revokeRole(party, _):
             _ = try state.party(party)
         case let .setParameters(parameters):
-            guard parameters.deedLifetimeMillis > 0 else { throw Rejection(.invalidAmount, "a deed lifetime must be positive") }
+            if let problem = parameters.outOfRange { throw Rejection(.invalidParameters, problem) }
         case let .setValidators(validators):
             do {
                 _ = try ValidatorSet(validators)
@@ -115,6 +119,9 @@ extension Ledger {
             if role == .validatorOperator {
                 var operators = Set(try state.record([PartyID].self, RecordKey.operators) ?? [])
                 if case .grantRole = change { operators.insert(party) } else { operators.remove(party) }
+                guard operators.count <= Limits.validatorOperatorsMax else {
+                    throw Rejection(.limitExceeded, "at most \(Limits.validatorOperatorsMax) parties hold the validator operator role")
+                }
                 state.put(operators.sorted(), at: RecordKey.operators)
             }
         case let .setParameters(parameters):

@@ -52,7 +52,7 @@ extension Ledger {
         }
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
         recovery.approvedBy = context.signer
-        recovery.unlocksAt = Timestamp(millisecondsSinceEpoch: context.blockTime.rawValue + parameters.recoveryTimeLockMillis)
+        recovery.unlocksAt = try context.blockTime.adding(millis: parameters.recoveryTimeLockMillis)
         recovery.status = .approved
         state.put(recovery, at: RecordKey.recovery(recovery.id))
         context.emit(LedgerEvent("recovery.approved", parties: [recovery.party, recovery.requestedBy, context.signer]))

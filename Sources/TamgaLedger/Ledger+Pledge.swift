@@ -18,10 +18,12 @@ extension Ledger {
     /// `pledge.sign`: each owner agrees to the pledge.
     func signPledge(_ body: PledgeReference, context: inout ExecutionContext, state: inout WorkingState) throws {
         var pledge = try pledgeRecord(body.pledge, state: state)
-        guard pledge.status == .proposed else { throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)") }
+        // `signed` means every owner had signed when the last signature came; a new owner since may still sign.
+        guard pledge.status == .proposed || pledge.status == .signed else { throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)") }
         let passport = try state.passport(pledge.cadastralNumber)
         guard passport.share(of: context.signer) != nil else { throw Rejection(.notAnOwner, "\(context.signer) does not own \(pledge.cadastralNumber)") }
         guard !pledge.signedBy.contains(context.signer) else { throw Rejection(.alreadySigned, "\(context.signer) already signed pledge \(pledge.id)") }
+        guard pledge.signedBy.count < Limits.deedPartiesMax * 2 else { throw Rejection(.limitExceeded, "pledge \(pledge.id) has all the signatures it can hold") }
         pledge.signedBy.append(context.signer)
         if passport.owners.allSatisfy({ pledge.signedBy.contains($0.party) }) { pledge.status = .signed }
         state.put(pledge, at: RecordKey.pledge(pledge.id))
@@ -35,12 +37,15 @@ extension Ledger {
         guard pledge.status == .signed || pledge.status == .proposed else {
             throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)")
         }
-        guard pledge.status == .signed else { throw Rejection(.pledgeUnsigned, "not every owner has signed pledge \(pledge.id)") }
         var passport = try state.passport(pledge.cadastralNumber)
+        // Signatures count only from today's owners: one given by a former owner pledges nothing.
+        guard passport.owners.allSatisfy({ pledge.signedBy.contains($0.party) }) else {
+            throw Rejection(.pledgeUnsigned, "not every current owner of \(pledge.cadastralNumber) has signed pledge \(pledge.id)")
+        }
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(pledge.cadastralNumber) is under arrest and cannot be pledged") }
         passport.restrictions.append(Restriction(id: pledge.id, kind: .pledge, holder: pledge.bank, documentHash: pledge.documents[0], since: context.blockTime))
         passport.documents.append(contentsOf: pledge.documents)
-        try state.save(passport)
+        try state.save(passport, context: &context)
         pledge.status = .registered
         pledge.reviewedBy = context.signer
         state.put(pledge, at: RecordKey.pledge(pledge.id))
@@ -70,7 +75,7 @@ extension Ledger {
         guard pledge.bank == context.signer else { throw Rejection(.notThePledgeHolder, "only \(pledge.bank), which holds the pledge, may release it") }
         var passport = try state.passport(pledge.cadastralNumber)
         passport.restrictions.removeAll { $0.id == pledge.id }
-        try state.save(passport)
+        try state.save(passport, context: &context)
         pledge.status = .released
         state.put(pledge, at: RecordKey.pledge(pledge.id))
         context.emit(LedgerEvent("pledge.released", parties: passport.owners.map(\.party) + [pledge.bank], properties: [pledge.cadastralNumber]))

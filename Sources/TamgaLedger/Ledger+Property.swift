@@ -14,8 +14,8 @@ extension Ledger {
         let owners = try validOwnership(body.owners, state: state)
         let passport = Passport(cadastralNumber: body.cadastralNumber, kind: body.kind, address: body.address, area: body.area,
                                 location: body.location, owners: owners, restrictions: [], documents: [body.titleDocumentHash],
-                                registeredAt: context.blockTime, accessCodeHash: nil)
-        try state.save(passport)
+                                registeredAt: context.blockTime)
+        try state.save(passport, context: &context)
         context.emit(LedgerEvent("property.registered", parties: owners.map(\.party) + [context.signer], properties: [body.cadastralNumber]))
     }
 

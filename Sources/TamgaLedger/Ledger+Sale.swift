@@ -3,6 +3,8 @@ import TamgaCore
 extension RecordKey {
     /// The ids of open deeds, sorted, so that expiry at the end of a block needs no scan.
     static let openDeeds: [UInt8] = Array("deeds/open".utf8)
+    /// The ids of open deeds on one property, sorted: what a change of its ownership voids.
+    static func propertyDeeds(_ number: CadastralNumber) -> [UInt8] { Array("deeds/property/\(number)".utf8) }
 }
 
 extension Ledger {
@@ -18,8 +20,23 @@ extension Ledger {
         }
         guard body.price > .zero else { throw Rejection(.invalidAmount, "the price must be positive") }
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(body.cadastralNumber) is under arrest") }
-        state.put(Listing(cadastralNumber: body.cadastralNumber, price: body.price, listedAt: context.blockTime), at: RecordKey.listing(body.cadastralNumber))
+        state.put(Listing(cadastralNumber: body.cadastralNumber, price: body.price, listedAt: context.blockTime, owners: passport.owners),
+                  at: RecordKey.listing(body.cadastralNumber))
         context.emit(LedgerEvent("sale.listed", parties: passport.owners.map(\.party), properties: [body.cadastralNumber], amount: body.price))
+    }
+
+    /// `sale.withdraw`: any one owner takes the property off sale (listing needs every owner's
+    /// consent, so any one of them may take it back).
+    func withdrawListing(_ body: WithdrawListing, context: inout ExecutionContext, state: inout WorkingState) throws {
+        let passport = try state.passport(body.cadastralNumber)
+        guard passport.share(of: context.signer) != nil else {
+            throw Rejection(.notAnOwner, "\(context.signer) does not own \(body.cadastralNumber)")
+        }
+        guard try state.record(Listing.self, RecordKey.listing(body.cadastralNumber)) != nil else {
+            throw Rejection(.notListed, "\(body.cadastralNumber) is not for sale")
+        }
+        state.remove(RecordKey.listing(body.cadastralNumber))
+        context.emit(LedgerEvent("sale.withdrawn", parties: passport.owners.map(\.party), properties: [body.cadastralNumber]))
     }
 
     /// `sale.buy`: a buyer takes a listing at its price. The owners agreed by listing, so the deed
@@ -33,6 +50,11 @@ extension Ledger {
             throw Rejection(.priceChanged, "the listed price is \(listing.price), not \(body.price)")
         }
         let passport = try state.passport(body.cadastralNumber)
+        // The listing is the consent of the owners who made it, for the shares they held then;
+        // a change of ownership withdraws it (`save`), and this check holds the rule on its own.
+        guard listing.owners == passport.owners else {
+            throw Rejection(.listingStale, "the owners of \(body.cadastralNumber) changed since it was listed")
+        }
         guard passport.share(of: context.signer) == nil else { throw Rejection(.invalidDeed, "an owner cannot buy its own property") }
         state.remove(RecordKey.listing(body.cadastralNumber))
         let deed = try openDeed(
@@ -88,7 +110,7 @@ extension Ledger {
     func cancelDeed(_ body: DeedReference, context: inout ExecutionContext, state: inout WorkingState) throws {
         var deed = try openDeedRecord(body.deed, context: context, state: state)
         guard deed.parties.contains(context.signer) else { throw Rejection(.notADeedParty, "\(context.signer) is not a party to deed \(deed.id)") }
-        try close(&deed, as: .cancelled, state: &state)
+        try state.close(&deed, as: .cancelled)
         context.emit(LedgerEvent("deed.cancelled", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id))
     }
 
@@ -146,7 +168,7 @@ extension Ledger {
                     buyers: buyers.sorted { $0.party < $1.party }, financing: financing, acceptedPledges: Array(Set(acceptedPledges)).sorted(),
                     price: price, signedBy: [], holds: [],
                     notaryRequired: parameters.notaryAttestationRequired, attestedBy: nil, status: .open,
-                    createdAt: context.blockTime, expiresAt: Timestamp(millisecondsSinceEpoch: context.blockTime.rawValue + parameters.deedLifetimeMillis))
+                    createdAt: context.blockTime, expiresAt: try context.blockTime.adding(millis: parameters.deedLifetimeMillis))
     }
 
     private func openDeedRecord(_ id: TransactionID, context: ExecutionContext, state: WorkingState) throws -> Deed {
@@ -164,10 +186,10 @@ extension Ledger {
         guard payment > .zero else { return }
         var account = try state.account(party)
         guard let left = account.balance.subtracting(payment) else {
-            throw Rejection(.insufficientFunds, "\(party) has \(account.balance) available, less than its payment \(payment)")
+            throw Rejection(.insufficientFunds, "\(party) has less available than its payment \(payment)")
         }
         account.balance = left
-        account.held += payment
+        account.held = try account.held.plus(payment)
         state.put(account, at: RecordKey.account(party))
         deed.holds.append(Ownership.Hold(party: party, amount: payment))
     }
@@ -175,22 +197,22 @@ extension Ledger {
     /// Saves the deed, settling it if every signature (and any required attestation) is in.
     private func finish(_ deed: Deed, context: inout ExecutionContext, state: inout WorkingState) throws {
         var deed = deed
+        // An attestation counts only while its notary still holds the role.
+        if let notary = deed.attestedBy, try !state.party(notary).has(.notary) { deed.attestedBy = nil }
         if deed.isFullySigned && (!deed.notaryRequired || deed.attestedBy != nil) {
             try settle(&deed, context: &context, state: &state)
             return
         }
         state.put(deed, at: RecordKey.deed(deed.id))
-        var open = try state.record([TransactionID].self, RecordKey.openDeeds) ?? []
-        if !open.contains(deed.id) {
-            open.append(deed.id)
-            open.sort()
-            state.put(open, at: RecordKey.openDeeds)
-        }
+        try state.addToOpen(deed)
     }
 
     /// Atomic settlement: shares move from sellers to buyers, the held payments go to the sellers
     /// pro rata to the shares they sold, and the deed is closed.
     private func settle(_ deed: inout Deed, context: inout ExecutionContext, state: inout WorkingState) throws {
+        if let financing = deed.financing, try !state.party(financing.bank).has(.bank) {
+            throw Rejection(.roleRequired, "the financing party \(financing.bank) no longer holds the bank role")
+        }
         var passport = try state.passport(deed.cadastralNumber)
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(deed.cadastralNumber) is under arrest") }
         if let pledge = passport.restrictions.first(where: { $0.kind == .pledge && !deed.acceptedPledges.contains($0.id) }) {
@@ -200,7 +222,7 @@ extension Ledger {
                                 to: deed.buyers.map { Ownership(party: $0.party, share: $0.share) }) { seller in
             Rejection(.sharesExceedOwnership, "\(seller.party) no longer owns the share \(seller.share)")
         }
-        precondition(Share.sumIsWhole(passport.owners.map(\.share)), "settlement must keep the shares whole")
+        guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the settlement would not keep the shares whole") }
         passport.documents.append(deed.id.hash)
         if let financing = deed.financing {
             // The financing bank's pledge is registered in the same settlement.
@@ -212,88 +234,74 @@ extension Ledger {
             passport.documents.append(financing.documentHash)
             context.emit(LedgerEvent("pledge.registered", parties: deed.buyers.map(\.party) + [financing.bank], properties: [deed.cadastralNumber], amount: financing.amount))
         }
-        try state.save(passport)
+        try state.save(passport, context: &context, settling: deed.id)
 
         // Take the held payments, then pay each seller its part; rounding remainders go to the first seller.
         var collected = Tiyn.zero
         for hold in deed.holds {
             var account = try state.account(hold.party)
-            account.held -= hold.amount
+            account.held = try account.held.minus(hold.amount)
             state.put(account, at: RecordKey.account(hold.party))
-            collected += hold.amount
+            collected = try collected.plus(hold.amount)
         }
-        let payments = Self.sellerPayments(deed, collected: collected)
+        let payments = try Self.sellerPayments(deed, collected: collected)
         for (party, amount) in payments where amount > .zero {
             var account = try state.account(party)
-            account.balance += amount
+            account.balance = try account.balance.plus(amount)
             state.put(account, at: RecordKey.account(party))
         }
         deed.holds = []
         deed.status = .settled
         state.put(deed, at: RecordKey.deed(deed.id))
-        try removeFromOpen(deed.id, state: &state)
+        try state.removeFromOpen(deed)
         context.emit(LedgerEvent("deed.settled", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: collected))
     }
 
     /// What each seller receives of `collected`: pro rata to the share it sold, rounded down, the
     /// remainder to the first seller, so that the parts add up exactly.
-    static func sellerPayments(_ deed: Deed, collected: Tiyn) -> [(PartyID, Tiyn)] {
+    static func sellerPayments(_ deed: Deed, collected: Tiyn) throws(Rejection) -> [(PartyID, Tiyn)] {
         var sold = Share.none
-        for seller in deed.sellers { sold = (try? sold.adding(seller.share)) ?? sold }
-        var payments = deed.sellers.map { ($0.party, proRata(collected, part: $0.share, of: sold)) }
-        let paid = payments.reduce(Tiyn.zero) { $0 + $1.1 }
-        payments[0].1 += collected - paid
-        return payments
-    }
-
-    /// `amount × part / whole`, rounded down, exact in 128 bits.
-    static func proRata(_ amount: Tiyn, part: Share, of whole: Share) -> Tiyn {
-        // (a/b) / (c/d) = a·d / (b·c); amount × a·d / (b·c) with every product in 128 bits.
-        let numerator = part.numerator.multipliedFullWidth(by: whole.denominator)
-        let denominator = part.denominator.multipliedFullWidth(by: whole.numerator)
-        precondition(denominator.high == 0 && numerator.high == 0, "share terms stay below 2^64 after the bound on denominators")
-        let product = amount.rawValue.multipliedFullWidth(by: numerator.low)
-        return Tiyn(denominator.low.dividingFullWidth(product).quotient)
-    }
-
-    /// Closes an open deed without settling it, releasing every hold.
-    func close(_ deed: inout Deed, as status: Deed.Status, state: inout WorkingState) throws {
-        for hold in deed.holds {
-            var account = try state.account(hold.party)
-            account.held -= hold.amount
-            account.balance += hold.amount
-            state.put(account, at: RecordKey.account(hold.party))
+        for seller in deed.sellers { sold = try sold.plus(seller.share) }
+        var payments: [(PartyID, Tiyn)] = []
+        var paid = Tiyn.zero
+        for seller in deed.sellers {
+            let part = try collected.proRata(part: seller.share, of: sold)
+            payments.append((seller.party, part))
+            paid = try paid.plus(part)
         }
-        deed.holds = []
-        deed.status = status
-        state.put(deed, at: RecordKey.deed(deed.id))
-        try removeFromOpen(deed.id, state: &state)
-    }
-
-    private func removeFromOpen(_ id: TransactionID, state: inout WorkingState) throws {
-        var open = try state.record([TransactionID].self, RecordKey.openDeeds) ?? []
-        guard let index = open.firstIndex(of: id) else { return }
-        open.remove(at: index)
-        state.put(open, at: RecordKey.openDeeds)
+        payments[0].1 = try payments[0].1.plus(collected.minus(paid))
+        return payments
     }
 
     /// End of block: expire open deeds past their time (releasing holds) and share the fees
     /// equally among the validator operators (the remainder waits for the next block).
     func endBlock(blockTime: Timestamp, state: inout WorkingState) throws {
+        // Each step is kept or dropped on its own: a step that cannot be done (which the checks
+        // at execution rule out) leaves the state as it was, and the block still executes.
         for id in try state.record([TransactionID].self, RecordKey.openDeeds) ?? [] {
             guard var deed = try state.record(Deed.self, RecordKey.deed(id)), deed.expiresAt < blockTime else { continue }
-            try close(&deed, as: .expired, state: &state)
+            do {
+                try state.close(&deed, as: .expired)
+                state.keepTransaction()
+            } catch is Rejection {
+                state.dropTransaction()
+            }
         }
         let operators = try state.record([PartyID].self, RecordKey.operators) ?? []
         let pool = try state.record(Tiyn.self, RecordKey.feePool) ?? .zero
         if !operators.isEmpty, pool.rawValue >= UInt64(operators.count) {
             let each = Tiyn(pool.rawValue / UInt64(operators.count))
-            for party in operators {
-                var account = try state.account(party)
-                account.balance += each
-                state.put(account, at: RecordKey.account(party))
+            do {
+                for party in operators {
+                    var account = try state.account(party)
+                    account.balance = try account.balance.plus(each)
+                    state.put(account, at: RecordKey.account(party))
+                }
+                state.put(Tiyn(pool.rawValue % UInt64(operators.count)), at: RecordKey.feePool)
+                state.keepTransaction()
+            } catch is Rejection {
+                state.dropTransaction()
             }
-            state.put(Tiyn(pool.rawValue % UInt64(operators.count)), at: RecordKey.feePool)
         }
         state.keepTransaction()
     }

@@ -23,12 +23,12 @@ extension Ledger {
         guard body.amount > .zero else { throw Rejection(.invalidAmount, "the amount must be positive") }
         var account = try state.account(context.signer)
         guard let balance = account.balance.subtracting(body.amount) else {
-            throw Rejection(.insufficientFunds, "\(context.signer) has \(account.balance), less than \(body.amount)")
+            throw Rejection(.insufficientFunds, "\(context.signer) has less available than \(body.amount)")
         }
         let supply = try state.record(Tiyn.self, RecordKey.supply) ?? .zero
         account.balance = balance
         state.put(account, at: RecordKey.account(context.signer))
-        state.put(supply - body.amount, at: RecordKey.supply)
+        state.put(try supply.minus(body.amount), at: RecordKey.supply)
         context.emit(LedgerEvent("token.burned", parties: [context.signer], amount: body.amount))
     }
 
@@ -45,13 +45,12 @@ extension Ledger {
     func move(_ amount: Tiyn, from payer: PartyID, to payee: PartyID, state: inout WorkingState) throws {
         var from = try state.account(payer)
         guard let left = from.balance.subtracting(amount) else {
-            throw Rejection(.insufficientFunds, "\(payer) has \(from.balance) available, less than \(amount)")
+            throw Rejection(.insufficientFunds, "\(payer) has less available than \(amount)")
         }
         from.balance = left
         state.put(from, at: RecordKey.account(payer))
         var to = try state.account(payee)
-        // The total supply fits in 64 bits, so no balance can overflow.
-        to.balance += amount
+        to.balance = try to.balance.plus(amount)
         state.put(to, at: RecordKey.account(payee))
     }
 }

@@ -85,8 +85,9 @@ public struct Ledger<Verifier: SignatureVerifying> {
 
     /// Executes `transactions` in order at `blockTime` on `state`.
     ///
-    /// - Throws: `LedgerStateError` when state cannot be read (an operating failure). A refused
-    ///   transaction never throws; it gets a receipt with its rejection code.
+    /// - Throws: `LedgerStateError` when state cannot be read (an operating failure), and nothing
+    ///   else: a refused transaction gets a receipt with its rejection code, and no arithmetic on
+    ///   input traps (`CheckedArithmetic.swift`), so a decided block always executes.
     public func execute(_ transactions: [SignedEnvelope], blockTime: Timestamp, state: some LedgerStateReading) throws -> BlockOutcome {
         try execute(transactions.map(PreparedTransaction.init), blockTime: blockTime, state: state)
     }
@@ -120,10 +121,16 @@ public struct Ledger<Verifier: SignatureVerifying> {
         }
         var context = ExecutionContext(id: id, payload: checked.payload, signers: checked.signers, provenKeys: checked.provenKeys, blockTime: blockTime)
         // The nonce and fee are taken first, and stay taken whatever the action's outcome.
-        try chargeNonceAndFee(checked.payload.signer, nonce: checked.payload.nonce, fee: checked.payload.fee, state: &state)
+        do {
+            try chargeNonceAndFee(checked.payload.signer, nonce: checked.payload.nonce, fee: checked.payload.fee, state: &state)
+        } catch let rejection as Rejection {
+            state.dropTransaction()
+            return Receipt(transaction: id, rejectionCode: rejection.code, rejectionMessage: rejection.message, events: [], feePaid: .zero)
+        }
         state.keepTransaction()
         do {
             try apply(checked.payload.action, context: &context, state: &state)
+            try state.checkRecordSizes()
             state.keepTransaction()
         } catch let rejection as Rejection {
             state.dropTransaction()
@@ -151,12 +158,11 @@ public struct Ledger<Verifier: SignatureVerifying> {
     private func chargeNonceAndFee(_ signer: PartyID, nonce: UInt64, fee: Tiyn, state: inout WorkingState) throws {
         state.put(nonce, at: RecordKey.nonce(signer))
         var account = try state.account(signer)
-        // check() made sure the fee is affordable.
-        guard let left = account.balance.subtracting(fee) else { preconditionFailure("fee checked before execution") }
-        account.balance = left
+        // check() made sure the fee is affordable, and the pool is part of the supply.
+        account.balance = try account.balance.minus(fee)
         state.put(account, at: RecordKey.account(signer))
         let pool = try state.record(Tiyn.self, RecordKey.feePool) ?? .zero
-        state.put(pool + fee, at: RecordKey.feePool)
+        state.put(try pool.plus(fee), at: RecordKey.feePool)
     }
 
     struct CheckedTransaction {
@@ -208,7 +214,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
         }
         let lastNonce = try state.record(UInt64.self, RecordKey.nonce(payload.signer)) ?? 0
         guard payload.nonce > lastNonce, payload.nonce - lastNonce - 1 <= nonceLookahead else {
-            throw Rejection(.badNonce, "nonce \(payload.nonce) is not \(lastNonce + 1), one more than \(payload.signer)'s last")
+            throw Rejection(.badNonce, "nonce \(payload.nonce) is not one more than \(payload.signer)'s last, \(lastNonce)")
         }
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
         guard payload.fee >= parameters.minimumFee else {
@@ -216,7 +222,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
         }
         let account = try state.record(Account.self, RecordKey.account(payload.signer)) ?? .empty
         guard payload.fee <= account.balance else {
-            throw Rejection(.cannotPayFee, "\(payload.signer) has \(account.balance) available, less than the fee \(payload.fee)")
+            throw Rejection(.cannotPayFee, "\(payload.signer) has less available than the fee \(payload.fee)")
         }
         signers.removeAll { $0 == payload.signer }
         return CheckedTransaction(payload: payload, signers: [payload.signer] + signers, provenKeys: provenKeys)
@@ -231,6 +237,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
         case let .transfer(body): try transfer(body, context: &context, state: &state)
         case let .registerProperty(body): try registerProperty(body, context: &context, state: &state)
         case let .list(body): try list(body, context: &context, state: &state)
+        case let .withdrawListing(body): try withdrawListing(body, context: &context, state: &state)
         case let .buy(body): try buy(body, context: &context, state: &state)
         case let .proposeDeed(body): try proposeDeed(body, context: &context, state: &state)
         case let .signDeed(body): try signDeed(body, context: &context, state: &state)
@@ -294,16 +301,91 @@ extension WorkingState {
         return passport
     }
 
-    /// Saves a passport and keeps every owner's holdings index in step with its owners.
-    mutating func save(_ passport: Passport) throws {
-        let before = Set(try record(Passport.self, RecordKey.property(passport.cadastralNumber))?.owners.map(\.party) ?? [])
+    /// Saves a passport, keeps every owner's holdings index in step with its owners, and, when
+    /// the ownership changed, voids every consent given for the ownership before: the listing is
+    /// withdrawn, the former owners' access code cleared, and every open deed on the property (but `settling`,
+    /// the deed whose settlement this is) closed as `voided` with its holds released.
+    ///
+    /// Every change of a passport goes through here, so no path can leave a stale consent behind.
+    mutating func save(_ passport: Passport, context: inout ExecutionContext, settling: TransactionID? = nil) throws {
+        guard passport.restrictions.count <= Limits.restrictionsPerPropertyMax else {
+            throw Rejection(.limitExceeded, "a property carries at most \(Limits.restrictionsPerPropertyMax) restrictions")
+        }
+        guard passport.documents.count <= Limits.documentsPerPropertyMax else {
+            throw Rejection(.limitExceeded, "a passport lists at most \(Limits.documentsPerPropertyMax) documents")
+        }
+        let previous = try record(Passport.self, RecordKey.property(passport.cadastralNumber))
+        let before = Set(previous?.owners.map(\.party) ?? [])
         let after = Set(passport.owners.map(\.party))
         for party in before.symmetricDifference(after).sorted() {
             var holdings = Set(try record([CadastralNumber].self, RecordKey.holdings(party)) ?? [])
             if after.contains(party) { holdings.insert(passport.cadastralNumber) } else { holdings.remove(passport.cadastralNumber) }
+            guard holdings.count <= Limits.holdingsPerPartyMax else {
+                throw Rejection(.limitExceeded, "\(party) would own shares of more than \(Limits.holdingsPerPartyMax) properties")
+            }
             put(holdings.sorted(), at: RecordKey.holdings(party))
         }
+        if let previous, previous.owners != passport.owners {
+            try voidConsents(on: passport.cadastralNumber, formerOwners: previous.owners.map(\.party), settling: settling, context: &context)
+        }
         put(passport, at: RecordKey.property(passport.cadastralNumber))
+    }
+
+    /// What a change of ownership does to consents given for the ownership before it.
+    private mutating func voidConsents(on number: CadastralNumber, formerOwners: [PartyID], settling: TransactionID?, context: inout ExecutionContext) throws {
+        if try record(Listing.self, RecordKey.listing(number)) != nil {
+            remove(RecordKey.listing(number))
+            context.emit(LedgerEvent("sale.withdrawn", parties: formerOwners, properties: [number]))
+        }
+        if try record(AccessCode.self, RecordKey.accessCode(number)) != nil {
+            remove(RecordKey.accessCode(number))
+            context.emit(LedgerEvent("property.access_code_cleared", parties: formerOwners, properties: [number]))
+        }
+        for id in try record([TransactionID].self, RecordKey.propertyDeeds(number)) ?? [] where id != settling {
+            guard var deed = try record(Deed.self, RecordKey.deed(id)), deed.status == .open else { continue }
+            try close(&deed, as: .voided)
+            context.emit(LedgerEvent("deed.voided", parties: deed.parties, properties: [number], deed: id))
+        }
+    }
+
+    /// Closes an open deed without settling it, releasing every hold.
+    mutating func close(_ deed: inout Deed, as status: Deed.Status) throws {
+        for hold in deed.holds {
+            var account = try account(hold.party)
+            account.held = try account.held.minus(hold.amount)
+            account.balance = try account.balance.plus(hold.amount)
+            put(account, at: RecordKey.account(hold.party))
+        }
+        deed.holds = []
+        deed.status = status
+        put(deed, at: RecordKey.deed(deed.id))
+        try removeFromOpen(deed)
+    }
+
+    /// Takes a deed that is no longer open out of both open-deed indexes.
+    mutating func removeFromOpen(_ deed: Deed) throws {
+        for key in [RecordKey.openDeeds, RecordKey.propertyDeeds(deed.cadastralNumber)] {
+            var open = try record([TransactionID].self, key) ?? []
+            guard let index = open.firstIndex(of: deed.id) else { continue }
+            open.remove(at: index)
+            if open.isEmpty && key != RecordKey.openDeeds { remove(key) } else { put(open, at: key) }
+        }
+    }
+
+    /// Adds a newly open deed to both open-deed indexes, within their limits.
+    mutating func addToOpen(_ deed: Deed) throws {
+        for (key, limit) in [(RecordKey.openDeeds, Limits.openDeedsMax), (RecordKey.propertyDeeds(deed.cadastralNumber), Limits.openDeedsPerPropertyMax)] {
+            var open = try record([TransactionID].self, key) ?? []
+            guard !open.contains(deed.id) else { continue }
+            guard open.count < limit else {
+                throw Rejection(.limitExceeded, key == RecordKey.openDeeds
+                    ? "the ledger holds at most \(limit) open deeds at once; try again later"
+                    : "\(deed.cadastralNumber) has \(limit) open deeds already; its owners can cancel those they do not want")
+            }
+            open.append(deed.id)
+            open.sort()
+            put(open, at: key)
+        }
     }
 
     func requireRole(_ role: Role, of id: PartyID, for what: String) throws {

@@ -36,6 +36,8 @@ public struct LedgerQueries<State: LedgerStateReading> {
     public func deed(_ id: TransactionID) throws -> Deed? { try record(Deed.self, RecordKey.deed(id)) }
     public func pledge(_ id: TransactionID) throws -> Pledge? { try record(Pledge.self, RecordKey.pledge(id)) }
     public func listing(_ number: CadastralNumber) throws -> Listing? { try record(Listing.self, RecordKey.listing(number)) }
+    /// The salted hash of the passport's access code: for the node's own check, never for an answer.
+    public func accessCode(_ number: CadastralNumber) throws -> AccessCode? { try record(AccessCode.self, RecordKey.accessCode(number)) }
     public func claims(_ deed: TransactionID) throws -> [Claim] { try record([Claim].self, RecordKey.claims(deed)) ?? [] }
     public func recovery(_ id: TransactionID) throws -> Recovery? { try record(Recovery.self, RecordKey.recovery(id)) }
     public func parameters() throws -> Parameters { try record(Parameters.self, RecordKey.parameters) ?? Parameters() }

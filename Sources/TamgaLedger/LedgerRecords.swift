@@ -69,12 +69,39 @@ public struct Passport: Codable, Hashable, Sendable {
     /// Source documents: the title document first, then every later deed or order.
     public var documents: [Hash]
     public var registeredAt: Timestamp
-    /// SHA-256 of the access code the owners set, if any.
-    public var accessCodeHash: Hash?
 
     public var isArrested: Bool { restrictions.contains { $0.kind == .arrest } }
 
     public func share(of party: PartyID) -> Share? { owners.first { $0.party == party }?.share }
+}
+
+/// The access code that opens a property's passport to whoever the owners give it, kept apart
+/// from the passport so that no passport, extract or proof carries it. Only a salted hash is
+/// stored: `SHA-256(salt ‖ code)`, the code in its normal form (`AccessCode.normalized`).
+public struct AccessCode: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var salt: Hash
+    public var codeHash: Hash
+    public enum CodingKeys: String, CodingKey, CaseIterable { case salt, codeHash }
+
+    public init(salt: Hash, codeHash: Hash) {
+        self.salt = salt
+        self.codeHash = codeHash
+    }
+
+    /// The alphabet codes are written in: RFC 4648 base32.
+    public static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+    /// The code with grouping dashes and spaces removed and letters upper-cased.
+    public static func normalized(_ code: String) -> String {
+        String(code.uppercased().filter { $0 != "-" && $0 != " " })
+    }
+
+    public static func hash(_ code: String, salt: Hash) -> Hash {
+        .sha256(salt.bytes + Array(normalized(code).utf8))
+    }
+
+    /// Whether `code` is this access code.
+    public func opens(_ code: String) -> Bool { Self.hash(code, salt: salt) == codeHash }
 }
 
 /// A party's token account. `held` is the part reserved for open deeds.
@@ -95,11 +122,14 @@ public struct Listing: Codable, Hashable, Sendable {
     public var cadastralNumber: CadastralNumber
     public var price: Tiyn
     public var listedAt: Timestamp
+    /// The owners, with their shares, who listed it: the consent it carries is theirs alone.
+    public var owners: [Ownership]
 }
 
 /// A deed of sale: who sells which shares, who buys which shares for how much, and who has signed.
 public struct Deed: Codable, Hashable, Sendable {
-    public enum Status: String, Codable, Hashable, Sendable { case open, settled, cancelled, expired, invalidated }
+    /// `voided`: closed because the property's ownership changed while it was open.
+    public enum Status: String, Codable, Hashable, Sendable { case open, settled, cancelled, expired, invalidated, voided }
 
     public struct Seller: Codable, Hashable, Sendable, StrictlyDecodable {
         public enum CodingKeys: String, CodingKey, CaseIterable { case party, share }
@@ -194,6 +224,7 @@ public enum RecordKey {
     public static func nonce(_ id: PartyID) -> [UInt8] { Array("nonce/\(id)".utf8) }
     public static func property(_ number: CadastralNumber) -> [UInt8] { Array("property/\(number)".utf8) }
     public static func listing(_ number: CadastralNumber) -> [UInt8] { Array("listing/\(number)".utf8) }
+    public static func accessCode(_ number: CadastralNumber) -> [UInt8] { Array("access/\(number)".utf8) }
     public static func deed(_ id: TransactionID) -> [UInt8] { Array("deed/\(id)".utf8) }
     public static func transaction(_ id: TransactionID) -> [UInt8] { Array("tx/\(id)".utf8) }
     /// The properties a party owns a share of, sorted: the index behind "a party's properties".
@@ -220,6 +251,20 @@ public struct Parameters: Codable, Hashable, Sendable {
 
     /// How long a key recovery waits after its second approval, during which any current key can cancel it.
     public var recoveryTimeLockMillis: UInt64
+
+    /// The ranges governance may set, so that no parameter can make a transaction impossible or
+    /// a time overflow: fee 0 to 1,000,000 tenge; deed lifetime 1 hour to 1 year; recovery time
+    /// lock 1 hour to 1 year.
+    public static let minimumFeeMax = Tiyn(100_000_000)
+    public static let lifetimeRange: ClosedRange<UInt64> = 3_600_000...366 * 24 * 3_600_000
+
+    /// Why these parameters may not be set, or nil if they may.
+    public var outOfRange: String? {
+        if minimumFee > Self.minimumFeeMax { return "the minimum fee may be at most \(Self.minimumFeeMax)" }
+        if !Self.lifetimeRange.contains(deedLifetimeMillis) { return "a deed lifetime is 1 hour to 366 days in milliseconds" }
+        if !Self.lifetimeRange.contains(recoveryTimeLockMillis) { return "a recovery time lock is 1 hour to 366 days in milliseconds" }
+        return nil
+    }
 
     public init(minimumFee: Tiyn = Tiyn(100), notaryAttestationRequired: Bool = false, deedLifetimeMillis: UInt64 = 7 * 24 * 3_600_000,
                 recoveryTimeLockMillis: UInt64 = 72 * 3_600_000) {

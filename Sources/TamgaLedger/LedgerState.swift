@@ -125,6 +125,24 @@ struct WorkingState {
         transactionWrites[StateKey(key)] = .absent
     }
 
+    /// Refuses the transaction if a record it wrote would be too large for the state map, so that
+    /// no committed block can produce an update the node cannot store. The small fixed-size
+    /// records written by every transaction are skipped; the limits in `Limits` keep the others
+    /// far below this bound, which is the last line, not the rule.
+    func checkRecordSizes() throws(Rejection) {
+        for (key, entry) in transactionWrites {
+            guard case let .present(value) = entry else { continue }
+            switch value {
+            case is Account, is Tiyn, is UInt64, is PartyID: continue
+            default:
+                let size = RecordCoding.encode(value).count
+                guard size <= Limits.stateValueBytesMax else {
+                    throw Rejection(.recordTooLarge, "record \(String(decoding: key.bytes.prefix(80), as: UTF8.self)) would take \(size) bytes, more than \(Limits.stateValueBytesMax)")
+                }
+            }
+        }
+    }
+
     /// Keeps the current transaction's writes.
     mutating func keepTransaction() {
         blockWrites.merge(transactionWrites) { _, new in new }

@@ -16,6 +16,7 @@ public struct Rejection: CodedError, Equatable {
         case badNonce = "tx.bad_nonce"
         case feeTooLow = "tx.fee_too_low"
         case cannotPayFee = "tx.cannot_pay_fee"
+        case duplicateField = "tx.duplicate_field"
         // During execution: the nonce and fee are taken, nothing else changes.
         case roleRequired = "auth.role_required"
         case partyExists = "identity.party_exists"
@@ -63,6 +64,11 @@ public struct Rejection: CodedError, Equatable {
         case alreadyApproved = "governance.already_approved"
         case unknownArrest = "arrest.unknown"
         case notTheImposer = "arrest.not_the_imposer"
+        case arithmeticOverflow = "ledger.overflow"
+        case limitExceeded = "ledger.limit_exceeded"
+        case recordTooLarge = "ledger.record_too_large"
+        case invalidParameters = "governance.invalid_parameters"
+        case listingStale = "sale.listing_stale"
     }
 
     public let reason: Code
@@ -79,7 +85,7 @@ public struct Rejection: CodedError, Equatable {
     public var isBeforeExecution: Bool {
         switch reason {
         case .malformedPayload, .unknownTransactionType, .wrongChain, .expired, .unknownSigner, .signerSignatureMissing,
-             .unknownKey, .badNonce, .feeTooLow, .cannotPayFee:
+             .unknownKey, .badNonce, .feeTooLow, .cannotPayFee, .duplicateField:
             true
         default:
             false

@@ -47,6 +47,9 @@ public struct TransactionPayload: Hashable, Sendable {
     ///   tests compare the two ways).
     static func decode(_ bytes: [UInt8], scanningKeys: Bool) throws(Rejection) -> TransactionPayload {
         guard bytes.first == UInt8(ascii: "{") else { throw Rejection(.malformedPayload, "the payload must be a JSON object") }
+        if let name = RepeatedNames.first(in: bytes) {
+            throw Rejection(.duplicateField, "the field \"\(name.prefix(40))\" appears twice in one object")
+        }
         do {
             let decoder = JSONDecoder()
             if scanningKeys, let keys = PayloadKeys(bytes) { decoder.userInfo[PayloadKeys.userInfoKey] = keys }
@@ -90,6 +93,8 @@ public enum Action: Hashable, Sendable {
     case registerProperty(RegisterProperty)
     /// `sale.list`, by an owner; the envelope carries every co-owner's signature.
     case list(ListProperty)
+    /// `sale.withdraw`, by any one owner: the property is no longer for sale.
+    case withdrawListing(WithdrawListing)
     /// `sale.buy`: a buyer takes a listing at its price; creates a deed and holds the price.
     case buy(Buy)
     /// `deed.propose`: a deed with several sellers and buyers, proposed by one of its parties.
@@ -159,6 +164,7 @@ public enum Action: Hashable, Sendable {
         case .transfer: "token.transfer"
         case .registerProperty: "property.register"
         case .list: "sale.list"
+        case .withdrawListing: "sale.withdraw"
         case .buy: "sale.buy"
         case .proposeDeed: "deed.propose"
         case .signDeed: "deed.sign"
@@ -506,19 +512,39 @@ public struct CorrectionReference: Codable, Hashable, Sendable, StrictlyDecodabl
 
 public struct SetAccessCode: Codable, Hashable, Sendable, StrictlyDecodable {
     public var cadastralNumber: CadastralNumber
-    /// SHA-256 of the access code; the code itself never goes on chain.
-    public var codeHash: Hash
-    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, codeHash }
-    public init(cadastralNumber: CadastralNumber, codeHash: Hash) {
+    /// The salt and salted hash of the new code (the code itself never goes on chain); absent to
+    /// clear the code, so that it opens nothing any more.
+    public var code: AccessCode?
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, code }
+    public init(cadastralNumber: CadastralNumber, code: AccessCode?) {
         self.cadastralNumber = cadastralNumber
-        self.codeHash = codeHash
+        self.code = code
     }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cadastralNumber = try container.decode(CadastralNumber.self, forKey: .cadastralNumber)
+        code = try container.decodeStrictlyIfPresent(AccessCode.self, forKey: .code)
+    }
+}
+
+public struct WithdrawListing: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var cadastralNumber: CadastralNumber
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber }
+    public init(cadastralNumber: CadastralNumber) { self.cadastralNumber = cadastralNumber }
 }
 
 public struct ProposeGovernance: Codable, Hashable, Sendable, StrictlyDecodable {
     public var change: GovernanceChange
     public enum CodingKeys: String, CodingKey, CaseIterable { case change }
     public init(change: GovernanceChange) { self.change = change }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let nested = try container.superDecoder(forKey: .change)
+        try GovernanceChange.rejectUnknownKeys(nested)
+        change = try GovernanceChange(from: nested)
+    }
 }
 
 public struct GovernanceReference: Codable, Hashable, Sendable, StrictlyDecodable {
@@ -534,6 +560,35 @@ public enum GovernanceChange: Codable, Hashable, Sendable {
     case setParameters(Parameters)
     /// The validator set that takes effect at a later height (the node applies it).
     case setValidators([Validator])
+}
+
+extension GovernanceChange {
+    private enum Case: String, CodingKey, CaseIterable { case grantRole, revokeRole, setParameters, setValidators }
+    private enum RoleKeys: String, CodingKey, CaseIterable { case party, role }
+    private enum WrappedKeys: String, CodingKey, CaseIterable { case _0 }
+    private enum ParameterKeys: String, CodingKey, CaseIterable { case minimumFee, notaryAttestationRequired, deedLifetimeMillis, recoveryTimeLockMillis }
+    private enum ValidatorKeys: String, CodingKey, CaseIterable { case publicKey, votingPower }
+
+    /// A change names exactly one kind, and each level holds only its own fields.
+    static func rejectUnknownKeys(_ decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Case.self)
+        let outer = try decoder.container(keyedBy: Case.self)
+        guard outer.allKeys.count == 1, let kind = outer.allKeys.first else {
+            throw Rejection(.malformedPayload, "a governance change names exactly one of \(Case.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let inner = try outer.superDecoder(forKey: kind)
+        switch kind {
+        case .grantRole, .revokeRole:
+            try inner.rejectUnknownKeys(RoleKeys.self)
+        case .setParameters:
+            try inner.rejectUnknownKeys(WrappedKeys.self)
+            try inner.container(keyedBy: WrappedKeys.self).superDecoder(forKey: ._0).rejectUnknownKeys(ParameterKeys.self)
+        case .setValidators:
+            try inner.rejectUnknownKeys(WrappedKeys.self)
+            var list = try inner.container(keyedBy: WrappedKeys.self).nestedUnkeyedContainer(forKey: ._0)
+            while !list.isAtEnd { try list.superDecoder().rejectUnknownKeys(ValidatorKeys.self) }
+        }
+    }
 }
 
 /// A body whose JSON may hold only its own fields.
@@ -610,6 +665,7 @@ extension TransactionPayload: Codable {
         case "token.transfer": action = .transfer(try body(Transfer.self))
         case "property.register": action = .registerProperty(try body(RegisterProperty.self))
         case "sale.list": action = .list(try body(ListProperty.self))
+        case "sale.withdraw": action = .withdrawListing(try body(WithdrawListing.self))
         case "sale.buy": action = .buy(try body(Buy.self))
         case "deed.propose": action = .proposeDeed(try body(ProposeDeed.self))
         case "deed.sign": action = .signDeed(try body(SignDeed.self))
@@ -655,6 +711,7 @@ extension TransactionPayload: Codable {
         case let .transfer(value): try value.encode(to: body)
         case let .registerProperty(value): try value.encode(to: body)
         case let .list(value): try value.encode(to: body)
+        case let .withdrawListing(value): try value.encode(to: body)
         case let .buy(value): try value.encode(to: body)
         case let .proposeDeed(value): try value.encode(to: body)
         case let .signDeed(value): try value.encode(to: body)

@@ -352,6 +352,8 @@ public actor Node {
     private var queries: LedgerQueries<MapSnapshot<RecordingTreeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
 
     public func passport(_ number: CadastralNumber) throws -> Passport? { try queries.passport(number) }
+    /// Whether `code` is the current access code of the passport (the hash never leaves the node).
+    public func accessCodeOpens(_ number: CadastralNumber, code: String) throws -> Bool { try queries.accessCode(number)?.opens(code) ?? false }
 
     /// The passport in the state that block `height`'s header names (the state after block
     /// `height - 1`), if that version is still retained.

@@ -90,9 +90,17 @@ extension TxCommand {
         static let configuration = CommandConfiguration(commandName: "access-code", abstract: "property.access_code: an owner sets the passport's access code (only its hash goes on chain).")
         @OptionGroup var signer: SignerOptions
         @Option(help: "The cadastral number.") var property: String
-        @Option(help: "The new access code.") var code: String
+        @Flag(help: "Clear the code, so that it opens the passport no more.") var clear = false
         func run() async throws {
-            try await signer.submit(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), codeHash: .sha256(Array(code.utf8)))))
+            let number = try CadastralNumber(property)
+            guard !clear else { return try await signer.submit(.setAccessCode(SetAccessCode(cadastralNumber: number, code: nil))) }
+            // 16 base32 characters: 80 random bits, shown once and never stored here.
+            var generator = SystemRandomNumberGenerator()
+            let letters = (0..<16).map { _ in TamgaLedger.AccessCode.alphabet[Int(generator.next(upperBound: UInt32(32)))] }
+            let code = stride(from: 0, to: 16, by: 4).map { String(letters[$0..<$0 + 4]) }.joined(separator: "-")
+            let salt = Hash.sha256((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try await signer.submit(.setAccessCode(SetAccessCode(cadastralNumber: number, code: TamgaLedger.AccessCode(salt: salt, codeHash: TamgaLedger.AccessCode.hash(code, salt: salt)))))
+            print("access code: \(code) (give it to whoever may read the passport; it is shown only now)")
         }
     }
 
@@ -128,6 +136,13 @@ extension TxCommand {
         @Option(help: "The cadastral number.") var property: String
         @Option(help: "Tiyn.") var price: UInt64
         func run() async throws { try await signer.submit(.list(ListProperty(cadastralNumber: try CadastralNumber(property), price: Tiyn(price)))) }
+    }
+
+    struct Withdraw: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "sale.withdraw: any one owner takes the property off sale.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The cadastral number.") var property: String
+        func run() async throws { try await signer.submit(.withdrawListing(WithdrawListing(cadastralNumber: try CadastralNumber(property)))) }
     }
 
     struct Buy: AsyncParsableCommand {

@@ -27,7 +27,7 @@ struct APIFixture {
         let register = try registrar.sign(.registerProperty(RegisterProperty(
             cadastralNumber: try CadastralNumber(property), kind: "apartment", address: "Astana, test street 1", area: AreaHundredths(6_500),
             location: nil, owners: [Ownership(party: try PartyID("citizen-1"), share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
-        let code = try owner.sign(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), codeHash: .sha256(Array("open-sesame".utf8)))))
+        let code = try owner.sign(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), code: AccessCode(salt: .sha256(Array("salt".utf8)), codeHash: AccessCode.hash("open-sesame", salt: .sha256(Array("salt".utf8)))))))
         for envelope in [register, code] {
             let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
             #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
