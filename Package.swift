@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "TamgaSimulation",
-            dependencies: ["TamgaCore", "TamgaConsensus"],
+            dependencies: ["TamgaCore", "TamgaConsensus", "TamgaLedger"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -26,6 +26,7 @@ extension Ledger {
         guard correction.proposedBy != context.signer else {
             throw Rejection(.correctionSameRegistrar, "a correction needs a second registrar; \(context.signer) proposed it")
         }
+        try state.requireRole(.registrar, of: correction.proposedBy, for: "a correction's proposal")
         let change = correction.change
         var passport = try state.passport(change.cadastralNumber)
         if let kind = change.kind { passport.kind = kind }

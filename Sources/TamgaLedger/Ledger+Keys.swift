@@ -50,6 +50,7 @@ extension Ledger {
         guard recovery.requestedBy != context.signer else {
             throw Rejection(.sameRegistrar, "the registrar who requested a recovery cannot also approve it")
         }
+        try state.requireRole(.registrar, of: recovery.requestedBy, for: "a key recovery's request")
         let parameters = try state.record(Parameters.self, RecordKey.parameters) ?? Parameters()
         recovery.approvedBy = context.signer
         recovery.unlocksAt = try context.blockTime.adding(millis: parameters.recoveryTimeLockMillis)
@@ -79,6 +80,7 @@ extension Ledger {
         guard context.signer == recovery.requestedBy || context.signer == recovery.approvedBy else {
             throw Rejection(.roleRequired, "only the registrars of the recovery may complete it")
         }
+        try state.requireRole(.registrar, of: context.signer, for: "completing a key recovery")
         guard context.blockTime >= unlocksAt else { throw Rejection(.timeLocked, "recovery \(recovery.id) is time-locked until \(unlocksAt)") }
         guard try state.record(PartyID.self, RecordKey.key(recovery.newKey.keyID)) == nil else {
             throw Rejection(.keyInUse, "key \(recovery.newKey.keyID) has meanwhile been given to a party")
@@ -90,6 +92,10 @@ extension Ledger {
         state.put(record.id, at: RecordKey.key(recovery.newKey.keyID))
         recovery.status = .completed
         state.put(recovery, at: RecordKey.recovery(recovery.id))
+        // The lost keys may be in a stranger's hands: what they could have offered is taken back.
+        for number in try state.record([CadastralNumber].self, RecordKey.holdings(record.id)) ?? [] {
+            try state.withdrawOffers(on: number, owners: [record.id], context: &context)
+        }
         context.emit(LedgerEvent("recovery.completed", parties: [recovery.party, recovery.requestedBy] + (recovery.approvedBy.map { [$0] } ?? [])))
     }
 

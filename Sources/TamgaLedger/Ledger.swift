@@ -333,18 +333,23 @@ extension WorkingState {
 
     /// What a change of ownership does to consents given for the ownership before it.
     private mutating func voidConsents(on number: CadastralNumber, formerOwners: [PartyID], settling: TransactionID?, context: inout ExecutionContext) throws {
-        if try record(Listing.self, RecordKey.listing(number)) != nil {
-            remove(RecordKey.listing(number))
-            context.emit(LedgerEvent("sale.withdrawn", parties: formerOwners, properties: [number]))
-        }
-        if try record(AccessCode.self, RecordKey.accessCode(number)) != nil {
-            remove(RecordKey.accessCode(number))
-            context.emit(LedgerEvent("property.access_code_cleared", parties: formerOwners, properties: [number]))
-        }
+        try withdrawOffers(on: number, owners: formerOwners, context: &context)
         for id in try record([TransactionID].self, RecordKey.propertyDeeds(number)) ?? [] where id != settling {
             guard var deed = try record(Deed.self, RecordKey.deed(id)), deed.status == .open else { continue }
             try close(&deed, as: .voided)
             context.emit(LedgerEvent("deed.voided", parties: deed.parties, properties: [number], deed: id))
+        }
+    }
+
+    /// Withdraws the property's listing and clears its access code, telling `owners`.
+    mutating func withdrawOffers(on number: CadastralNumber, owners: [PartyID], context: inout ExecutionContext) throws {
+        if try record(Listing.self, RecordKey.listing(number)) != nil {
+            remove(RecordKey.listing(number))
+            context.emit(LedgerEvent("sale.withdrawn", parties: owners, properties: [number]))
+        }
+        if try record(AccessCode.self, RecordKey.accessCode(number)) != nil {
+            remove(RecordKey.accessCode(number))
+            context.emit(LedgerEvent("property.access_code_cleared", parties: owners, properties: [number]))
         }
     }
 
