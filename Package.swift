@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "TamgaLedgerTests",
             dependencies: [
-                "TamgaCore", "TamgaLedger",
+                "TamgaCore", "TamgaLedger", "TamgaSimulation",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
