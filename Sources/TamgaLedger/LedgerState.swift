@@ -41,21 +41,20 @@ struct StateKey: Hashable {
     static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs.digest == rhs.digest && lhs.bytes == rhs.bytes }
 }
 
-/// Records as stored: canonical JSON (sorted keys), so that every node writes the same bytes.
+/// Records as stored: the project's canonical JSON (`CanonicalJSON`), so that every node writes
+/// the same bytes whatever its libraries.
 enum RecordCoding {
     static func encode(_ value: some Encodable) -> [UInt8] {
-        // The records written by nearly every transaction, in exactly the bytes JSONEncoder gives
-        // them with sorted keys (RecordCodingTests holds the two together).
+        // The records written by nearly every transaction, in exactly the bytes CanonicalJSON
+        // gives them (RecordCodingTests holds the two together).
         switch value {
         case let account as Account: return Array("{\"balance\":\(account.balance.rawValue),\"held\":\(account.held.rawValue)}".utf8)
         case let amount as Tiyn: return Array(String(amount.rawValue).utf8)
         case let number as UInt64: return Array(String(number).utf8)
         default: break
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { preconditionFailure("a ledger record always encodes") }
-        return Array(data)
+        guard let bytes = try? CanonicalJSON.encode(value) else { preconditionFailure("a ledger record always encodes") }
+        return bytes
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], key: [UInt8]) throws -> T {
