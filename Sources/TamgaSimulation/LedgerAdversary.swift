@@ -47,7 +47,7 @@ public struct LedgerAdversary {
     private var keys: [PartyID: SigningKey] = [:]
     private var nonces: [PartyID: UInt64] = [:]
     private var parties: [PartyID] = []
-    private let ledger = Ledger(chainID: chain, verifier: DirectVerifier())
+    private let ledger = Ledger(chainID: chain, verifier: RememberingVerifier())
     private let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
     private let twin = AuthenticatedMap(store: InMemoryTreeNodeStore())
     private let twinCache = LedgerStateCache()
@@ -372,5 +372,19 @@ public struct LedgerAdversary {
             let listing = try before.listing(number)
             if listing?.owners != previous { report.violations.append("a purchase of \(number) used a listing not made by its owners \(previous)") }
         }
+    }
+}
+
+/// Verifies each signature once and remembers the verdict, as a node's mempool does, so that the
+/// second execution of a block does not verify again.
+final class RememberingVerifier: SignatureVerifying {
+    private var verdicts: [[UInt8]: Bool] = [:]
+
+    func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool {
+        let entry = signature.bytes + Array(key.description.utf8) + Hash.sha256(message).bytes
+        if let known = verdicts[entry] { return known }
+        let verdict = key.isValidSignature(signature, for: message)
+        verdicts[entry] = verdict
+        return verdict
     }
 }
