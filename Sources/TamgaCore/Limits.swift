@@ -43,9 +43,13 @@ public enum Limits {
     public static let openDeedsMax = 10_000
     /// Deeds open at once on one property.
     public static let openDeedsPerPropertyMax = 8
-    /// Restrictions (arrests and pledges) on one property at once.
-    public static let restrictionsPerPropertyMax = 32
-    /// Source documents in one passport (title, deeds, orders, pledges, corrections).
+    /// Pledges on one property at once (arrests are not bounded here: only courts and
+    /// enforcement officers impose them, and no owner may keep an authority from acting).
+    public static let pledgesPerPropertyMax = 16
+    /// Arrests on one property at once.
+    public static let arrestsPerPropertyMax = 256
+    /// Source documents a passport lists: the title document and the latest others (every
+    /// document stays in the transaction that cited it, in the chain and in the history).
     public static let documentsPerPropertyMax = 1_000
     /// Properties one party owns a share of at once.
     public static let holdingsPerPartyMax = 10_000

@@ -19,7 +19,7 @@ extension Ledger {
         // they held the title) go with it: a pledge binds only what its giver owned. Pledges the
         // deed took over from before stay, and so do arrests, which only their authority lifts.
         for restriction in passport.restrictions where restriction.kind == .pledge && !deed.acceptedPledges.contains(restriction.id) {
-            guard var pledge = try state.record(Pledge.self, RecordKey.pledge(restriction.id)), pledge.createdAt >= deed.createdAt else { continue }
+            guard restriction.since >= deed.createdAt, var pledge = try state.record(Pledge.self, RecordKey.pledge(restriction.id)) else { continue }
             pledge.status = .released
             state.put(pledge, at: RecordKey.pledge(pledge.id))
             passport.restrictions.removeAll { $0.id == pledge.id }

@@ -223,6 +223,10 @@ extension Ledger {
             Rejection(.sharesExceedOwnership, "\(seller.party) no longer owns the share \(seller.share)")
         }
         guard Share.sumIsWhole(passport.owners.map(\.share)) else { throw Rejection(.invalidShares, "the settlement would not keep the shares whole") }
+        // A financing pledge covers the whole property, so only the deed's buyers, who sign it, may own it after.
+        if deed.financing != nil, let other = passport.owners.first(where: { owner in !deed.buyers.contains { $0.party == owner.party } }) {
+            throw Rejection(.invalidDeed, "a financed deed must leave its buyers the only owners; \(other.party) would still own a share the bank's pledge would cover")
+        }
         passport.documents.append(deed.id.hash)
         if let financing = deed.financing {
             // The financing bank's pledge is registered in the same settlement.

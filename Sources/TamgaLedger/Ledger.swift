@@ -308,11 +308,17 @@ extension WorkingState {
     ///
     /// Every change of a passport goes through here, so no path can leave a stale consent behind.
     mutating func save(_ passport: Passport, context: inout ExecutionContext, settling: TransactionID? = nil) throws {
-        guard passport.restrictions.count <= Limits.restrictionsPerPropertyMax else {
-            throw Rejection(.limitExceeded, "a property carries at most \(Limits.restrictionsPerPropertyMax) restrictions")
+        var passport = passport
+        guard passport.restrictions.count(where: { $0.kind == .pledge }) <= Limits.pledgesPerPropertyMax else {
+            throw Rejection(.limitExceeded, "a property carries at most \(Limits.pledgesPerPropertyMax) pledges")
         }
-        guard passport.documents.count <= Limits.documentsPerPropertyMax else {
-            throw Rejection(.limitExceeded, "a passport lists at most \(Limits.documentsPerPropertyMax) documents")
+        guard passport.restrictions.count(where: { $0.kind == .arrest }) <= Limits.arrestsPerPropertyMax else {
+            throw Rejection(.limitExceeded, "a property carries at most \(Limits.arrestsPerPropertyMax) arrests")
+        }
+        // The passport lists the title document and the latest others; the rest stay in the
+        // transactions that cited them. So no number of sales or orders can block the next one.
+        if passport.documents.count > Limits.documentsPerPropertyMax {
+            passport.documents = [passport.documents[0]] + passport.documents.suffix(Limits.documentsPerPropertyMax - 1)
         }
         let previous = try record(Passport.self, RecordKey.property(passport.cadastralNumber))
         let before = Set(previous?.owners.map(\.party) ?? [])

@@ -132,7 +132,9 @@ struct WorkingState {
         for (key, entry) in transactionWrites {
             guard case let .present(value) = entry else { continue }
             switch value {
-            case is Account, is Tiyn, is UInt64, is PartyID: continue
+            // The open-deed indexes are bounded by their limits far below the map's value limit
+            // (10,000 ids of 67 bytes), and encoding the ledger-wide one for every deed would cost more than it checks.
+            case is Account, is Tiyn, is UInt64, is PartyID, is [TransactionID]: continue
             default:
                 let size = RecordCoding.encode(value).count
                 guard size <= Limits.stateValueBytesMax else {

@@ -328,7 +328,9 @@ public struct LedgerAdversary {
             if !Share.sumIsWhole(passport.owners.map(\.share)) || passport.owners.contains(where: { $0.share.isZero }) || parties != parties.sorted() || Set(parties).count != parties.count {
                 report.violations.append("\(number)'s owners are not whole, positive and sorted once: \(passport.owners)")
             }
-            if passport.restrictions.count > Limits.restrictionsPerPropertyMax || passport.documents.count > Limits.documentsPerPropertyMax {
+            if passport.restrictions.count(where: { $0.kind == .pledge }) > Limits.pledgesPerPropertyMax
+                || passport.restrictions.count(where: { $0.kind == .arrest }) > Limits.arrestsPerPropertyMax
+                || passport.documents.count > Limits.documentsPerPropertyMax {
                 report.violations.append("\(number)'s passport is past its limits")
             }
             let previous = try before.passport(number)?.owners ?? []

@@ -60,7 +60,7 @@ struct SimulateConsensusCommand: ParsableCommand {
             if verbose || !report.violations.isEmpty { print(report) }
             if (offset + 1) % 5_000 == 0, offset + 1 < seedList.count {
                 print("… " + summary(offset + 1))
-                FileHandle.standardOutput.synchronizeFile()
+                fflush(nil)
             }
         }
         print(summary(seedList.count))
@@ -113,7 +113,7 @@ struct SimulateLedgerCommand: ParsableCommand {
             if verbose || !report.violations.isEmpty { print(report) }
             if (offset + 1) % 10_000 == 0, offset + 1 < seedList.count {
                 print("… " + summary(offset + 1))
-                FileHandle.standardOutput.synchronizeFile()
+                fflush(nil)
             }
         }
         print(summary(seedList.count))

@@ -124,6 +124,47 @@ import Testing
     }
 }
 
+extension ConsentTests {
+    @Test func aPledgeProposedBeforeTheDeedButGivenByTheBuyerGoesWithTheReversal() throws {
+        var ledger = try Self.prepared()
+        let pledge = try ledger.submit("bank-1", .proposePledge(ProposePledge(cadastralNumber: cadastral(Self.home), loanAmount: Tiyn(1_000), documents: [documentHash("loan")])))
+        let deed = try Self.sellByDeed(&ledger, from: "citizen-1", to: "citizen-2", price: 2_000_000)
+        #expect(try ledger.submit("citizen-2", .signPledge(PledgeReference(pledge: pledge.transaction))).isCommitted)
+        #expect(try ledger.submit("registrar-1", .registerPledge(PledgeReference(pledge: pledge.transaction))).isCommitted)
+        #expect(try ledger.submit("court-1", .invalidateDeed(InvalidateDeed(deed: deed, orderHash: documentHash("ruling")))).isCommitted)
+        #expect(try ledger.passport(Self.home)?.restrictions.isEmpty == true)
+    }
+
+    @Test func aFinancedPurchaseOfAShareCannotPledgeTheCoOwnersShare() throws {
+        var ledger = try Self.prepared()
+        try ledger.register("01-001-001-003", owners: [("citizen-1", "1/2"), ("citizen-3", "1/2")])
+        let proposed = try ledger.submit("citizen-2", .proposeDeed(ProposeDeed(
+            cadastralNumber: cadastral("01-001-001-003"), sellers: [Deed.Seller(party: party("citizen-1"), share: share("1/2"))],
+            buyers: [Deed.Buyer(party: party("citizen-2"), share: share("1/2"), pays: Tiyn(100_000))],
+            financing: Deed.Financing(bank: party("bank-1"), amount: Tiyn(50_000), documentHash: documentHash("loan")))))
+        #expect(proposed.isCommitted, "\(proposed)")
+        let terms = try #require(try ledger.deed(proposed.transaction)).termsHash
+        #expect(try ledger.submit("bank-1", .signDeed(SignDeed(deed: proposed.transaction, termsHash: terms))).isCommitted)
+        let last = try ledger.submit("citizen-1", .signDeed(SignDeed(deed: proposed.transaction, termsHash: terms)))
+        #expect(last.rejectionCode == "deed.invalid", "\(last)")
+        #expect(try ledger.owners("01-001-001-003") == ["citizen-1": "1/2", "citizen-3": "1/2"])
+        try ledger.checkInvariants()
+    }
+
+    @Test func noNumberOfOrdersKeepsACourtFromActing() throws {
+        var ledger = try Self.prepared()
+        for round in 0..<(Limits.documentsPerPropertyMax / 2 + 5) {
+            let arrest = try ledger.submit("bailiff-1", .imposeArrest(ImposeArrest(cadastralNumber: cadastral(Self.home), orderHash: documentHash("order \(round)"))))
+            #expect(arrest.isCommitted, "\(arrest)")
+            #expect(try ledger.submit("bailiff-1", .liftArrest(LiftArrest(cadastralNumber: cadastral(Self.home), arrest: arrest.transaction, orderHash: documentHash("lift \(round)")))).isCommitted)
+        }
+        let passport = try #require(try ledger.passport(Self.home))
+        #expect(passport.documents.count == Limits.documentsPerPropertyMax)
+        #expect(passport.documents.first == documentHash("title-\(Self.home)"))
+        #expect(try ledger.submit("court-1", .imposeArrest(ImposeArrest(cadastralNumber: cadastral(Self.home), orderHash: documentHash("final")))).isCommitted)
+    }
+}
+
 /// No input can stop the chain: values at the extremes end in a rejection with a code, never a trap.
 @Suite struct HaltTests {
     @Test func sharesNearOneWithTheLargestDenominatorSettle() throws {
