@@ -92,9 +92,15 @@ extension Ledger {
         state.put(record.id, at: RecordKey.key(recovery.newKey.keyID))
         recovery.status = .completed
         state.put(recovery, at: RecordKey.recovery(recovery.id))
-        // The lost keys may be in a stranger's hands: what they could have offered is taken back.
+        // The lost keys may be in a stranger's hands: what they could have offered or signed for
+        // the party's properties is taken back (listings, access codes, open deeds it signed).
         for number in try state.record([CadastralNumber].self, RecordKey.holdings(record.id)) ?? [] {
             try state.withdrawOffers(on: number, owners: [record.id], context: &context)
+            for id in try state.record([TransactionID].self, RecordKey.propertyDeeds(number)) ?? [] {
+                guard var deed = try state.record(Deed.self, RecordKey.deed(id)), deed.status == .open, deed.signedBy.contains(record.id) else { continue }
+                try state.close(&deed, as: .voided)
+                context.emit(LedgerEvent("deed.voided", parties: deed.parties, properties: [number], deed: id))
+            }
         }
         context.emit(LedgerEvent("recovery.completed", parties: [recovery.party, recovery.requestedBy] + (recovery.approvedBy.map { [$0] } ?? [])))
     }

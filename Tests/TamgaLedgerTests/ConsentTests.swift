@@ -151,6 +151,28 @@ extension ConsentTests {
         try ledger.checkInvariants()
     }
 
+    @Test func aCompletedKeyRecoveryTakesBackWhatTheLostKeyOfferedAndSigned() throws {
+        var ledger = try Self.prepared()
+        #expect(try ledger.submit("citizen-1", .list(ListProperty(cadastralNumber: cadastral(Self.home), price: Tiyn(9_000_000)))).isCommitted)
+        let proposed = try ledger.submit("citizen-3", .proposeDeed(ProposeDeed(
+            cadastralNumber: cadastral(Self.home), sellers: [Deed.Seller(party: party("citizen-1"), share: .whole)],
+            buyers: [Deed.Buyer(party: party("citizen-3"), share: share("1/2"), pays: Tiyn(1_000_000)),
+                     Deed.Buyer(party: party("citizen-2"), share: share("1/2"), pays: Tiyn(1_000_000))])))
+        let terms = try #require(try ledger.deed(proposed.transaction)).termsHash
+        #expect(try ledger.submit("citizen-1", .signDeed(SignDeed(deed: proposed.transaction, termsHash: terms))).isCommitted)
+        let newKey = SigningKey()
+        let request = try ledger.submit("registrar-1", .requestRecovery(RequestRecovery(party: party("citizen-1"), newKey: newKey.publicKey,
+                                                                                       verificationHash: documentHash("identity check"))), cosigners: [newKey])
+        #expect(try ledger.submit("registrar-2", .approveRecovery(RecoveryReference(recovery: request.transaction))).isCommitted)
+        try ledger.block([], advancing: 73 * 3_600_000)
+        let completed = try ledger.submit("registrar-1", .completeRecovery(RecoveryReference(recovery: request.transaction)))
+        #expect(completed.isCommitted, "\(completed)")
+        #expect(try ledger.state.value(forKey: RecordKey.listing(cadastral(Self.home))) == nil)
+        #expect(try ledger.deed(proposed.transaction)?.status == .voided)
+        #expect(try ledger.account("citizen-3").held == .zero)
+        try ledger.checkInvariants()
+    }
+
     @Test func noNumberOfOrdersKeepsACourtFromActing() throws {
         var ledger = try Self.prepared()
         for round in 0..<(Limits.documentsPerPropertyMax / 2 + 5) {
