@@ -106,6 +106,8 @@ private func put(_ value: some Encodable, into slot: CanonicalJSON.Slot, path: [
     case let number as UInt32: slot.value = .number(String(number))
     case let number as UInt16: slot.value = .number(String(number))
     case let number as UInt8: slot.value = .number(String(number))
+    case let number as Int16: slot.value = .number(String(number))
+    case let number as Int8: slot.value = .number(String(number))
     case let number as UInt: slot.value = .number(String(number))
     case is Double, is Float: preconditionFailure("ledger records hold no floating-point numbers")
     default: try value.encode(to: CanonicalEncoder(slot: slot, codingPath: path))
@@ -116,10 +118,12 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let slot: CanonicalJSON.Slot
     let codingPath: [any CodingKey]
 
-    private func child(_ key: Key) -> CanonicalJSON.Slot {
+    private func child(_ key: Key) -> CanonicalJSON.Slot { child(named: key.stringValue) }
+
+    private func child(named name: String) -> CanonicalJSON.Slot {
         let child = CanonicalJSON.Slot()
         guard case var .object(members) = slot.value else { preconditionFailure("a keyed container writes an object") }
-        members[key.stringValue] = child
+        members[name] = child
         slot.value = .object(members)
         return child
     }
@@ -135,7 +139,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         CanonicalEncoder(slot: child(key), codingPath: codingPath + [key]).unkeyedContainer()
     }
 
-    mutating func superEncoder() -> any Encoder { CanonicalEncoder(slot: child(Key(stringValue: "super")!), codingPath: codingPath) }
+    mutating func superEncoder() -> any Encoder { CanonicalEncoder(slot: child(named: "super"), codingPath: codingPath) }
     mutating func superEncoder(forKey key: Key) -> any Encoder { CanonicalEncoder(slot: child(key), codingPath: codingPath + [key]) }
 }
 
