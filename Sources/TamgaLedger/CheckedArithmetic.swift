@@ -14,12 +14,12 @@ extension Tiyn {
         return difference
     }
 
-    /// `self × part / whole`, rounded down, for `part ≤ whole`; exact for every pair of shares
-    /// whose sum of terms stays within `Limits.shareDenominatorMax`.
+    /// `self × part / whole`, rounded down, for `part ≤ whole`.
     ///
-    /// `part/whole = p/w` over the least common denominator `L` of the two; `L` divides the
-    /// denominator the ledger used to add the shares, so it is at most the limit and `p ≤ w ≤ L`
-    /// fit in 64 bits. Then `self × p` fits in 128 bits and `self × p / w ≤ self`.
+    /// `part/whole = p/w` over the least common denominator `L` of the two. When `L` fits in 64
+    /// bits (it does for every share and sum the ledger makes from one property's owners, except
+    /// sellers' shares whose combined denominator passes 64 bits), `self × p` fits in 128 bits and
+    /// `self × p / w ≤ self` is exact; otherwise the result is `ledger.overflow`, never a trap.
     public func proRata(part: Share, of whole: Share) throws(Rejection) -> Tiyn {
         guard !whole.isZero, !(whole < part) else { throw Rejection(.arithmeticOverflow, "a part of \(part) of \(whole) is not a part") }
         let divisor = Self.gcd(part.denominator, whole.denominator)

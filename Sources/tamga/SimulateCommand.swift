@@ -42,8 +42,7 @@ struct SimulateConsensusCommand: ParsableCommand {
 
     func run() throws {
         let f = (validators - 1) / 3
-        var seedList = Array(firstSeed..<firstSeed + UInt64(seeds))
-        if let replay = ProcessInfo.processInfo.environment["TAMGA_SEED"], let seed = UInt64(replay) { seedList = [seed] }
+        let seedList = seedsToRun(first: firstSeed, count: seeds)
         let clock = ContinuousClock()
         let start = clock.now
         var failures = 0
@@ -92,8 +91,7 @@ struct SimulateLedgerCommand: ParsableCommand {
     }
 
     func run() throws {
-        var seedList = Array(firstSeed..<firstSeed + UInt64(seeds))
-        if let replay = ProcessInfo.processInfo.environment["TAMGA_SEED"], let seed = UInt64(replay) { seedList = [seed] }
+        let seedList = seedsToRun(first: firstSeed, count: seeds)
         let clock = ContinuousClock()
         let start = clock.now
         var failures = 0, transactions = 0, committed = 0, ownershipChanges = 0
@@ -120,4 +118,10 @@ struct SimulateLedgerCommand: ParsableCommand {
         print("rejections by code: " + rejections.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         if failures > 0 { throw ExitCode.failure }
     }
+}
+
+/// The seeds a simulation runs: `count` from `first`, or only `TAMGA_SEED` when it is set (to replay a failure).
+private func seedsToRun(first: UInt64, count: Int) -> [UInt64] {
+    if let replay = ProcessInfo.processInfo.environment["TAMGA_SEED"], let seed = UInt64(replay) { return [seed] }
+    return Array(first..<first + UInt64(count))
 }
