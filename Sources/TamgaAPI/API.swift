@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 import Logging
-import NIOCore
+public import NIOCore
 public import Prometheus
 import TamgaConsensus
 import TamgaCore
@@ -21,33 +21,39 @@ public enum NodeAPI {
     /// Parties whose role lets them read any passport (their reads are logged for the owners).
     static let authorities: Set<Role> = [.registrar, .notary, .bank, .court, .enforcement]
 
-    public static func router(node: Node, metrics: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func router(node: Node, metrics: PrometheusCollectorRegistry?, limits: NodeConfig.RateLimits = .init()) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         let sessions = SessionStore()
         let idempotency = IdempotencyStore()
+        let limiter = RateLimiter()
+        let guesses = AccessCodeGuard()
+        let gate = Gate(node: node, sessions: sessions, limiter: limiter, limits: limits, guesses: guesses)
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: HeadersMiddleware())
+        router.add(middleware: RateLimitMiddleware(limiter: limiter, limits: limits))
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))
         }
-        router.post("/v1/transactions") { request, _ in
+        router.post("/v1/transactions") { request, context in
             let body = try await collectBody(request)
             let wait = request.uri.queryParameters.get("wait") == "commit"
             guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else {
-                return try await submit(body, wait: wait, node: node).response
+                return try await submit(body, wait: wait, gate: gate).response
             }
             // The query is part of what is asked: the same key with another `wait` is another request.
             let fingerprint = Hash.sha256(Array(body.readableBytesView) + Array("wait=\(wait)".utf8))
-            return try await idempotency.answer(key: key, fingerprint: fingerprint) {
-                try await submit(body, wait: wait, node: node)
+            return try await idempotency.answer(key: key, scope: context.client, fingerprint: fingerprint) {
+                try await submit(body, wait: wait, gate: gate)
             }.response
         }
-        router.get("/v1/transactions/:id") { _, context in
+        router.get("/v1/transactions/:id") { request, context in
             let id = try transactionID(context)
-            switch try await node.status(of: id) {
-            case .pending: return try json(TransactionBody(id: id, status: "pending", stored: nil))
-            case let .committed(stored): return try json(TransactionBody(id: id, status: stored.receipt.isCommitted ? "committed" : "rejected", stored: stored))
-            case .unknown: throw Problem(status: .notFound, code: "tx.unknown", detail: "this node knows no transaction \(id)")
-            }
+            let status = try await node.status(of: id)
+            if status == .unknown { throw Problem(status: .notFound, code: "tx.unknown", detail: "this node knows no transaction \(id)") }
+            guard case let .committed(stored) = status else { return try json(TransactionBody(id: id, status: status)) }
+            // Anyone may learn that a transaction is final and where; what it did is for its parties.
+            let involved = try await gate.mayReadReceipt(stored, request: request)
+            return try json(TransactionBody(id: id, status: status, showingReceipt: involved))
         }
         router.get("/v1/blocks/:height") { _, context in
             guard let text = context.parameters.get("height"), let raw = UInt64(text), raw >= 1 else {
@@ -80,8 +86,8 @@ public enum NodeAPI {
 
         // Sessions.
         router.post("/v1/auth/challenge") { _, _ in
-            let challenge = try await sessions.newChallenge()
-            let chain = await node.genesis.chainID
+            let challenge = sessions.newChallenge()
+            let chain = node.genesis.chainID
             return try json(ChallengeBody(challenge: challenge, expiresInSeconds: 120,
                                           signText: String(decoding: SessionStore.signedText(chain: chain, challenge: challenge), as: UTF8.self)))
         }
@@ -93,9 +99,15 @@ public enum NodeAPI {
             guard let (record, _) = try await node.party(party) else {
                 throw Problem(status: .unauthorized, code: "auth.unknown_party", detail: "no enrolled party \(party)")
             }
-            let (token, lifetime) = try await sessions.openSession(challenge: body.challenge, party: record, keyID: KeyID(hash: keyHash),
-                                                                   signature: signature, chain: await node.genesis.chainID)
+            let (token, lifetime) = try sessions.openSession(challenge: body.challenge, party: record, keyID: KeyID(hash: keyHash),
+                                                             signature: signature, chain: node.genesis.chainID)
             return try json(SessionBody(token: token, party: record.id, roles: record.roles, expiresInSeconds: Int(lifetime.components.seconds)))
+        }
+        router.delete("/v1/auth/session") { request, _ in
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), sessions.end(String(header.dropFirst(7))) else {
+                throw Problem(status: .unauthorized, code: "auth.session_invalid", detail: "no live session behind this token")
+            }
+            return Response(status: .noContent)
         }
 
         // Properties.
@@ -108,7 +120,7 @@ public enum NodeAPI {
             let number = try cadastralNumber(context)
             guard let current = try await node.passport(number) else { throw unknownProperty(number) }
             // Access is decided by today's owners and access code, also for a past state.
-            try await authorizePassportRead(current, request: request, node: node, sessions: sessions)
+            try await gate.authorizePassportRead(current, request: request)
             var passport = current
             if let height = try blockHeight(request) {
                 guard let past = try await history({ try await node.passport(number, atBlock: height) }) else {
@@ -121,14 +133,14 @@ public enum NodeAPI {
         router.get("/v1/properties/:cadastralNumber/history") { request, context in
             let number = try cadastralNumber(context)
             guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
-            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            try await gate.authorizePassportRead(passport, request: request)
             return try json(try await eventPage(about: "property/\(number)", request: request, node: node))
         }
 
-        let extract: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+        let extract: @Sendable (Request, APIRequestContext) async throws -> Response = { request, context in
             let number = try cadastralNumber(context)
             guard let passport = try await node.passport(number) else { throw unknownProperty(number) }
-            try await authorizePassportRead(passport, request: request, node: node, sessions: sessions)
+            try await gate.authorizePassportRead(passport, request: request)
             let height = try blockHeight(request)
             guard let parts = try await history({ try await node.extractParts(number, atBlock: height) }) else {
                 if height != nil { throw Problem(status: .notFound, code: "property.unknown", detail: "\(number) was not registered in that state") }
@@ -136,7 +148,7 @@ public enum NodeAPI {
             }
             let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
             guard request.uri.queryParameters.get("format") == "html" else { return try json(extract) }
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders,
                             body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
         }
         router.get("/v1/properties/:cadastralNumber/extract", use: extract)
@@ -152,16 +164,16 @@ public enum NodeAPI {
 
         // A party's own data: a session of that party.
         router.get("/v1/parties/:id/properties") { request, context in
-            let party = try await requireSelf(request, context: context, sessions: sessions)
+            let party = try await gate.requireSelf(request, context: context)
             return try json(PropertiesBody(party: party, properties: try await node.properties(of: party)))
         }
         router.get("/v1/parties/:id/account") { request, context in
-            let party = try await requireSelf(request, context: context, sessions: sessions)
+            let party = try await gate.requireSelf(request, context: context)
             let account = try await node.account(of: party)
             return try json(AccountBody(party: party, balance: account.balance, held: account.held))
         }
         router.get("/v1/parties/:id/notifications") { request, context in
-            let party = try await requireSelf(request, context: context, sessions: sessions)
+            let party = try await gate.requireSelf(request, context: context)
             let events = try await eventPage(about: "party/\(party)", request: request, node: node)
             let reads = try await node.passportReads(of: party, limit: Limits.pageSizeMax)
             return try json(NotificationsBody(events: events.items, next: events.next,
@@ -172,14 +184,14 @@ public enum NodeAPI {
         router.get("/v1/deeds/:id") { request, context in
             let id = try transactionID(context)
             guard let deed = try await node.deed(id) else { throw Problem(status: .notFound, code: "deed.unknown", detail: "no deed \(id)") }
-            try await requireInvolved(deed.parties + [deed.attestedBy].compactMap { $0 }, request: request, sessions: sessions)
+            try await gate.requireInvolved(deed.parties + [deed.attestedBy].compactMap { $0 }, request: request)
             return try json(deed)
         }
         router.get("/v1/pledges/:id") { request, context in
             let id = try transactionID(context)
             guard let pledge = try await node.pledge(id) else { throw Problem(status: .notFound, code: "pledge.unknown", detail: "no pledge \(id)") }
             let owners = try await node.passport(pledge.cadastralNumber)?.owners.map(\.party) ?? []
-            try await requireInvolved([pledge.bank] + owners, request: request, sessions: sessions)
+            try await gate.requireInvolved([pledge.bank] + owners, request: request)
             return try json(pledge)
         }
 
@@ -194,30 +206,39 @@ public enum NodeAPI {
         return router
     }
 
-    /// Admits an envelope sent as JSON, and with `wait`, answers once it is final.
-    static func submit(_ body: ByteBuffer, wait: Bool, node: Node) async throws -> Answer {
+    /// Admits an envelope sent as JSON, and with `wait`, answers once it is final. A transaction
+    /// that is already committed is answered with its receipt (200), not admitted again. The
+    /// submitter may see the receipt: it holds the envelope.
+    static func submit(_ body: ByteBuffer, wait: Bool, gate: Gate) async throws -> Answer {
         let envelope: SignedEnvelope
         do {
             envelope = try JSONDecoder().decode(SignedEnvelope.self, from: Data(body.readableBytesView))
         } catch {
             throw Problem(status: .badRequest, code: "request.malformed", detail: "the body is not a signed envelope: \(describe(error))")
         }
-        let id: TransactionID
+        let transaction = PreparedTransaction(envelope)
+        if case let .success(payload) = transaction.payload { try gate.spendSubmission(by: payload.signer) }
+        let id = transaction.id
+        var status: TransactionStatus
         do {
-            id = try await node.submit(envelope)
+            status = try await gate.node.submission(transaction).status
         } catch let rejection as Rejection {
             throw Problem(status: .unprocessableContent, code: rejection.code, detail: rejection.message)
         } catch let error as MempoolError {
-            throw Problem(status: error == .duplicate(envelope.transactionID) ? .conflict : .serviceUnavailable, code: error.code, detail: error.message)
+            switch error {
+            case .duplicate, .nonceTaken: throw Problem(status: .conflict, code: error.code, detail: error.message)
+            case .full, .senderFull: throw Problem(status: .serviceUnavailable, code: error.code, detail: error.message, retryAfter: 1)
+            case .tooLarge, .expiresTooLate, .feesExceedBalance: throw Problem(status: .unprocessableContent, code: error.code, detail: error.message)
+            }
         }
-        guard wait else {
-            return try Answer(TransactionBody(id: id, status: "pending", stored: nil), status: .accepted)
+        if wait, status == .pending {
+            guard let stored = try await gate.node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) else {
+                throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
+                              detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
+            }
+            status = .committed(stored)
         }
-        guard let stored = try await node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) else {
-            throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
-                          detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
-        }
-        return try Answer(TransactionBody(id: id, status: stored.receipt.isCommitted ? "committed" : "rejected", stored: stored))
+        return try Answer(TransactionBody(id: id, status: status, showingReceipt: true), status: status == .pending ? .accepted : .ok)
     }
 
     static func pageLimit(_ request: Request) throws -> Int {
@@ -261,24 +282,14 @@ public enum NodeAPI {
         }
     }
 
-    static func transactionID(_ context: BasicRequestContext) throws -> TransactionID {
+    static func transactionID(_ context: APIRequestContext) throws -> TransactionID {
         guard let hash = Hash(hex: context.parameters.get("id") ?? "") else {
             throw Problem(status: .badRequest, code: "request.bad_id", detail: "an id is 64 hex characters")
         }
         return TransactionID(hash: hash)
     }
 
-    /// A session of one of `parties`, or of an authority.
-    static func requireInvolved(_ parties: [PartyID], request: Request, sessions: SessionStore) async throws {
-        guard let session = try await session(request, sessions: sessions) else {
-            throw Problem(status: .unauthorized, code: "auth.required", detail: "this needs a session of a party to it or of an authority")
-        }
-        guard parties.contains(session.party) || !authorities.isDisjoint(with: session.roles) else {
-            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "\(session.party) is not a party to this")
-        }
-    }
-
-    static func cadastralNumber(_ context: BasicRequestContext) throws -> CadastralNumber {
+    static func cadastralNumber(_ context: APIRequestContext) throws -> CadastralNumber {
         let text = context.parameters.get("cadastralNumber") ?? ""
         guard let number = try? CadastralNumber(text) else {
             throw Problem(status: .badRequest, code: "request.bad_cadastral_number", detail: "\(text.prefix(40)) is not a cadastral number")
@@ -308,51 +319,6 @@ public enum NodeAPI {
         }
     }
 
-    /// The live session named by `Authorization: Bearer <token>`, nil without the header.
-    static func session(_ request: Request, sessions: SessionStore) async throws -> SessionStore.Session? {
-        guard let header = request.headers[.authorization] else { return nil }
-        guard header.hasPrefix("Bearer "), let session = await sessions.session(String(header.dropFirst(7))) else {
-            throw Problem(status: .unauthorized, code: "auth.session_invalid", detail: "the session is unknown or expired; open a new one at POST /v1/auth/session")
-        }
-        return session
-    }
-
-    /// The party in the path, if the caller's session is that party's.
-    static func requireSelf(_ request: Request, context: BasicRequestContext, sessions: SessionStore) async throws -> PartyID {
-        guard let party = try? PartyID(context.parameters.get("id") ?? "") else {
-            throw Problem(status: .badRequest, code: "request.bad_party_id", detail: "not a party id")
-        }
-        guard let session = try await session(request, sessions: sessions) else {
-            throw Problem(status: .unauthorized, code: "auth.required", detail: "this needs a session of \(party) (POST /v1/auth/challenge, then /v1/auth/session)")
-        }
-        guard session.party == party else {
-            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "a session of \(session.party) cannot read \(party)'s data")
-        }
-        return party
-    }
-
-    /// A passport may be read with its access code (`X-Access-Code`), by a session of an owner, or
-    /// by a session of an authority. Every read by someone other than an owner is logged for the owners.
-    static func authorizePassportRead(_ passport: Passport, request: Request, node: Node, sessions: SessionStore) async throws {
-        let owners = passport.owners.map(\.party)
-        if let code = request.headers[HTTPField.Name("X-Access-Code")!] {
-            guard try await node.accessCodeOpens(passport.cadastralNumber, code: code) else {
-                throw Problem(status: .forbidden, code: "auth.access_code_wrong", detail: "the access code does not open this passport")
-            }
-            try await node.logPassportRead(passport.cadastralNumber, owners: owners, reader: "access code")
-            return
-        }
-        guard let session = try await session(request, sessions: sessions) else {
-            throw Problem(status: .unauthorized, code: "auth.required",
-                          detail: "the passport needs its access code (X-Access-Code) or a session of an owner or an authority")
-        }
-        if owners.contains(session.party) { return }
-        guard !authorities.isDisjoint(with: session.roles) else {
-            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "\(session.party) is neither an owner nor an authority")
-        }
-        try await node.logPassportRead(passport.cadastralNumber, owners: owners, reader: session.party.rawValue)
-    }
-
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         try Answer(value, status: status).response
     }
@@ -375,26 +341,33 @@ public struct Problem: Error, Encodable, Sendable {
     public let status: Int
     public let code: String
     public let detail: String
+    /// Sent as `Retry-After` (seconds), for 429 and 503.
+    public let retryAfter: Int?
 
-    public init(status: HTTPResponse.Status, code: String, detail: String) {
+    public init(status: HTTPResponse.Status, code: String, detail: String, retryAfter: Int? = nil) {
         self.type = "https://tamga.example/problems/\(code)"
         self.title = status.reasonPhrase
         self.status = status.code
         self.code = code
         self.detail = detail
+        self.retryAfter = retryAfter
     }
+
+    private enum CodingKeys: String, CodingKey { case type, title, status, code, detail }
 }
 
 /// Turns every error into problem+json: `Problem`s as they are, Hummingbird's own HTTP errors
 /// (unknown route, wrong method) with a code, and anything else as a 500 that hides internals.
 struct ProblemMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = APIRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
             return Self.response(problem)
+        } catch let busy as NodeBusy {
+            return Self.response(Problem(status: .serviceUnavailable, code: busy.code, detail: busy.message, retryAfter: 2))
         } catch let error as any HTTPResponseError {
             let code = error.status == .notFound ? "request.not_found" : error.status == .methodNotAllowed ? "request.method_not_allowed" : "request.invalid"
             return Self.response(Problem(status: error.status, code: code, detail: "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)"))
@@ -408,8 +381,9 @@ struct ProblemMiddleware: RouterMiddleware {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes = (try? encoder.encode(problem)) ?? Data()
-        return Response(status: .init(code: problem.status), headers: [.contentType: "application/problem+json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -22,8 +22,10 @@ struct Answer: Sendable {
 }
 
 /// `Idempotency-Key` on writes: the same key with the same request gets the same answer; the same
-/// key with a different request gets 409. Successful answers are kept for 24 hours (at most
-/// 100,000 keys, the oldest forgotten first); a refused request is not kept, so it can be retried.
+/// key with a different request gets 409. Keys belong to a scope (the client's address), so one
+/// client's keys can never answer, or push out, another's. Successful answers are kept for 24
+/// hours, at most 10,000 keys per scope (its oldest forgotten first) and 100,000 in all (taken
+/// from the scope that holds the most); a refused request is not kept, so it can be retried.
 actor IdempotencyStore {
     private struct Entry {
         let fingerprint: Hash
@@ -31,16 +33,37 @@ actor IdempotencyStore {
         let at: ContinuousClock.Instant
     }
 
-    static let lifetime = Duration.seconds(24 * 3_600)
-    static let keysMax = 100_000
-    private var entries: [String: Entry] = [:]
-    private var order: [String] = []
+    private struct Scope {
+        var entries: [String: Entry] = [:]
+        var order: [String] = []
+        var head = 0
 
-    func answer(key: String, fingerprint: Hash, compute: @Sendable () async throws -> Answer) async throws -> Answer {
+        var count: Int { entries.count }
+
+        mutating func forgetOldest() {
+            while head < order.count {
+                let key = order[head]
+                head += 1
+                if entries.removeValue(forKey: key) != nil { break }
+            }
+            if head > 1_024, head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    static let lifetime = Duration.seconds(24 * 3_600)
+    static let keysPerScopeMax = 10_000
+    static let keysMax = 100_000
+    private var scopes: [String: Scope] = [:]
+    private var total = 0
+
+    func answer(key: String, scope: String, fingerprint: Hash, compute: @Sendable () async throws -> Answer) async throws -> Answer {
         guard key.utf8.count <= 255 else {
             throw Problem(status: .badRequest, code: "request.bad_idempotency_key", detail: "an Idempotency-Key is at most 255 bytes")
         }
-        if let entry = entries[key], entry.at.duration(to: .now) < Self.lifetime {
+        if let entry = scopes[scope]?.entries[key], entry.at.duration(to: .now) < Self.lifetime {
             guard entry.fingerprint == fingerprint else {
                 throw Problem(status: .conflict, code: "idempotency.key_reused", detail: "this Idempotency-Key was used for a different request")
             }
@@ -49,16 +72,32 @@ actor IdempotencyStore {
             }
             return answer
         }
-        entries[key] = Entry(fingerprint: fingerprint, answer: nil, at: .now)
-        order.append(key)
-        if order.count > Self.keysMax { entries[order.removeFirst()] = nil }
+        insert(Entry(fingerprint: fingerprint, answer: nil, at: .now), key: key, scope: scope)
         do {
             let answer = try await compute()
-            entries[key]?.answer = answer
+            scopes[scope]?.entries[key]?.answer = answer
             return answer
         } catch {
-            entries[key] = nil
+            if scopes[scope]?.entries.removeValue(forKey: key) != nil { total -= 1 }
             throw error
+        }
+    }
+
+    private func insert(_ entry: Entry, key: String, scope name: String) {
+        var scope = scopes[name] ?? Scope()
+        if scope.entries.updateValue(entry, forKey: key) == nil {
+            scope.order.append(key)
+            total += 1
+        }
+        if scope.count > Self.keysPerScopeMax {
+            scope.forgetOldest()
+            total -= 1
+        }
+        scopes[name] = scope
+        if total > Self.keysMax, let largest = scopes.max(by: { $0.value.count < $1.value.count })?.key {
+            scopes[largest]?.forgetOldest()
+            total -= 1
+            if scopes[largest]?.count == 0 { scopes[largest] = nil }
         }
     }
 }

@@ -35,12 +35,19 @@ struct StatusBody: Encodable {
     let latestBlockTime: UInt64
     let stateRoot: Hash
     let validators: [ValidatorBody]
+    /// The greatest height validators with more than a third of the power report.
+    let networkHeight: UInt64
+    /// This node is more than a block behind the network: its state reads and submissions answer
+    /// 503 `node.catching_up` until it has caught up.
+    let catchingUp: Bool
     let node: NodeBody
 
     init(_ status: NodeStatus) {
         chainId = status.chainID.rawValue
         genesisHash = status.genesisHash
         height = status.height.rawValue
+        networkHeight = status.networkHeight.rawValue
+        catchingUp = status.catchingUp
         latestBlockHash = status.latestBlockHash
         latestBlockTime = status.latestBlockTime.rawValue
         stateRoot = status.stateRoot
@@ -142,19 +149,40 @@ struct PartyBody: Encodable {
     let nonce: UInt64
 }
 
+/// Where a transaction stands. `receipt` (what it did, or why it was refused) only for those
+/// who may see it; `dropped` carries the code and reason of a transaction that left the mempool
+/// uncommitted.
 struct TransactionBody: Encodable {
+    struct Dropped: Encodable {
+        let code: String
+        let reason: String
+    }
+
     let id: TransactionID
     let status: String
     let height: UInt64?
     let position: Int?
     let receipt: Receipt?
+    let dropped: Dropped?
 
-    init(id: TransactionID, status: String, stored: StoredReceipt?) {
+    init(id: TransactionID, status: TransactionStatus, showingReceipt: Bool = false) {
         self.id = id
-        self.status = status
+        var stored: StoredReceipt?
+        var dropped: Dropped?
+        switch status {
+        case .pending: self.status = "pending"
+        case .unknown: self.status = "unknown"
+        case let .dropped(code, reason):
+            self.status = "dropped"
+            dropped = Dropped(code: code, reason: reason)
+        case let .committed(receipt):
+            self.status = receipt.receipt.isCommitted ? "committed" : "rejected"
+            stored = receipt
+        }
         height = stored?.height.rawValue
         position = stored?.position
-        receipt = stored?.receipt
+        receipt = showingReceipt ? stored?.receipt : nil
+        self.dropped = dropped
     }
 }
 

@@ -143,7 +143,8 @@ public struct ChainTip: Hashable, Sendable {
         guard block.evidence.count <= Limits.blockEvidenceMax else { throw .tooMuchEvidence(block.evidence.count) }
         for item in block.evidence {
             // Evidence is checked against the validators of its own height: this one or the last.
-            let set = item.height == height ? validators : (item.height.rawValue + 1 == height.rawValue ? previousValidators : nil)
+            // Heights come off the wire: compare without arithmetic that could overflow.
+            let set = item.height == height ? validators : (item.height.rawValue == height.rawValue &- 1 ? previousValidators : nil)
             guard let set, Evidence(item.first, item.second, validators: set) == item else { throw .invalidEvidence(item.validator) }
         }
         guard header.evidenceRoot == Block.evidenceRoot(block.evidence) else { throw .wrongEvidenceRoot }

@@ -278,8 +278,11 @@ public struct ConsensusState: Sendable {
     private mutating func accept(_ message: ConsensusMessage, into effects: inout [ConsensusEffect]) {
         let messageHeight = message.height
         if messageHeight == height.next || (hasDecided && messageHeight == height) {
-            // Too early: keep a bounded number for when the next height starts.
-            if messageHeight == height.next, futureMessages.count < Self.futureMessagesMax { futureMessages.append(message) }
+            // Too early: keep a bounded number for when the next height starts, only messages that
+            // verify, and only a few per validator, so that no peer can crowd out the others.
+            if messageHeight == height.next, futureMessages.count < Self.futureMessagesMax, isWorthKeeping(message) {
+                futureMessages.append(message)
+            }
             return
         }
         guard messageHeight == height, message.round.rawValue <= round.rawValue &+ Self.roundsAheadMax else { return }
@@ -310,6 +313,27 @@ public struct ConsensusState: Sendable {
             }
         }
         senders[message.round, default: []].insert(message.signer)
+    }
+
+    /// Messages held for the next height per validator: round 0's proposal and two votes, and one more.
+    public static let futureMessagesPerValidatorMax = 4
+
+    /// A message of the next height worth holding: early in its rounds, for this chain, by the
+    /// validator whose turn it is (for a proposal), not yet held, within its signer's allowance,
+    /// and correctly signed (checked last, as it is the costly part).
+    private func isWorthKeeping(_ message: ConsensusMessage) -> Bool {
+        guard message.round.rawValue <= Self.roundsAheadMax, validators[message.signer] != nil,
+              futureMessages.count(where: { $0.signer == message.signer }) < Self.futureMessagesPerValidatorMax,
+              !futureMessages.contains(message)
+        else { return false }
+        switch message {
+        case let .proposal(signed):
+            let proposal = signed.proposal
+            return proposal.chainID == chainID && proposal.proposer == validators.proposer(height: proposal.height, round: proposal.round)
+                && signed.isValid(in: validators)
+        case let .vote(signed):
+            return signed.vote.chainID == chainID && signed.isValid(in: validators)
+        }
     }
 
     // MARK: The "upon" rules

@@ -30,7 +30,8 @@ public enum PeerVerdict: Sendable, Equatable {
 /// keys (`PeerIdentity`); the first frame on a connection is a `hello`, which must name the
 /// validator whose key the certificate carries, this chain and this genesis. Frames are
 /// length-prefixed and limited to `Limits.peerMessageBytesMax`. A peer whose frame does not
-/// decode, or whose message the node finds dishonest, is disconnected.
+/// decode, or whose message the node finds dishonest, is disconnected, and its connections are
+/// refused for a while (`Backoff`). What waits for a peer is bounded in bytes (`OutboundQueue`).
 public final class PeerNetwork: Sendable {
     public typealias Handler = @Sendable (ValidatorIndex, PeerMessage) async -> PeerVerdict
 
@@ -43,14 +44,38 @@ public final class PeerNetwork: Sendable {
     private let peers: [ValidatorIndex: PeerEndpoint]
     private let listen: PeerEndpoint
     private let logger: Logger
-    private let queues: [ValidatorIndex: (stream: AsyncStream<[UInt8]>, continuation: AsyncStream<[UInt8]>.Continuation)]
+    private let queues: [ValidatorIndex: OutboundQueue]
     private let connected = Mutex<Set<ValidatorIndex>>([])
     private let bound = Mutex<Int?>(nil)
-    /// Frames waiting per peer while its connection is down or slow; the oldest go first.
-    public static let queuedFramesMax = 20_000
+    private let strikes = Mutex<[ValidatorIndex: Strike]>([:])
+    private let backoff: Backoff
+
+    /// Bytes waiting per peer while its connection is down or slow (three of the largest frames);
+    /// past it the oldest frames go.
+    public static let queuedBytesMax = 3 * Limits.peerMessageBytesMax
+
+    /// How long a peer that misbehaved is refused: `base` after its first offence, doubling with
+    /// each further one within `forgiveAfter`, at most `max`.
+    public struct Backoff: Sendable {
+        public var baseMillis: UInt64
+        public var maxMillis: UInt64
+        public var forgiveAfterMillis: UInt64
+
+        public init(baseMillis: UInt64 = 1_000, maxMillis: UInt64 = 300_000, forgiveAfterMillis: UInt64 = 600_000) {
+            self.baseMillis = baseMillis
+            self.maxMillis = maxMillis
+            self.forgiveAfterMillis = forgiveAfterMillis
+        }
+    }
+
+    private struct Strike {
+        var count: Int
+        var at: ContinuousClock.Instant
+        var until: ContinuousClock.Instant
+    }
 
     public init(identity: PeerIdentity, chainID: ChainID, genesisHash: Hash, me: ValidatorIndex, validatorKeys: [PublicKey],
-                listen: PeerEndpoint, peers: [ValidatorIndex: PeerEndpoint], logger: Logger) {
+                listen: PeerEndpoint, peers: [ValidatorIndex: PeerEndpoint], backoff: Backoff = Backoff(), logger: Logger) {
         self.identity = identity
         self.chainID = chainID
         self.genesisHash = genesisHash
@@ -59,11 +84,27 @@ public final class PeerNetwork: Sendable {
         self.listen = listen
         self.peers = peers
         self.logger = logger
-        var queues: [ValidatorIndex: (AsyncStream<[UInt8]>, AsyncStream<[UInt8]>.Continuation)] = [:]
-        for peer in peers.keys {
-            queues[peer] = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(PeerNetwork.queuedFramesMax))
+        self.backoff = backoff
+        self.queues = peers.mapValues { _ in OutboundQueue(bytesMax: PeerNetwork.queuedBytesMax) }
+    }
+
+    /// Bytes waiting for `peer` now.
+    public func queuedBytes(to peer: ValidatorIndex) -> Int { queues[peer]?.queuedBytes ?? 0 }
+
+    /// Whether `peer`'s connections are refused now, after it misbehaved.
+    public func isBackedOff(_ peer: ValidatorIndex) -> Bool {
+        strikes.withLock { ($0[peer]?.until ?? .now) > .now }
+    }
+
+    /// Records an offence: the peer's connections are refused for a while, longer each time.
+    private func strike(_ peer: ValidatorIndex) {
+        let now = ContinuousClock.now
+        strikes.withLock { strikes in
+            var count = 1
+            if let last = strikes[peer], last.at.duration(to: now) < .milliseconds(backoff.forgiveAfterMillis) { count = last.count + 1 }
+            let millis = min(backoff.maxMillis, backoff.baseMillis << UInt64(min(count - 1, 30)))
+            strikes[peer] = Strike(count: count, at: now, until: now + .milliseconds(millis))
         }
-        self.queues = queues
     }
 
     /// The peers with a live outbound connection.
@@ -72,15 +113,15 @@ public final class PeerNetwork: Sendable {
     /// The port it listens on, once listening (useful when the configured port is 0).
     public var boundPort: Int? { bound.withLock { $0 } }
 
-    /// Queues `message` for `peer`. Never blocks; if the peer's queue is full the oldest frame goes.
+    /// Queues `message` for `peer`. Never blocks; if the peer's queue is full the oldest frames go.
     public func send(_ message: PeerMessage, to peer: ValidatorIndex) {
-        queues[peer]?.continuation.yield(message.encoded())
+        queues[peer]?.push(message.encoded())
     }
 
     /// Queues `message` for every peer, encoding it once.
     public func broadcast(_ message: PeerMessage) {
         let frame = message.encoded()
-        for queue in queues.values { queue.continuation.yield(frame) }
+        for queue in queues.values { queue.push(frame) }
     }
 
     /// Listens and dials until cancelled, handing every decoded message to `handler`.
@@ -138,10 +179,12 @@ public final class PeerNetwork: Sendable {
                     do throws(CodecError) {
                         message = try PeerMessage.decode(Array(buffer: frame))
                     } catch {
+                        strike(peer)
                         logger.warning("disconnecting peer: undecodable message", metadata: ["peer": "\(peer)", "error": "\(error.message)"])
                         return
                     }
                     if case let .misbehaving(reason) = await handler(peer, message) {
+                        strike(peer)
                         logger.warning("disconnecting peer: \(reason)", metadata: ["peer": "\(peer)"])
                         return
                     }
@@ -168,6 +211,9 @@ public final class PeerNetwork: Sendable {
         guard let certificate = try await channel.nioSSL_peerCertificate().get(),
               try PeerIdentity.publicKey(of: certificate) == validatorKeys[index]
         else { throw NetworkError.handshake("the certificate does not carry validator \(hello.validator)'s key") }
+        guard !isBackedOff(hello.validator) else {
+            throw NetworkError.handshake("validator \(hello.validator) misbehaved and is refused for a while")
+        }
         return hello.validator
     }
 
@@ -177,7 +223,6 @@ public final class PeerNetwork: Sendable {
     /// peer's queue to it.
     private func dial(_ peer: ValidatorIndex, at endpoint: PeerEndpoint, context: NIOSSLContext, height: @Sendable () async -> Height) async {
         guard let queue = queues[peer] else { return }
-        var pending = queue.stream.makeAsyncIterator()
         let expected = validatorKeys[Int(peer.rawValue)]
         var backoffMillis: UInt64 = 100
         var wasConnected = false
@@ -202,7 +247,7 @@ public final class PeerNetwork: Sendable {
                     connected.withLock { _ = $0.insert(peer) }
                     wasConnected = true
                     backoffMillis = 100
-                    while let frame = await pending.next() {
+                    while let frame = await queue.next() {
                         try await outbound.write(ByteBuffer(bytes: frame))
                     }
                 }

@@ -7,40 +7,58 @@ public enum MempoolError: CodedError, Equatable {
     case full(transactions: Int, bytes: Int)
     case senderFull(PartyID)
     case duplicate(TransactionID)
+    /// Another transaction of the same sender with the same nonce is waiting.
+    case nonceTaken(PartyID, nonce: UInt64, waiting: TransactionID)
     case tooLarge(bytes: Int)
+    /// The transaction expires further ahead than a mempool keeps anything.
+    case expiresTooLate(maxHours: Int)
+    /// The sender's waiting transactions together offer more in fees than its balance.
+    case feesExceedBalance(PartyID)
 
     public var code: String {
         switch self {
         case .full: "mempool.full"
         case .senderFull: "mempool.sender_full"
         case .duplicate: "mempool.duplicate"
+        case .nonceTaken: "mempool.nonce_taken"
         case .tooLarge: "mempool.too_large"
+        case .expiresTooLate: "mempool.expires_too_late"
+        case .feesExceedBalance: "mempool.fees_exceed_balance"
         }
     }
 
     public var message: String {
         switch self {
         case let .full(transactions, bytes):
-            "the mempool is full (\(transactions) transactions, \(bytes) bytes); try again after the next block"
+            "the mempool is full (\(transactions) transactions, \(bytes) bytes) of transactions offering at least this fee; try again after the next block or offer more"
         case let .senderFull(party):
             "\(party) already has \(Limits.mempoolTransactionsPerSenderMax) transactions waiting; wait for them to be committed"
         case let .duplicate(id): "transaction \(id) is already waiting"
+        case let .nonceTaken(party, nonce, waiting):
+            "\(party) already has transaction \(waiting) waiting with nonce \(nonce); use the next nonce, or wait for that one"
         case let .tooLarge(bytes): "the envelope is \(bytes) bytes, more than \(Limits.envelopeBytesMax)"
+        case let .expiresTooLate(hours): "the transaction expires more than \(hours) hours from now; a mempool keeps nothing that long"
+        case let .feesExceedBalance(party):
+            "\(party)'s waiting transactions with this one offer more in fees than it holds; wait for them to be committed"
         }
     }
 }
 
 /// Transactions admitted but not yet in a block: bounded in count, bytes and per sender,
-/// deduplicated by id. A full mempool refuses with an error; it never drops what it accepted,
-/// except a transaction that a later block made invalid (its nonce used, its fee no longer
-/// affordable, expired), which the node finds when it checks the mempool again after each block.
+/// deduplicated by id and by sender and nonce. When it is full, a transaction offering a higher
+/// fee takes the place of the one offering the lowest; otherwise it is refused. The node also
+/// drops transactions that a later block made invalid (nonce used, fees no longer affordable,
+/// expired) and those parked behind a nonce gap for too long (`Node.parkedLifetime`). Each
+/// dropped transaction is remembered with why, so that its sender is told.
 struct Mempool {
     struct Entry {
         let transaction: PreparedTransaction
         let signer: PartyID
         let nonce: UInt64
+        let fee: Tiyn
         let bytes: Int
         let arrival: UInt64
+        let admittedAt: ContinuousClock.Instant
     }
 
     let transactionsMax: Int
@@ -59,20 +77,45 @@ struct Mempool {
 
     func contains(_ id: TransactionID) -> Bool { entries[id] != nil }
 
-    mutating func add(_ transaction: PreparedTransaction, signer: PartyID, nonce: UInt64) throws(MempoolError) {
+    /// The fees the sender's waiting transactions offer together (saturating).
+    func waitingFees(of signer: PartyID) -> UInt64 {
+        var total: UInt64 = 0
+        for id in (bySender[signer] ?? [:]).values {
+            let (sum, overflow) = total.addingReportingOverflow(entries[id]?.fee.rawValue ?? 0)
+            total = overflow ? .max : sum
+        }
+        return total
+    }
+
+    /// Adds a transaction; returns the ids it displaced (lower fees, when full).
+    @discardableResult
+    mutating func add(_ transaction: PreparedTransaction, signer: PartyID, nonce: UInt64, now: ContinuousClock.Instant = .now) throws(MempoolError) -> [TransactionID] {
         let size = transaction.envelope.encodedByteCount
+        let fee = (try? transaction.payload.get().fee) ?? .zero
         guard entries[transaction.id] == nil else { throw .duplicate(transaction.id) }
         guard size <= Limits.envelopeBytesMax else { throw .tooLarge(bytes: size) }
-        guard entries.count < transactionsMax, bytes + size <= bytesMax else { throw .full(transactions: entries.count, bytes: bytes) }
         var queued = bySender[signer] ?? [:]
-        guard queued.count < Limits.mempoolTransactionsPerSenderMax else { throw .senderFull(signer) }
         // A second transaction with the same nonce would be refused by the ledger anyway; keep the first.
-        guard queued[nonce] == nil else { throw .duplicate(transaction.id) }
+        if let waiting = queued[nonce] { throw .nonceTaken(signer, nonce: nonce, waiting: waiting) }
+        guard queued.count < Limits.mempoolTransactionsPerSenderMax else { throw .senderFull(signer) }
+        var displaced: [TransactionID] = []
+        while entries.count >= transactionsMax || bytes + size > bytesMax {
+            // Under pressure the lowest fee goes (the latest of those first), but only for a higher one.
+            guard let lowest = entries.values.min(by: { ($0.fee, UInt64.max - $0.arrival) < ($1.fee, UInt64.max - $1.arrival) }),
+                  lowest.fee < fee, lowest.signer != signer
+            else {
+                throw .full(transactions: entries.count, bytes: bytes)
+            }
+            remove(lowest.transaction.id)
+            displaced.append(lowest.transaction.id)
+        }
+        queued = bySender[signer] ?? [:]
         queued[nonce] = transaction.id
         bySender[signer] = queued
         arrivals += 1
-        entries[transaction.id] = Entry(transaction: transaction, signer: signer, nonce: nonce, bytes: size, arrival: arrivals)
+        entries[transaction.id] = Entry(transaction: transaction, signer: signer, nonce: nonce, fee: fee, bytes: size, arrival: arrivals, admittedAt: now)
         bytes += size
+        return displaced
     }
 
     mutating func remove(_ id: TransactionID) {
@@ -80,6 +123,36 @@ struct Mempool {
         bytes -= entry.bytes
         bySender[entry.signer]?[entry.nonce] = nil
         if bySender[entry.signer]?.isEmpty == true { bySender[entry.signer] = nil }
+    }
+
+    /// The sender's waiting transactions, highest nonce first, beyond those whose fees `balance`
+    /// covers in nonce order: what no longer can pay.
+    func unaffordable(of signer: PartyID, balance: Tiyn) -> [TransactionID] {
+        var total: UInt64 = 0
+        var beyond: [TransactionID] = []
+        for nonce in (bySender[signer] ?? [:]).keys.sorted() {
+            guard let id = bySender[signer]?[nonce], let entry = entries[id] else { continue }
+            let (sum, overflow) = total.addingReportingOverflow(entry.fee.rawValue)
+            if overflow || sum > balance.rawValue || !beyond.isEmpty { beyond.append(id) } else { total = sum }
+        }
+        return beyond.reversed()
+    }
+
+    /// Transactions that wait behind a nonce gap (their sender's next nonce has not arrived) and
+    /// were admitted before `cutoff`.
+    func parked(admittedBefore cutoff: ContinuousClock.Instant, nextNonce: (PartyID) -> UInt64?) -> [TransactionID] {
+        var parked: [TransactionID] = []
+        for (signer, queued) in bySender where queued.values.contains(where: { (entries[$0]?.admittedAt ?? cutoff) < cutoff }) {
+            var expected = nextNonce(signer) ?? 0
+            for nonce in queued.keys.sorted() {
+                if nonce == expected {
+                    expected += 1
+                    continue
+                }
+                if let id = queued[nonce], let entry = entries[id], entry.admittedAt < cutoff { parked.append(id) }
+            }
+        }
+        return parked
     }
 
     /// Transactions for a block: senders in order of their oldest waiting transaction, each

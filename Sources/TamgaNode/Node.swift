@@ -11,7 +11,25 @@ public import TamgaStorage
 public enum TransactionStatus: Sendable, Equatable {
     case pending
     case committed(StoredReceipt)
+    /// Admitted once, then dropped from the mempool without being committed (a block made it
+    /// invalid, it expired, it was parked too long, or a higher fee displaced it).
+    case dropped(code: String, reason: String)
     case unknown
+}
+
+/// The node cannot serve this now; the message says when it can.
+public enum NodeBusy: CodedError, Equatable {
+    /// The network is ahead of this node, which is fetching the blocks in between: its state is stale.
+    case catchingUp(height: Height, networkHeight: Height)
+
+    public var code: String { "node.catching_up" }
+
+    public var message: String {
+        switch self {
+        case let .catchingUp(height, networkHeight):
+            "this node is catching up (at block \(height), the network at \(networkHeight) or more); try again shortly or ask another node"
+        }
+    }
 }
 
 /// A snapshot of where the node stands, for `/v1/status` and the operators.
@@ -28,6 +46,11 @@ public struct NodeStatus: Sendable {
     public let connectedPeers: [ValidatorIndex]
     public let mempoolTransactions: Int
     public let mempoolBytes: Int
+    /// The greatest height that validators with more than a third of the power report: at least
+    /// one honest validator has reached it.
+    public let networkHeight: Height
+    /// The network is more than a block ahead: this node's state is stale until it catches up.
+    public let catchingUp: Bool
 }
 
 /// One validator: storage, mempool, consensus driver, block execution and block sync, speaking
@@ -38,9 +61,9 @@ public struct NodeStatus: Sendable {
 /// decided block, its receipts and its state version are on disk, in one SQLite transaction,
 /// before anyone is told it is committed.
 public actor Node {
-    public let genesis: GenesisFile
-    public let genesisHash: Hash
-    public let config: NodeConfig
+    public nonisolated let genesis: GenesisFile
+    public nonisolated let genesisHash: Hash
+    public nonisolated let config: NodeConfig
     let logger: Logger
     let store: NodeStore
     let network: PeerNetwork
@@ -50,6 +73,7 @@ public actor Node {
     let timeouts: TimeoutConfig
 
     private let ledger: Ledger<SignatureMemory>
+    private let signatures: SignatureMemory
     private let tree: RecordingTreeStore
     private let map: AuthenticatedMap<RecordingTreeStore>
     private let ledgerCache = LedgerStateCache()
@@ -65,8 +89,11 @@ public actor Node {
 
     // Consensus.
     private var consensus: ConsensusState
-    /// Proposed blocks of the current and next height, by hash.
+    /// Proposed blocks of the current and next height, by hash: this node's own, and peers' only
+    /// once their proposal verified (`learn`).
     private var candidates: [Hash: Block] = [:]
+    /// The peers' blocks held per height and round, at most `Node.blocksPerRoundMax` each.
+    private var candidateSlots: [Height: [Round: Set<Hash>]] = [:]
     private var awaitingValidation: Set<Hash> = []
     private var pendingEvidence: [Evidence] = []
     private var lastProgress: (Height, Round, Step)?
@@ -79,9 +106,17 @@ public actor Node {
     private var waiterCount: UInt64 = 0
     /// Admitted transactions not yet passed to the peers.
     private var outgoing: [SignedEnvelope] = []
+    /// Transactions dropped from the mempool, with the code and reason, oldest forgotten first.
+    private var dropped: [TransactionID: (code: String, reason: String)] = [:]
+    private var droppedOrder: [TransactionID] = []
 
     // Block sync.
-    private var peerHeights: [ValidatorIndex: Height] = [:]
+    /// The heights peers claim, with when they said so. A claim is only a hint: blocks are taken
+    /// against their commits, and a peer whose claim turned out empty is not asked for a while.
+    private var peerHeights: [ValidatorIndex: (height: Height, at: ContinuousClock.Instant)] = [:]
+    private var unreliableUntil: [ValidatorIndex: ContinuousClock.Instant] = [:]
+    /// When each peer's last block request was answered.
+    private var lastServed: [ValidatorIndex: ContinuousClock.Instant] = [:]
     private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
     /// Set when the node found that its own state disagrees with a committed block: it stops.
     private var fatal: String?
@@ -120,8 +155,9 @@ public actor Node {
         let map = AuthenticatedMap(store: tree)
         let restored = try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
                                         ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
-        // Each signature is verified once, at admission; execution finds the verdict remembered.
+        // Each signature is verified once, at admission (off the actor); execution finds the verdict remembered.
         let signatures = SignatureMemory()
+        self.signatures = signatures
         self.genesis = genesis
         self.genesisHash = genesis.hash
         self.config = config
@@ -148,7 +184,7 @@ public actor Node {
             validatorKeys: genesis.validators.map(\.publicKey),
             listen: PeerEndpoint(host: config.peerHost, port: config.peerPort),
             peers: Dictionary(uniqueKeysWithValues: config.peers.map { (ValidatorIndex($0.validator), PeerEndpoint(host: $0.host, port: $0.port)) }),
-            logger: logger)
+            backoff: PeerNetwork.Backoff(baseMillis: config.peerBackoffMillis ?? 1_000), logger: logger)
         logger.info("node opened", metadata: ["height": "\(restored.height)", "stateRoot": "\(restored.stateRoot)", "validator": "\(me)"])
     }
 
@@ -262,15 +298,57 @@ public actor Node {
 
     // MARK: Transactions from clients
 
-    /// Admits a transaction into the mempool and passes it to the peers. Submitting a
-    /// transaction that is already waiting or already committed returns its id again.
+    /// Admits a transaction into the mempool and passes it to the peers; see `submission(_:)`.
+    public nonisolated func submit(_ envelope: SignedEnvelope) async throws -> TransactionID {
+        try await submission(envelope).id
+    }
+
+    /// Admits a transaction into the mempool and passes it to the peers, and says where it stands:
+    /// `.pending` once admitted (or already waiting), `.committed` if it already is.
     ///
-    /// - Throws: `Rejection` (the ledger's checks before execution), `MempoolError`.
-    public func submit(_ envelope: SignedEnvelope) throws -> TransactionID {
-        let transaction = PreparedTransaction(envelope)
-        if try mempool.contains(transaction.id) || store.receipt(for: transaction.id) != nil { return transaction.id }
+    /// The costly parts run off the actor, on the caller's task: decoding the payload and
+    /// verifying its signatures against the keys the latest state names (the verdicts are
+    /// remembered, so the actor's admission check finds them). No volume of submissions holds
+    /// the actor for longer than a lookup and the mempool insert each.
+    ///
+    /// - Throws: `NodeBusy` while catching up, `Rejection` (the ledger's checks before
+    ///   execution), `MempoolError`.
+    public nonisolated func submission(_ envelope: SignedEnvelope) async throws -> (id: TransactionID, status: TransactionStatus) {
+        try await submission(PreparedTransaction(envelope))
+    }
+
+    /// `submission(_:)` for a transaction whose payload the caller decoded already.
+    public nonisolated func submission(_ transaction: PreparedTransaction) async throws -> (id: TransactionID, status: TransactionStatus) {
+        if let stored = try store.receipt(for: transaction.id) { return (transaction.id, .committed(stored)) }
+        verifySignatures(of: transaction, with: await signingKeys(of: transaction))
+        return (transaction.id, try await admitSubmitted(transaction))
+    }
+
+    /// Verifies the signatures of a transaction off the actor, leaving the verdicts in memory.
+    private nonisolated func verifySignatures(of transaction: PreparedTransaction, with keys: [(Signature, PublicKey)]) {
+        for (signature, key) in keys { _ = signatures.isValid(signature, by: key, for: transaction.envelope.payload) }
+    }
+
+    /// The key behind each of the envelope's signatures in the latest state (or the key the
+    /// transaction itself introduces); signatures by unknown keys are left to the ledger to refuse.
+    private func signingKeys(of transaction: PreparedTransaction) -> [(Signature, PublicKey)] {
+        let queries = self.queries
+        let proposed = (try? transaction.payload.get())?.action.proposedKey
+        return transaction.envelope.signatures.compactMap { entry in
+            if let party = try? queries.owner(of: entry.keyID), let key = (try? queries.party(party))??.keys.first(where: { $0.keyID == entry.keyID }) {
+                return (entry.signature, key)
+            }
+            if let proposed, proposed.keyID == entry.keyID { return (entry.signature, proposed) }
+            return nil
+        }
+    }
+
+    private func admitSubmitted(_ transaction: PreparedTransaction) throws -> TransactionStatus {
+        if mempool.contains(transaction.id) { return .pending }
+        if let stored = try store.receipt(for: transaction.id) { return .committed(stored) }
+        guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
         try admit(transaction)
-        outgoing.append(envelope)
+        outgoing.append(transaction.envelope)
         if outgoing.count == 1 {
             // Transactions go to the peers in batches, every few milliseconds.
             Task {
@@ -278,7 +356,7 @@ public actor Node {
                 self.flushOutgoing()
             }
         }
-        return transaction.id
+        return .pending
     }
 
     private static let gossipIntervalMillis = 10
@@ -291,17 +369,48 @@ public actor Node {
         }
     }
 
+    /// The ledger's checks, then the mempool's own: an expiry at most `expiryAheadMaxHours`
+    /// ahead, and fees of the sender's waiting transactions within its balance.
     private func admit(_ transaction: PreparedTransaction) throws {
-        let (signer, nonce) = try checkAdmission(transaction, now: Node.wallClock())
-        try mempool.add(transaction, signer: signer, nonce: nonce)
+        let now = Node.wallClock()
+        let (signer, nonce) = try checkAdmission(transaction, now: now)
+        let payload = try transaction.payload.get()
+        guard payload.expiresAt.rawValue <= now.rawValue + UInt64(Node.expiryAheadMaxHours) * 3_600_000 else {
+            throw MempoolError.expiresTooLate(maxHours: Node.expiryAheadMaxHours)
+        }
+        let (fees, overflow) = mempool.waitingFees(of: signer).addingReportingOverflow(payload.fee.rawValue)
+        guard !overflow, fees <= (try queries.account(signer).balance.rawValue) else { throw MempoolError.feesExceedBalance(signer) }
+        for displaced in try mempool.add(transaction, signer: signer, nonce: nonce) {
+            drop(displaced, because: "mempool.displaced", "displaced from a full mempool by a transaction offering a higher fee")
+        }
         mempoolGauge.record(mempool.count)
         mempoolBytesGauge.record(mempool.bytes)
     }
 
+    /// How far ahead a waiting transaction may expire.
+    static let expiryAheadMaxHours = 24
+    /// How long a transaction may wait behind a nonce gap before it is dropped.
+    static let parkedLifetime = Duration.seconds(60)
+    /// How many dropped transactions are remembered, for their senders to ask about.
+    static let droppedRemembered = 100_000
+
+    /// Removes a waiting transaction that will not be committed, remembering why.
+    private func drop(_ id: TransactionID, because code: String, _ reason: String) {
+        mempool.remove(id)
+        if dropped.updateValue((code, reason), forKey: id) == nil { droppedOrder.append(id) }
+        if droppedOrder.count > Node.droppedRemembered { dropped[droppedOrder.removeFirst()] = nil }
+    }
+
     /// Where the transaction stands.
-    public func status(of id: TransactionID) throws -> TransactionStatus {
+    public nonisolated func status(of id: TransactionID) async throws -> TransactionStatus {
         if let stored = try store.receipt(for: id) { return .committed(stored) }
-        return mempool.contains(id) ? .pending : .unknown
+        return await waitingStatus(of: id)
+    }
+
+    private func waitingStatus(of id: TransactionID) -> TransactionStatus {
+        if mempool.contains(id) { return .pending }
+        if let (code, reason) = dropped[id] { return .dropped(code: code, reason: reason) }
+        return .unknown
     }
 
     /// Waits until the transaction is committed (returning its receipt) or `timeout` passes (nil).
@@ -328,21 +437,22 @@ public actor Node {
         NodeStatus(chainID: genesis.chainID, genesisHash: genesisHash, height: height, latestBlockHash: lastBlock?.hash ?? .zero,
                    latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot, validators: genesis.validators,
                    validator: me, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
-                   mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes)
+                   mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, networkHeight: networkHeight, catchingUp: isCatchingUp)
     }
 
     /// A decided block with its commit and its transactions' receipts, from storage.
-    public func block(at height: Height) throws -> (block: Block, commit: Commit, receipts: [Receipt])? {
+    public nonisolated func block(at height: Height) throws -> (block: Block, commit: Commit, receipts: [Receipt])? {
         try blocks(from: height, limit: 1).first
     }
 
     /// Up to `limit` consecutive blocks from `height` on, each with its commit and receipts.
-    public func blocks(from height: Height, limit: Int) throws -> [(block: Block, commit: Commit, receipts: [Receipt])] {
+    public nonisolated func blocks(from height: Height, limit: Int) throws -> [(block: Block, commit: Commit, receipts: [Receipt])] {
         try store.blocks(from: height, limit: limit).map { ($0.block, $0.commit, try store.receipts(at: $0.block.header.height)) }
     }
 
     /// A party's public record (roles and keys) and its last nonce, at the latest state.
     public func party(_ id: PartyID) throws -> (record: PartyRecord, nonce: UInt64)? {
+        let queries = try currentQueries()
         guard let record = try queries.party(id) else { return nil }
         return (record, try queries.nonce(of: id))
     }
@@ -351,9 +461,15 @@ public actor Node {
 
     private var queries: LedgerQueries<MapSnapshot<RecordingTreeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
 
-    public func passport(_ number: CadastralNumber) throws -> Passport? { try queries.passport(number) }
+    /// The latest state for a client's read; refused while catching up, when it is known stale.
+    private func currentQueries() throws -> LedgerQueries<MapSnapshot<RecordingTreeStore>> {
+        guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
+        return queries
+    }
+
+    public func passport(_ number: CadastralNumber) throws -> Passport? { try currentQueries().passport(number) }
     /// Whether `code` is the current access code of the passport (the hash never leaves the node).
-    public func accessCodeOpens(_ number: CadastralNumber, code: String) throws -> Bool { try queries.accessCode(number)?.opens(code) ?? false }
+    public func accessCodeOpens(_ number: CadastralNumber, code: String) throws -> Bool { try currentQueries().accessCode(number)?.opens(code) ?? false }
 
     /// The passport in the state that block `height`'s header names (the state after block
     /// `height - 1`), if that version is still retained.
@@ -367,9 +483,9 @@ public actor Node {
         guard tree.loadRoot(version: height.rawValue) != nil else { throw HistoryError.pruned(height) }
         return height.rawValue
     }
-    public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try queries.encumbrances(number) }
-    public func properties(of party: PartyID) throws -> [CadastralNumber] { try queries.properties(of: party) }
-    public func account(of party: PartyID) throws -> Account { try queries.account(party) }
+    public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try currentQueries().encumbrances(number) }
+    public func properties(of party: PartyID) throws -> [CadastralNumber] { try currentQueries().properties(of: party) }
+    public func account(of party: PartyID) throws -> Account { try currentQueries().account(party) }
     /// What an extract needs: the passport record's bytes with its proof against the state root
     /// that block `height`'s header names (the last decided block by default), that header and
     /// the commit that finalized it. Nil before the first block, or if the property is not
@@ -390,48 +506,86 @@ public actor Node {
         return (value, proof, block.header, commit)
     }
 
-    public func deed(_ id: TransactionID) throws -> Deed? { try queries.deed(id) }
+    public func deed(_ id: TransactionID) throws -> Deed? { try currentQueries().deed(id) }
 
     /// Properties listed for sale now, with their passports, in cadastral-number order after
-    /// `after`; `next` is where the following page starts (nil at the end).
-    public func offers(after: String?, limit: Int) throws -> (offers: [(listing: Listing, passport: Passport)], next: String?) {
+    /// `after`; `next` is where the following page starts (nil at the end). The index is read
+    /// off the actor; each page of it costs the actor one batch of lookups.
+    public nonisolated func offers(after: String?, limit: Int) async throws -> (offers: [(listing: Listing, passport: Passport)], next: String?) {
         var offers: [(listing: Listing, passport: Passport)] = []
         var cursor = after
         while offers.count < limit {
             let candidates = try store.listedProperties(after: cursor, limit: limit * 2)
-            for text in candidates {
+            for (text, offer) in zip(candidates, try await listedOffers(candidates)) {
                 cursor = text
-                guard let number = try? CadastralNumber(text), let listing = try queries.listing(number), let passport = try queries.passport(number) else { continue }
-                offers.append((listing, passport))
+                guard let offer else { continue }
+                offers.append(offer)
                 if offers.count == limit { return (offers, text) }
             }
             if candidates.count < limit * 2 { break }
         }
         return (offers, nil)
     }
-    public func pledge(_ id: TransactionID) throws -> Pledge? { try queries.pledge(id) }
+
+    /// The listing and passport of each listed property (nil where the listing went since).
+    private func listedOffers(_ numbers: [String]) throws -> [(listing: Listing, passport: Passport)?] {
+        let queries = try currentQueries()
+        return try numbers.map { text in
+            guard let number = try? CadastralNumber(text), let listing = try queries.listing(number), let passport = try queries.passport(number) else { return nil }
+            return (listing, passport)
+        }
+    }
+
+    public func pledge(_ id: TransactionID) throws -> Pledge? { try currentQueries().pledge(id) }
 
     /// Events naming `subject` (`party/<id>` or `property/<number>`), oldest first, after a cursor.
-    public func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
+    public nonisolated func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
         try store.events(about: subject, after: cursor, limit: limit)
     }
 
     /// Records that someone other than the owners read a passport; the owners see it with their notifications.
-    public func logPassportRead(_ number: CadastralNumber, owners: [PartyID], reader: String) throws {
+    public nonisolated func logPassportRead(_ number: CadastralNumber, owners: [PartyID], reader: String) throws {
         try store.logPassportRead(number, owners: owners, reader: reader, at: Node.wallClock())
     }
 
-    public func passportReads(of owner: PartyID, limit: Int) throws -> [PassportRead] {
+    public nonisolated func passportReads(of owner: PartyID, limit: Int) throws -> [PassportRead] {
         try store.passportReads(of: owner, limit: limit)
     }
 
     // MARK: Peers
 
-    func receive(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
+    /// A peer's message. Gossiped transactions are decoded and their signatures verified on the
+    /// connection's task, like clients' submissions, before the actor sees them.
+    nonisolated func receive(_ message: PeerMessage, from peer: ValidatorIndex) async -> PeerVerdict {
+        if case let .transactions(envelopes) = message {
+            let transactions = envelopes.map(PreparedTransaction.init)
+            for (transaction, keys) in zip(transactions, await signingKeys(ofNew: transactions)) {
+                verifySignatures(of: transaction, with: keys)
+            }
+            await admitGossiped(transactions)
+            return .accepted
+        }
+        return await receiveOnActor(message, from: peer)
+    }
+
+    private func receiveOnActor(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
         guard isRunning else { return .accepted }
         let verdict = handlePeer(message, from: peer)
         if case .misbehaving = verdict { disconnectCounter.increment() }
         return verdict
+    }
+
+    /// The signing keys of the transactions not yet waiting (none for those that are).
+    private func signingKeys(ofNew transactions: [PreparedTransaction]) -> [[(Signature, PublicKey)]] {
+        transactions.map { mempool.contains($0.id) ? [] : signingKeys(of: $0) }
+    }
+
+    private func admitGossiped(_ transactions: [PreparedTransaction]) {
+        guard isRunning, fatal == nil else { return }
+        for transaction in transactions where !mempool.contains(transaction.id) {
+            // Another node's view of the state may differ for a moment; a refusal is not dishonesty.
+            try? admit(transaction)
+        }
     }
 
     private func handlePeer(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
@@ -440,32 +594,40 @@ public actor Node {
         case .hello:
             return .misbehaving("a second hello")
         case let .proposal(signed, block):
-            guard block.hash == signed.proposal.blockHash else { return .misbehaving("a proposal whose block does not match its hash") }
-            guard validators[signed.proposal.proposer] != nil else { return .misbehaving("a proposal by validator index \(signed.proposal.proposer), out of range") }
-            let next = height.next
-            guard signed.proposal.height >= next else { return .accepted }
-            if signed.proposal.height <= next.next, candidates.count < 64 || candidates[block.hash] != nil {
-                learn(block)
+            let proposal = signed.proposal
+            guard block.hash == proposal.blockHash, block.header.height == proposal.height else {
+                return .misbehaving("a proposal whose block does not match its hash or height")
             }
-            if consensus.hasDecided, signed.proposal.height == next { nextHeightProposed = true }
+            guard validators[proposal.proposer] != nil else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
+            let next = height.next
+            // Old heights are no news; heights past the next one are a peer ahead of this node,
+            // which block sync handles.
+            guard proposal.height >= next, proposal.height <= next.next, proposal.chainID == genesis.chainID else { return .accepted }
+            guard proposal.proposer == validators.proposer(height: proposal.height, round: proposal.round) else {
+                return .misbehaving("a proposal for height \(proposal.height) round \(proposal.round) by \(proposal.proposer), whose turn it is not")
+            }
+            // Nothing of the block is kept before the proposal's signature verifies.
+            guard signed.isValid(in: validators) else { return .misbehaving("a proposal whose signature does not verify") }
+            learn(block, height: proposal.height, round: proposal.round)
+            if consensus.hasDecided, proposal.height == next { nextHeightProposed = true }
             handle(.proposal(signed))
         case let .vote(signed):
             guard validators[signed.vote.validator] != nil else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
-            guard signed.vote.height >= height.next else { return .accepted }
+            guard signed.vote.height >= height.next, signed.vote.height <= height.next.next else { return .accepted }
+            // Honest peers pass on only votes that verify.
+            guard signed.isValid(in: validators) else { return .misbehaving("a vote whose signature does not verify") }
             handle(.vote(signed))
         case let .transactions(envelopes):
-            for envelope in envelopes {
-                let transaction = PreparedTransaction(envelope)
-                guard !mempool.contains(transaction.id) else { continue }
-                // Another node's view of the state may differ for a moment; a refusal is not dishonesty.
-                try? admit(transaction)
-            }
+            admitGossiped(envelopes.map(PreparedTransaction.init))
         case let .status(claimed):
-            peerHeights[peer] = claimed
+            peerHeights[peer] = (claimed, .now)
             requestBlocksIfBehind()
         case let .blocksRequest(from, count):
             guard from.rawValue >= 1 else { return .misbehaving("asked for blocks from height 0") }
-            guard from <= height else { return .accepted }
+            // An honest peer asks at most every two seconds; more often is answered with nothing.
+            let now = ContinuousClock.now
+            if let last = lastServed[peer], last.duration(to: now) < .milliseconds(200) { return .accepted }
+            lastServed[peer] = now
             var decided: [PeerMessage.DecidedBlock] = []
             var bytes = 0
             for (block, commit) in (try? store.blocks(from: from, limit: Int(count))) ?? [] {
@@ -476,32 +638,87 @@ public actor Node {
             }
             network.send(.blocks(decided), to: peer)
         case let .blocks(decided):
-            return applySynced(decided, from: peer)
+            // Only an answer to this node's own request is read: nobody can make it verify
+            // commits it did not ask for.
+            guard let request = syncRequest, request.peer == peer else { return .accepted }
+            return applySynced(decided, from: peer, asked: request.from)
         }
         return .accepted
     }
 
-    /// Asks the peer that claims the greatest height for the blocks after ours, at most one
-    /// request at a time (another after two seconds without an answer).
+    /// The blocks of one round that a node keeps from peers: an equivocating proposer gets two.
+    static let blocksPerRoundMax = 2
+    /// How many rounds past the current one a peer's block is kept for (the proposer sends its
+    /// block again while the round is stuck, so a later one arrives again when it matters).
+    static let blockRoundsAheadMax: UInt32 = 4
+    /// How long a peer that claimed blocks it did not send (or did not answer) is not asked.
+    static let unreliablePeerSeconds = 30
+    /// A claimed height older than this is forgotten (peers say it every second).
+    static let claimLifetimeSeconds = 10
+
+    /// Asks a peer that claims more for the blocks after ours, at most one request at a time. A
+    /// request unanswered for two seconds, or answered without the blocks, marks that peer
+    /// unreliable for a while and the next request goes to another, so a peer that lies about its
+    /// height delays catching up by one request, never for good.
     private func requestBlocksIfBehind() {
-        guard let (peer, claimed) = peerHeights.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), claimed > height else { return }
-        if let request = syncRequest, request.at.duration(to: .now) < .seconds(2), request.from == height.next { return }
-        let count = UInt16(min(UInt64(PeerMessage.blocksPerMessageMax), claimed.rawValue - height.rawValue))
-        syncRequest = (peer, height.next, .now)
+        let now = ContinuousClock.now
+        if let request = syncRequest {
+            guard request.from != height.next || request.at.duration(to: now) >= .seconds(2) else { return }
+            if request.from == height.next { distrust(request.peer) }
+            syncRequest = nil
+        }
+        let ahead = peerHeights.filter { $0.value.height > height && $0.value.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) }
+        // Reliable peers first, the greatest claim first; if none is reliable, the one trusted again soonest.
+        guard let (peer, claim) = ahead.min(by: { a, b in
+            let (ua, ub) = (unreliableUntil[a.key] ?? now, unreliableUntil[b.key] ?? now)
+            return (max(ua, now), b.value.height, a.key) < (max(ub, now), a.value.height, b.key)
+        }) else { return }
+        let count = UInt16(min(UInt64(PeerMessage.blocksPerMessageMax), claim.height.rawValue - height.rawValue))
+        syncRequest = (peer, height.next, now)
         network.send(.blocksRequest(from: height.next, count: count), to: peer)
     }
 
-    /// Applies blocks fetched from a peer, each only after its commit verifies against the
-    /// validators. A block that does not verify marks the peer as dishonest.
-    private func applySynced(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex) -> PeerVerdict {
+    /// A peer whose claim came to nothing: not asked again for a while, its claim forgotten.
+    private func distrust(_ peer: ValidatorIndex) {
+        unreliableUntil[peer] = .now + .seconds(Node.unreliablePeerSeconds)
+        peerHeights[peer] = nil
+    }
+
+    /// The greatest height that validators with more than a third of the voting power say they
+    /// have reached (this node included), from claims of the last few seconds. At least one honest
+    /// validator is among them, so no coalition of liars can move it.
+    var networkHeight: Height {
+        let now = ContinuousClock.now
+        var claims = peerHeights.compactMap { peer, claim -> (Height, UInt64)? in
+            guard claim.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds), let validator = validators[peer] else { return nil }
+            return (claim.height, validator.votingPower)
+        }
+        claims.append((height, validators[me]?.votingPower ?? 0))
+        var power: UInt64 = 0
+        for (claimed, weight) in claims.sorted(by: { $0.0 > $1.0 }) {
+            power += weight
+            if validators.isMoreThanOneThird(power) { return max(claimed, height) }
+        }
+        return height
+    }
+
+    /// Whether the network is more than a block ahead of this node by `networkHeight`: its state
+    /// is then known to be stale.
+    var isCatchingUp: Bool { networkHeight.rawValue > height.rawValue &+ 1 }
+
+    /// Applies blocks a peer sent in answer to this node's request, each only after its commit
+    /// verifies against the validators (checked first: it needs nothing of the block but its hash)
+    /// and the block against the chain. A block that does not verify marks the peer as dishonest.
+    private func applySynced(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex, asked from: Height) -> PeerVerdict {
+        syncRequest = nil
         var applied = 0
         for item in decided {
             guard item.block.header.height == height.next else { continue }
             do {
-                try tip.validate(item.block)
                 try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
+                try tip.validate(item.block)
             } catch {
-                peerHeights[peer] = nil
+                distrust(peer)
                 return .misbehaving("sent block \(item.block.header.height) that does not verify: \(error)")
             }
             guard item.block.header.stateRoot == stateRoot else {
@@ -517,12 +734,16 @@ public actor Node {
             applied += 1
             syncedCounter.increment()
         }
-        guard applied > 0 else { return .accepted }
-        syncRequest = nil
+        guard applied > 0 else {
+            // Asked for blocks it claimed to have and sent none of them (unless consensus moved
+            // this node past them meanwhile).
+            if from == height.next { distrust(peer) }
+            requestBlocksIfBehind()
+            return .accepted
+        }
         logger.info("caught up from peer", metadata: ["peer": "\(peer)", "blocks": "\(applied)", "height": "\(height)"])
         // Consensus moves on to the height after the last block fetched, keeping the signing guard.
-        candidates = candidates.filter { $0.value.header.height > height }
-        awaitingValidation = []
+        forgetCandidates(through: height)
         do {
             consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators,
                                        previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
@@ -547,6 +768,7 @@ public actor Node {
         }
         lastProgress = progress
         requestBlocksIfBehind()
+        dropParked()
     }
 
     // MARK: Consensus driver
@@ -605,8 +827,7 @@ public actor Node {
                 stop("could not store decided block \(decidedHeight): \(error)")
                 return
             }
-            candidates = candidates.filter { $0.value.header.height > decidedHeight }
-            awaitingValidation = []
+            forgetCandidates(through: decidedHeight)
             Task { await self.startHeight(after: decidedHeight, previousBlockTime: block.header.time) }
         case let .evidence(evidence):
             if !pendingEvidence.contains(evidence), pendingEvidence.count < Limits.blockEvidenceMax { pendingEvidence.append(evidence) }
@@ -638,12 +859,26 @@ public actor Node {
         }
     }
 
-    private func learn(_ block: Block) {
+    /// Keeps a block whose proposal verified, within the bounds per round and rounds ahead.
+    private func learn(_ block: Block, height: Height, round: Round) {
         guard candidates[block.hash] == nil else { return }
+        let currentRound = height == consensus.height ? consensus.round.rawValue : 0
+        guard round.rawValue <= currentRound &+ Node.blockRoundsAheadMax else { return }
+        var slot = candidateSlots[height, default: [:]][round, default: []]
+        guard slot.count < Node.blocksPerRoundMax else { return }
+        slot.insert(block.hash)
+        candidateSlots[height, default: [:]][round] = slot
         candidates[block.hash] = block
         if awaitingValidation.remove(block.hash) != nil {
             handle(.blockValidity(blockHash: block.hash, isValid: isValid(block)))
         }
+    }
+
+    /// Forgets the blocks of heights up to `decided`.
+    private func forgetCandidates(through decided: Height) {
+        candidates = candidates.filter { $0.value.header.height > decided }
+        candidateSlots = candidateSlots.filter { $0.key > decided }
+        awaitingValidation = []
     }
 
     /// Consensus checks of the block, plus: it builds on this node's state, and its transactions
@@ -667,7 +902,7 @@ public actor Node {
         let transactions = mempool.reap(transactionsMax: min(config.blockTransactionsMax, Limits.blockTransactionsMax),
                                         bytesMax: Limits.blockTransactionBytesMax,
                                         nextNonce: { try? queries.nonce(of: $0) + 1 }).map(\.envelope)
-        pendingEvidence.removeAll { $0.height.rawValue + 1 < height.rawValue }
+        pendingEvidence.removeAll { $0.height.next < height }
         let evidence = pendingEvidence
         let time = lastCommit.map { BlockTime.weightedMedian(of: $0, validators: validators) } ?? genesis.genesisTime
         let header = BlockHeader(
@@ -727,22 +962,43 @@ public actor Node {
     }
 
     /// Drops waiting transactions that the new state makes invalid: those of senders who had a
-    /// transaction in the block are checked again in full (nonce used, fee no longer affordable);
-    /// the rest only for expiry, as a block changes no one else's nonce and lowers no one else's
-    /// balance but by court order (and a transaction that can no longer pay is refused in its
-    /// block without any change). Signatures come from memory.
+    /// transaction in the block are checked again in full (nonce used, fee no longer affordable,
+    /// alone or with the sender's other waiting fees); the rest only for expiry, as a block
+    /// changes no one else's nonce and lowers no one else's balance but by court order (and a
+    /// transaction that can no longer pay is refused in its block without any change).
+    /// Signatures come from memory.
     private func recheckMempool(touching signers: Set<PartyID>) {
         let now = Node.wallClock()
         for entry in mempool.all {
             if !signers.contains(entry.signer) {
                 if case let .success(payload) = entry.transaction.payload, payload.expiresAt >= now { continue }
-                mempool.remove(entry.transaction.id)
+                drop(entry.transaction.id, because: "tx.expired", "expired while waiting")
                 continue
             }
-            if (try? checkAdmission(entry.transaction, now: now)) == nil { mempool.remove(entry.transaction.id) }
+            do {
+                _ = try checkAdmission(entry.transaction, now: now)
+            } catch let error as any CodedError {
+                drop(entry.transaction.id, because: error.code, "no longer admissible after the last block: \(error.message)")
+            } catch {
+                drop(entry.transaction.id, because: "tx.invalid", "no longer admissible after the last block")
+            }
+        }
+        for signer in signers {
+            guard let balance = try? queries.account(signer).balance else { continue }
+            for id in mempool.unaffordable(of: signer, balance: balance) {
+                drop(id, because: "mempool.fees_exceed_balance", "the sender's waiting fees came to more than its balance")
+            }
         }
         mempoolGauge.record(mempool.count)
         mempoolBytesGauge.record(mempool.bytes)
+    }
+
+    /// Drops transactions that waited behind a nonce gap for longer than `parkedLifetime`.
+    private func dropParked() {
+        let queries = self.queries
+        for id in mempool.parked(admittedBefore: .now - Node.parkedLifetime, nextNonce: { try? queries.nonce(of: $0) + 1 }) {
+            drop(id, because: "mempool.parked_too_long", "waited more than \(Node.parkedLifetime) for the transactions with the nonces before its own")
+        }
     }
 
     /// Stops taking part: the node's own state disagrees with the chain, or its disk failed.

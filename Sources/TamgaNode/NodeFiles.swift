@@ -122,6 +122,51 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// With nothing in the mempool, how long the next height waits for a transaction before an
     /// empty block is made anyway (so that the chain and its time keep moving).
     public var emptyBlockIntervalMillis: UInt64
+    /// How long a peer that sent something invalid is refused after its first offence (doubling
+    /// with each further one, at most five minutes); 1,000 when absent.
+    public var peerBackoffMillis: UInt64?
+    /// Serve the API over TLS with this certificate chain and key (PEM files, paths relative to the
+    /// node's folder); plain HTTP when absent. See docs/operations.md.
+    public var apiTLS: TLSFiles?
+    /// The API's request budgets per client address and per party; `RateLimits()` when absent.
+    public var apiRateLimits: RateLimits?
+
+    public struct TLSFiles: Codable, Sendable, Equatable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    /// Requests per second (and the burst above it) that one client address, or one party, may
+    /// make of each kind before the API answers 429 with `Retry-After`.
+    public struct RateLimits: Codable, Sendable, Equatable {
+        /// `POST /v1/auth/challenge` and `POST /v1/auth/session`, per address.
+        public var authPerSecond: Double
+        /// `POST /v1/transactions`, per address.
+        public var submissionsPerSecond: Double
+        /// `POST /v1/transactions`, per signing party.
+        public var submissionsPerPartyPerSecond: Double
+        /// Pages of blocks, events and offers, and extracts, per address.
+        public var expensiveReadsPerSecond: Double
+        /// Every other request, per address.
+        public var readsPerSecond: Double
+        /// How many seconds' worth of requests a quiet client may send at once.
+        public var burstSeconds: Double
+
+        public init(authPerSecond: Double = 5, submissionsPerSecond: Double = 2_000, submissionsPerPartyPerSecond: Double = 50,
+                    expensiveReadsPerSecond: Double = 20, readsPerSecond: Double = 500, burstSeconds: Double = 4) {
+            self.authPerSecond = authPerSecond
+            self.submissionsPerSecond = submissionsPerSecond
+            self.submissionsPerPartyPerSecond = submissionsPerPartyPerSecond
+            self.expensiveReadsPerSecond = expensiveReadsPerSecond
+            self.readsPerSecond = readsPerSecond
+            self.burstSeconds = burstSeconds
+        }
+    }
 
     public init(validator: UInt16, peerHost: String = "127.0.0.1", peerPort: Int, apiHost: String = "127.0.0.1", apiPort: Int,
                 peers: [Peer], stateVersionsKept: UInt64 = 1_000, blockTransactionsMax: Int = 4_000,

@@ -388,11 +388,22 @@ public final class NodeStore: Sendable {
         }
     }
 
-    /// Logs a read of a passport by someone other than its owners, once per owner.
+    /// How many reads of their passports each owner's log keeps; older ones are deleted.
+    public static let passportReadsKeptPerOwner = 1_000
+
+    /// Logs a read of a passport by someone other than its owners, once per owner, keeping each
+    /// owner's latest `passportReadsKeptPerOwner`.
     public func logPassportRead(_ number: CadastralNumber, owners: [PartyID], reader: String, at time: Timestamp) throws {
         try database.write { db in
             let insert = try db.cachedStatement(sql: "INSERT INTO passport_reads (owner, cadastral_number, reader, at) VALUES (?, ?, ?, ?)")
-            for owner in owners { try insert.execute(arguments: [owner.rawValue, number.rawValue, reader, Int64(time.rawValue)]) }
+            let prune = try db.cachedStatement(sql: """
+                DELETE FROM passport_reads WHERE owner = ?1 AND seq <= (
+                    SELECT seq FROM passport_reads WHERE owner = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
+                """)
+            for owner in owners {
+                try insert.execute(arguments: [owner.rawValue, number.rawValue, reader, Int64(time.rawValue)])
+                try prune.execute(arguments: [owner.rawValue, Self.passportReadsKeptPerOwner])
+            }
         }
     }
 

@@ -93,11 +93,12 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as any CodedError {
             throw CommandFailure("cannot start the node: \(error.message) [\(error.code)]")
         }
-        let config = await node.config
-        let api = Application(
-            router: NodeAPI.router(node: node, metrics: registry),
-            configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "tamga"),
-            logger: Logger(label: "tamga.api"))
+        let api: Application<RouterResponder<APIRequestContext>>
+        do {
+            api = try NodeAPI.application(node: node, home: NodeHome(URL(fileURLWithPath: home)), metrics: registry, logger: Logger(label: "tamga.api"))
+        } catch let error as any CodedError {
+            throw CommandFailure("cannot start the API: \(error.message) [\(error.code)]")
+        }
         let group = ServiceGroup(configuration: .init(
             services: [NodeService(node: node), api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
