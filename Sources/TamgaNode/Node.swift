@@ -66,7 +66,7 @@ public actor Node {
     public nonisolated let config: NodeConfig
     let logger: Logger
     let store: NodeStore
-    let network: PeerNetwork
+    nonisolated let network: PeerNetwork
     let identity: PeerIdentity
     let me: ValidatorIndex
     let validators: ValidatorSet
@@ -873,6 +873,9 @@ public actor Node {
             handle(.blockValidity(blockHash: block.hash, isValid: isValid(block)))
         }
     }
+
+    /// The hashes of the proposed blocks held now.
+    var heldCandidates: Set<Hash> { Set(candidates.keys) }
 
     /// Forgets the blocks of heights up to `decided`.
     private func forgetCandidates(through decided: Height) {

@@ -205,7 +205,7 @@ struct APITests {
             try await client.execute(uri: "/v1/parties/citizen-1/notifications", method: .get, headers: bearer(owner)) { (response: TestResponse) async throws in
                 let body = try json(response)
                 let readers = (body["passportReads"] as? [[String: Any]])?.compactMap { $0["reader"] as? String } ?? []
-                #expect(Set(readers) == ["access code", "bank-1"])
+                #expect(Set(readers) == ["access code", "a wrong access code", "bank-1"])
                 #expect(((body["events"] as? [Any])?.count ?? 0) >= 1)
             }
         }
