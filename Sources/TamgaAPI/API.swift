@@ -28,8 +28,9 @@ public enum NodeAPI {
         let limiter = RateLimiter()
         let guesses = AccessCodeGuard()
         let gate = Gate(node: node, sessions: sessions, limiter: limiter, limits: limits, guesses: guesses)
-        router.add(middleware: ProblemMiddleware())
+        // Outermost first: headers go on every answer, problems included; limits answer as problems.
         router.add(middleware: HeadersMiddleware())
+        router.add(middleware: ProblemMiddleware())
         router.add(middleware: RateLimitMiddleware(limiter: limiter, limits: limits))
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))

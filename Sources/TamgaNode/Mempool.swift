@@ -77,6 +77,9 @@ struct Mempool {
 
     func contains(_ id: TransactionID) -> Bool { entries[id] != nil }
 
+    /// The sender's waiting transaction with this nonce.
+    func waiting(from signer: PartyID, nonce: UInt64) -> TransactionID? { bySender[signer]?[nonce] }
+
     /// The fees the sender's waiting transactions offer together (saturating).
     func waitingFees(of signer: PartyID) -> UInt64 {
         var total: UInt64 = 0
@@ -144,7 +147,7 @@ struct Mempool {
         var parked: [TransactionID] = []
         for (signer, queued) in bySender where queued.values.contains(where: { (entries[$0]?.admittedAt ?? cutoff) < cutoff }) {
             var expected = nextNonce(signer) ?? 0
-            for nonce in queued.keys.sorted() {
+            for nonce in queued.keys.sorted() where nonce >= expected {
                 if nonce == expected {
                     expected += 1
                     continue

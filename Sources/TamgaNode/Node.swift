@@ -378,6 +378,7 @@ public actor Node {
         guard payload.expiresAt.rawValue <= now.rawValue + UInt64(Node.expiryAheadMaxHours) * 3_600_000 else {
             throw MempoolError.expiresTooLate(maxHours: Node.expiryAheadMaxHours)
         }
+        if let waiting = mempool.waiting(from: signer, nonce: nonce) { throw MempoolError.nonceTaken(signer, nonce: nonce, waiting: waiting) }
         let (fees, overflow) = mempool.waitingFees(of: signer).addingReportingOverflow(payload.fee.rawValue)
         guard !overflow, fees <= (try queries.account(signer).balance.rawValue) else { throw MempoolError.feesExceedBalance(signer) }
         for displaced in try mempool.add(transaction, signer: signer, nonce: nonce) {

@@ -40,8 +40,8 @@ struct APIFixture {
     }
 
     @discardableResult
-    func test<Value: Sendable>(_ body: @Sendable @escaping (any TestClientProtocol) async throws -> Value) async throws -> Value {
-        let app = Application(router: NodeAPI.router(node: node, metrics: nil))
+    func test<Value: Sendable>(limits: NodeConfig.RateLimits = .init(), _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        let app = Application(router: NodeAPI.router(node: node, metrics: nil, limits: limits))
         return try await app.test(.router) { client in try await body(client) }
     }
 

@@ -105,3 +105,53 @@ struct PeerMessageTests {
         #expect(try Block.decode(block.encoded()) == block)
     }
 }
+
+@Suite("Mempool under pressure, parking and fees")
+struct MempoolPressureTests {
+    let key = SigningKey()
+
+    func transaction(_ signer: String, nonce: UInt64, fee: UInt64) throws -> PreparedTransaction {
+        let payload = TransactionPayload(chainID: try ChainID("tamga-test"), signer: try PartyID(signer), nonce: nonce, fee: Tiyn(fee),
+                                         expiresAt: Timestamp(millisecondsSinceEpoch: 1_000_000), action: .transfer(Transfer(to: try PartyID("xyz"), amount: Tiyn(1))))
+        return PreparedTransaction(try SignedEnvelope.signing(payload.encoded(), with: [key]))
+    }
+
+    @Test("when full, only a higher fee gets in, displacing the lowest; a taken nonce is named")
+    func displacement() throws {
+        var pool = Mempool(transactionsMax: 2, bytesMax: 100_000)
+        let cheap = try transaction("party-a", nonce: 1, fee: 100)
+        try pool.add(cheap, signer: try PartyID("party-a"), nonce: 1)
+        try pool.add(try transaction("party-b", nonce: 1, fee: 300), signer: try PartyID("party-b"), nonce: 1)
+        #expect(throws: MempoolError.full(transactions: 2, bytes: pool.bytes)) {
+            try pool.add(try transaction("party-c", nonce: 1, fee: 100), signer: try PartyID("party-c"), nonce: 1)
+        }
+        let displaced = try pool.add(try transaction("party-c", nonce: 1, fee: 101), signer: try PartyID("party-c"), nonce: 1)
+        #expect(displaced == [cheap.id])
+        #expect(pool.count == 2 && !pool.contains(cheap.id))
+        let taken = try #require(pool.waiting(from: try PartyID("party-c"), nonce: 1))
+        #expect(throws: MempoolError.nonceTaken(try PartyID("party-c"), nonce: 1, waiting: taken)) {
+            try pool.add(try transaction("party-c", nonce: 1, fee: 999), signer: try PartyID("party-c"), nonce: 1)
+        }
+    }
+
+    @Test("fees beyond the balance are found from the highest nonce down; transactions behind a gap are parked and found when old")
+    func feesAndParking() throws {
+        var pool = Mempool()
+        let signer = try PartyID("party-a")
+        let start = ContinuousClock.now
+        let one = try transaction("party-a", nonce: 1, fee: 100), two = try transaction("party-a", nonce: 2, fee: 100)
+        let four = try transaction("party-a", nonce: 4, fee: 100)
+        try pool.add(one, signer: signer, nonce: 1, now: start)
+        try pool.add(two, signer: signer, nonce: 2, now: start)
+        try pool.add(four, signer: signer, nonce: 4, now: start)
+        #expect(pool.waitingFees(of: signer) == 300)
+        #expect(pool.unaffordable(of: signer, balance: Tiyn(250)) == [four.id])
+        #expect(pool.unaffordable(of: signer, balance: Tiyn(150)) == [four.id, two.id])
+        #expect(pool.unaffordable(of: signer, balance: Tiyn(300)).isEmpty)
+        // Nonce 3 is missing: 4 is parked; only once it is older than the cutoff is it reported.
+        #expect(pool.parked(admittedBefore: start, nextNonce: { _ in 1 }).isEmpty)
+        #expect(pool.parked(admittedBefore: start + .seconds(1), nextNonce: { _ in 1 }) == [four.id])
+        // With nonce 1 committed the chain starts at 2: still only 4 waits behind the gap.
+        #expect(pool.parked(admittedBefore: start + .seconds(1), nextNonce: { _ in 2 }) == [four.id])
+    }
+}
