@@ -25,8 +25,9 @@ paths = {
    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Envelope")}}},
    "responses": {**ok(ref("TransactionStatus"), "Final (with wait=commit)"), **ok(ref("TransactionStatus"), "In the mempool", "202"),
                  **errs(400, 409, 413, 422, 503, 504, 500)}}},
- "/v1/transactions/{id}": {"get": {"summary": "A transaction's status", "parameters": [param("id", schema=hex64)],
-   "responses": {**ok(ref("TransactionStatus")), **errs(400, 404, 500)}}},
+ "/v1/transactions/{id}": {"get": {"summary": "A transaction's status and height; its receipt for a session of its signer, of a party it names, or of an authority",
+   "security": [{}, {"bearer": []}], "parameters": [param("id", schema=hex64)],
+   "responses": {**ok(ref("TransactionStatus")), **errs(400, 401, 404, 503, 500)}}},
  "/v1/blocks": {"get": {"summary": "A page of blocks", "parameters": [param("from", "query", {"type": "integer", "minimum": 1}), limit],
    "responses": {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Block")}, "next": {"type": "string"}}}), **errs(400, 500)}}},
  "/v1/blocks/{height}": {"get": {"summary": "One block", "parameters": [param("height", schema={"type": "integer", "minimum": 1})],
@@ -61,12 +62,26 @@ paths = {
    "responses": {**ok({"type": "object"}), **errs(400, 401, 403, 404, 500)}}},
  "/v1/pledges/{id}": {"get": {"summary": "A pledge (its bank, the owners or an authority)", "security": session, "parameters": [param("id", schema=hex64)],
    "responses": {**ok({"type": "object"}), **errs(400, 401, 403, 404, 500)}}},
- "/v1/auth/challenge": {"post": {"summary": "A challenge to sign for a session", "responses": {**ok(ref("Challenge")), **errs(503, 500)}}},
+ "/v1/auth/challenge": {"post": {"summary": "A challenge to sign for a session", "responses": {**ok(ref("Challenge")), **errs(500)}}},
  "/v1/auth/session": {"post": {"summary": "Open a session with a signed challenge",
    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SessionRequest")}}},
-   "responses": {**ok(ref("Session")), **errs(400, 401, 413, 500)}}},
+   "responses": {**ok(ref("Session")), **errs(400, 401, 413, 503, 500)}},
+   "delete": {"summary": "End the session (logout)", "security": session,
+   "responses": {"204": {"description": "The session is over"}, **errs(401, 500)}}},
  "/v1/openapi.json": {"get": {"summary": "This document", "responses": {**ok({"type": "object"})}}},
 }
+# Every operation may be rate limited (429 with Retry-After); every one that reads the state or a
+# session may meet a node that is catching up (503 node.catching_up).
+limited = {"description": "Too many requests of this kind from this client or party", "headers": {
+    "Retry-After": {"required": True, "description": "seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    "content": {"application/problem+json": {"schema": ref("Problem")}}}
+for path, item in paths.items():
+    for operation in item.values():
+        if path != "/v1/openapi.json":
+            operation["responses"]["429"] = limited
+        if path not in ("/v1/openapi.json", "/v1/status", "/v1/auth/challenge", "/v1/blocks", "/v1/blocks/{height}") and "503" not in operation["responses"]:
+            operation["responses"]["503"] = problem
+        operation["responses"] = dict(sorted(operation["responses"].items()))
 schemas = {
  "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "code": {"type": "string"}, "detail": {"type": "string"}}},
@@ -78,10 +93,14 @@ schemas = {
    "transaction": {"type": "string"}, "rejectionCode": {"type": "string"}, "rejectionMessage": {"type": "string"},
    "events": {"type": "array", "items": {"type": "object"}}, "feePaid": {"type": "integer"}}},
  "TransactionStatus": {"type": "object", "required": ["id", "status"], "properties": {
-   "id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "rejected"]},
-   "height": {"type": "integer"}, "position": {"type": "integer"}, "receipt": ref("Receipt")}},
- "Status": {"type": "object", "required": ["chainId", "genesisHash", "height", "latestBlockHash", "latestBlockTime", "stateRoot", "validators", "node"], "properties": {
+   "id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "rejected", "dropped"]},
+   "height": {"type": "integer"}, "position": {"type": "integer"}, "receipt": ref("Receipt"),
+   "dropped": {"type": "object", "required": ["code", "reason"], "description": "why a transaction left the mempool uncommitted",
+     "properties": {"code": {"type": "string"}, "reason": {"type": "string"}}}}},
+ "Status": {"type": "object", "required": ["chainId", "genesisHash", "height", "latestBlockHash", "latestBlockTime", "stateRoot", "validators", "networkHeight", "catchingUp", "node"], "properties": {
    "chainId": {"type": "string"}, "genesisHash": {"type": "string"}, "height": {"type": "integer"}, "latestBlockHash": {"type": "string"},
+   "networkHeight": {"type": "integer", "description": "the greatest height validators with more than a third of the power report"},
+   "catchingUp": {"type": "boolean", "description": "more than a block behind networkHeight: state reads and submissions answer 503 node.catching_up"},
    "latestBlockTime": {"type": "integer"}, "stateRoot": {"type": "string"}, "validators": {"type": "array", "items": {"type": "object"}}, "node": {"type": "object"}}},
  "Block": {"type": "object", "required": ["header", "transactions", "evidence", "commit"], "properties": {
    "header": {"type": "object", "required": ["height", "hash", "time", "stateRoot"], "properties": {"height": {"type": "integer"}, "hash": {"type": "string"}, "time": {"type": "integer"}, "stateRoot": {"type": "string"}}},
@@ -110,7 +129,7 @@ schemas = {
  "Challenge": {"type": "object", "required": ["challenge", "expiresInSeconds", "signText"], "properties": {
    "challenge": {"type": "string"}, "expiresInSeconds": {"type": "integer"}, "signText": {"type": "string"}}},
  "SessionRequest": {"type": "object", "required": ["party", "keyId", "challenge", "signature"], "properties": {
-   "party": party_id, "keyId": hex64, "challenge": hex64, "signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}}},
+   "party": party_id, "keyId": hex64, "challenge": {"type": "string", "pattern": "^[0-9a-fA-F]{80}$"}, "signature": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}}},
  "Session": {"type": "object", "required": ["token", "party", "roles", "expiresInSeconds"], "properties": {
    "token": {"type": "string"}, "party": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}, "expiresInSeconds": {"type": "integer"}}},
 }

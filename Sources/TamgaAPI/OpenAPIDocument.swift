@@ -438,7 +438,7 @@ extension NodeAPI {
       "SessionRequest": {
         "properties": {
           "challenge": {
-            "pattern": "^[0-9a-fA-F]{64}$",
+            "pattern": "^[0-9a-fA-F]{80}$",
             "type": "string"
           },
           "keyId": {
@@ -464,6 +464,10 @@ extension NodeAPI {
       },
       "Status": {
         "properties": {
+          "catchingUp": {
+            "description": "more than a block behind networkHeight: state reads and submissions answer 503 node.catching_up",
+            "type": "boolean"
+          },
           "chainId": {
             "type": "string"
           },
@@ -477,6 +481,10 @@ extension NodeAPI {
             "type": "string"
           },
           "latestBlockTime": {
+            "type": "integer"
+          },
+          "networkHeight": {
+            "description": "the greatest height validators with more than a third of the power report",
             "type": "integer"
           },
           "node": {
@@ -500,12 +508,30 @@ extension NodeAPI {
           "latestBlockTime",
           "stateRoot",
           "validators",
+          "networkHeight",
+          "catchingUp",
           "node"
         ],
         "type": "object"
       },
       "TransactionStatus": {
         "properties": {
+          "dropped": {
+            "description": "why a transaction left the mempool uncommitted",
+            "properties": {
+              "code": {
+                "type": "string"
+              },
+              "reason": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "code",
+              "reason"
+            ],
+            "type": "object"
+          },
           "height": {
             "type": "integer"
           },
@@ -522,7 +548,8 @@ extension NodeAPI {
             "enum": [
               "pending",
               "committed",
-              "rejected"
+              "rejected",
+              "dropped"
             ],
             "type": "string"
           }
@@ -568,6 +595,76 @@ extension NodeAPI {
             },
             "description": "OK"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          }
+        },
+        "summary": "A challenge to sign for a session"
+      }
+    },
+    "/v1/auth/session": {
+      "delete": {
+        "responses": {
+          "204": {
+            "description": "The session is over"
+          },
+          "401": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
             "content": {
               "application/problem+json": {
@@ -589,10 +686,13 @@ extension NodeAPI {
             "description": "A problem (RFC 9457) with a stable code"
           }
         },
-        "summary": "A challenge to sign for a session"
-      }
-    },
-    "/v1/auth/session": {
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "summary": "End the session (logout)"
+      },
       "post": {
         "requestBody": {
           "content": {
@@ -645,7 +745,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -720,6 +850,26 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
             "content": {
               "application/problem+json": {
@@ -778,6 +928,26 @@ extension NodeAPI {
               }
             },
             "description": "A problem (RFC 9457) with a stable code"
+          },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
           },
           "500": {
             "content": {
@@ -858,7 +1028,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -938,7 +1138,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1014,7 +1244,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1099,7 +1359,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1232,7 +1522,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1321,7 +1641,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1405,7 +1755,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1499,7 +1879,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1566,7 +1976,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1671,6 +2111,26 @@ extension NodeAPI {
               }
             },
             "description": "A problem (RFC 9457) with a stable code"
+          },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
           },
           "500": {
             "content": {
@@ -1805,7 +2265,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1919,6 +2409,26 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
             "content": {
               "application/problem+json": {
@@ -1963,6 +2473,26 @@ extension NodeAPI {
               }
             },
             "description": "OK"
+          },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
           },
           "500": {
             "content": {
@@ -2075,6 +2605,26 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
             "content": {
               "application/problem+json": {
@@ -2144,6 +2694,16 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "401": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
           "404": {
             "content": {
               "application/problem+json": {
@@ -2154,7 +2714,37 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "429": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "Too many requests of this kind from this client or party",
+            "headers": {
+              "Retry-After": {
+                "description": "seconds to wait",
+                "required": true,
+                "schema": {
+                  "pattern": "^[0-9]+$",
+                  "type": "string"
+                }
+              }
+            }
+          },
           "500": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "503": {
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2165,7 +2755,13 @@ extension NodeAPI {
             "description": "A problem (RFC 9457) with a stable code"
           }
         },
-        "summary": "A transaction's status"
+        "security": [
+          {},
+          {
+            "bearer": []
+          }
+        ],
+        "summary": "A transaction's status and height; its receipt for a session of its signer, of a party it names, or of an authority"
       }
     }
   }
