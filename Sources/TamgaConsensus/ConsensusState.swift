@@ -315,6 +315,9 @@ public struct ConsensusState: Sendable {
         senders[message.round, default: []].insert(message.signer)
     }
 
+    /// How many messages of the next height are held now.
+    var heldFutureMessages: Int { futureMessages.count }
+
     /// Messages held for the next height per validator: round 0's proposal and two votes, and one more.
     public static let futureMessagesPerValidatorMax = 4
 

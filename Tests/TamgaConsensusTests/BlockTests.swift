@@ -1,4 +1,4 @@
-import TamgaConsensus
+@testable import TamgaConsensus
 import TamgaCore
 import Testing
 
@@ -77,6 +77,36 @@ import Testing
         let header = block(evidence: [evidence]).header
         let missing = Block(header: header, transactions: [], lastCommit: lastCommit, evidence: [])
         #expect(throws: BlockError.wrongEvidenceRoot) { try tip.validate(missing) }
+
+        // Evidence heights come off the wire: the largest one is refused, not an overflow trap.
+        func farVote(_ hash: Hash?) -> SignedVote {
+            Vote(kind: .prevote, chainID: Self.chain, height: Height(UInt64.max), round: Round(0), blockHash: hash,
+                 timestamp: Timestamp(millisecondsSinceEpoch: 1), validator: ValidatorIndex(3)).signed(with: Self.keys[3])
+        }
+        let far = try #require(Evidence(farVote(.zero), farVote(nil), validators: validators))
+        #expect(throws: BlockError.invalidEvidence(ValidatorIndex(3))) { try tip.validate(block(evidence: [far])) }
+    }
+
+    @Test("the next height's messages are held only when they verify, a few per validator")
+    func futureMessagesAreCheckedAndBounded() throws {
+        let validators = Self.validators([1, 1, 1, 1])
+        var state = ConsensusState(chainID: Self.chain, height: Height(1), validators: validators, previousBlockTime: Timestamp(millisecondsSinceEpoch: 1))
+        let now = Timestamp(millisecondsSinceEpoch: 2)
+        func vote(round: UInt32, kind: VoteKind = .prevote, by index: Int, key: SigningKey? = nil) -> SignedVote {
+            Vote(kind: kind, chainID: Self.chain, height: Height(2), round: Round(round), blockHash: nil,
+                 timestamp: now, validator: ValidatorIndex(UInt16(index))).signed(with: key ?? Self.keys[index])
+        }
+        _ = state.handle(.vote(vote(round: 0, by: 1, key: Self.keys[2])), now: now)
+        #expect(state.heldFutureMessages == 0, "a forged signature")
+        let outOfTurn = try #require((0..<4).first { validators.proposer(height: Height(2), round: Round(UInt32($0))) != ValidatorIndex(1) })
+        let proposal = Proposal(chainID: Self.chain, height: Height(2), round: Round(UInt32(outOfTurn)), proofOfLockRound: nil, blockHash: .zero,
+                                timestamp: now, proposer: ValidatorIndex(1)).signed(with: Self.keys[1])
+        _ = state.handle(.proposal(proposal), now: now)
+        #expect(state.heldFutureMessages == 0, "a proposal out of turn")
+        for round in 0..<10 { _ = state.handle(.vote(vote(round: UInt32(round), by: 1)), now: now) }
+        #expect(state.heldFutureMessages == ConsensusState.futureMessagesPerValidatorMax)
+        _ = state.handle(.vote(vote(round: 0, by: 2)), now: now)
+        #expect(state.heldFutureMessages == ConsensusState.futureMessagesPerValidatorMax + 1, "another validator still has its allowance")
     }
 }
 
