@@ -1,8 +1,14 @@
-import Foundation
+import Crypto
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Hummingbird
 import HummingbirdTLS
 public import Logging
 import NIOSSL
+import SwiftASN1
+import X509
 public import Prometheus
 public import TamgaNode
 
@@ -32,4 +38,38 @@ extension NodeAPI {
         tls.minimumTLSVersion = .tlsv12
         return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: configuration, logger: logger)
     }
+}
+
+/// A self-signed certificate for a node's API, for a test network or until the organization's
+/// own certificate authority issues one: ECDSA P-256 (what browsers and HTTP clients accept),
+/// naming each host as a subject alternative name.
+public enum APICertificate {
+    /// The certificate and its private key, both PEM.
+    public static func makeSelfSigned(hosts: [String], days: Int = 365, now: Date = Date()) throws -> (certificatePEM: String, privateKeyPEM: String) {
+        let key = P256.Signing.PrivateKey()
+        let certificateKey = Certificate.PrivateKey(key)
+        let subject = try DistinguishedName { CommonName(hosts.first ?? "tamga-node") }
+        let names = hosts.map { host -> GeneralName in
+            addressBytes(host).map { .ipAddress(ASN1OctetString(contentBytes: $0[...])) } ?? .dnsName(host)
+        }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: certificateKey.publicKey,
+            notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(Double(days) * 86_400),
+            issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                SubjectAlternativeNames(names)
+                try ExtendedKeyUsage([.serverAuth])
+            },
+            issuerPrivateKey: certificateKey)
+        return (try certificate.serializeAsPEM().pemString, try certificateKey.serializeAsPEM().pemString)
+    }
+}
+
+/// The bytes of an IPv4 or IPv6 address literal; nil for a host name.
+private func addressBytes(_ host: String) -> [UInt8]? {
+    var v4 = in_addr()
+    if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+    var v6 = in6_addr()
+    if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+    return nil
 }

@@ -14,8 +14,36 @@ struct NetworkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network",
         abstract: "Set up a network's folders.",
-        subcommands: [Init.self]
+        subcommands: [Init.self, APITLS.self]
     )
+
+    struct APITLS: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "api-tls",
+            abstract: "Serve a node's API over TLS: write a self-signed certificate and key (api.crt, api.key) into its folder and name them in its config.",
+            discussion: "For a test network, or until the organization's certificate authority issues one; then put its files in their place (docs/operations.md)."
+        )
+
+        @Option(help: "The node's folder.")
+        var home: String
+
+        @Option(help: "A host name or address clients reach the API by (repeat for more).")
+        var host: [String] = ["127.0.0.1", "localhost"]
+
+        func run() throws {
+            let node = NodeHome(URL(fileURLWithPath: home))
+            var config = try node.loadConfig()
+            let (certificate, key) = try APICertificate.makeSelfSigned(hosts: host)
+            try Data(certificate.utf8).write(to: node.url.appendingPathComponent("api.crt"))
+            let keyURL = node.url.appendingPathComponent("api.key")
+            try Data(key.utf8).write(to: keyURL)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+            config.apiTLS = NodeConfig.TLSFiles(certificateChain: "api.crt", privateKey: "api.key")
+            try writeJSON(config, to: node.configURL)
+            print("the API of \(home) is served over TLS from its next start: https://\(config.apiHost):\(config.apiPort)")
+            print("clients trust it with \(node.url.appendingPathComponent("api.crt").path)")
+        }
+    }
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
