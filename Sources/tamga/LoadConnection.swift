@@ -39,11 +39,21 @@ struct LoadConnection {
 
     /// Posts a JSON body to `path` and returns the answer's status and body.
     mutating func post(_ path: String, json: ByteBuffer) async throws -> (status: Int, body: ByteBuffer) {
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        try await request(.POST, path, body: json)
+    }
+
+    /// Sends one request (with a JSON body, if any) and returns the answer's status and body.
+    mutating func request(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body json: ByteBuffer? = nil) async throws -> (status: Int, body: ByteBuffer) {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: host)
-        head.headers.add(name: "Content-Type", value: "application/json")
-        head.headers.add(name: "Content-Length", value: String(json.readableBytes))
-        try await requests.write(contentsOf: [.head(head), .body(.byteBuffer(json)), .end(nil)])
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let json {
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(json.readableBytes))
+            try await requests.write(contentsOf: [.head(head), .body(.byteBuffer(json)), .end(nil)])
+        } else {
+            try await requests.write(contentsOf: [.head(head), .end(nil)])
+        }
         var status: Int?
         var body = ByteBuffer()
         while let part = try await responses.next() {

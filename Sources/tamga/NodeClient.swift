@@ -29,6 +29,7 @@ struct NodeClient: Sendable {
     struct BlockReply: Decodable {
         struct Header: Decodable {
             let height: UInt64
+            let time: UInt64
             let hash: String
             let stateRoot: String
         }
