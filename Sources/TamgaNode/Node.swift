@@ -115,8 +115,6 @@ public actor Node {
     /// against their commits, and a peer whose claim turned out empty is not asked for a while.
     private var peerHeights: [ValidatorIndex: (height: Height, at: ContinuousClock.Instant)] = [:]
     private var unreliableUntil: [ValidatorIndex: ContinuousClock.Instant] = [:]
-    /// When each peer's last block request was answered.
-    private var lastServed: [ValidatorIndex: ContinuousClock.Instant] = [:]
     private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
     /// Set when the node found that its own state disagrees with a committed block: it stops.
     private var fatal: String?
@@ -556,8 +554,11 @@ public actor Node {
     // MARK: Peers
 
     /// A peer's message. Gossiped transactions are decoded and their signatures verified on the
-    /// connection's task, like clients' submissions, before the actor sees them.
+    /// connection's task, like clients' submissions, before the actor sees them; requests for
+    /// blocks are served from storage on that task too. A peer's messages are handled one at a
+    /// time, so a peer that floods requests waits for its own answers.
     nonisolated func receive(_ message: PeerMessage, from peer: ValidatorIndex) async -> PeerVerdict {
+        if case let .blocksRequest(from, count) = message { return serveBlocks(from: from, count: count, to: peer) }
         if case let .transactions(envelopes) = message {
             let transactions = envelopes.map(PreparedTransaction.init)
             for (transaction, keys) in zip(transactions, await signingKeys(ofNew: transactions)) {
@@ -567,6 +568,22 @@ public actor Node {
             return .accepted
         }
         return await receiveOnActor(message, from: peer)
+    }
+
+    /// Sends up to `count` decided blocks from `from` on (nothing if there are none), at most
+    /// half a frame's bytes.
+    private nonisolated func serveBlocks(from: Height, count: UInt16, to peer: ValidatorIndex) -> PeerVerdict {
+        guard from.rawValue >= 1 else { return .misbehaving("asked for blocks from height 0") }
+        var decided: [PeerMessage.DecidedBlock] = []
+        var bytes = 0
+        for (block, commit) in (try? store.blocks(from: from, limit: Int(count))) ?? [] {
+            let size = block.encoded().count + commit.encoded().count
+            if !decided.isEmpty, bytes + size > Limits.peerMessageBytesMax / 2 { break }
+            bytes += size
+            decided.append(PeerMessage.DecidedBlock(block: block, commit: commit))
+        }
+        network.send(.blocks(decided), to: peer)
+        return .accepted
     }
 
     private func receiveOnActor(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
@@ -624,20 +641,7 @@ public actor Node {
             peerHeights[peer] = (claimed, .now)
             requestBlocksIfBehind()
         case let .blocksRequest(from, count):
-            guard from.rawValue >= 1 else { return .misbehaving("asked for blocks from height 0") }
-            // An honest peer asks at most every two seconds; more often is answered with nothing.
-            let now = ContinuousClock.now
-            if let last = lastServed[peer], last.duration(to: now) < .milliseconds(200) { return .accepted }
-            lastServed[peer] = now
-            var decided: [PeerMessage.DecidedBlock] = []
-            var bytes = 0
-            for (block, commit) in (try? store.blocks(from: from, limit: Int(count))) ?? [] {
-                let size = block.encoded().count + commit.encoded().count
-                if !decided.isEmpty, bytes + size > Limits.peerMessageBytesMax / 2 { break }
-                bytes += size
-                decided.append(PeerMessage.DecidedBlock(block: block, commit: commit))
-            }
-            network.send(.blocks(decided), to: peer)
+            return serveBlocks(from: from, count: count, to: peer)
         case let .blocks(decided):
             // Only an answer to this node's own request is read: nobody can make it verify
             // commits it did not ask for.
