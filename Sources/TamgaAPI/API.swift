@@ -218,11 +218,13 @@ public enum NodeAPI {
             throw Problem(status: .badRequest, code: "request.malformed", detail: "the body is not a signed envelope: \(describe(error))")
         }
         let transaction = PreparedTransaction(envelope)
-        if case let .success(payload) = transaction.payload { try gate.spendSubmission(by: payload.signer) }
+        let signer = try? transaction.payload.get().signer
+        if let signer { try gate.checkSubmissionBudget(of: signer) }
         let id = transaction.id
         var status: TransactionStatus
         do {
             status = try await gate.node.submission(transaction).status
+            if let signer { gate.spendSubmission(by: signer) }
         } catch let rejection as Rejection {
             throw Problem(status: .unprocessableContent, code: rejection.code, detail: rejection.message)
         } catch let error as MempoolError {

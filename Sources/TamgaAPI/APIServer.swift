@@ -4,6 +4,7 @@ public import Foundation
 import Glibc
 #endif
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOSSL
@@ -24,7 +25,9 @@ extension NodeAPI {
         let config = node.config
         let router = router(node: node, metrics: metrics, limits: config.apiRateLimits ?? .init())
         let configuration = ApplicationConfiguration(address: .hostname(config.apiHost, port: config.apiPort), serverName: "tamga")
-        guard let files = config.apiTLS else { return Application(router: router, configuration: configuration, logger: logger) }
+        // A connection idle for a minute is closed, so slow clients cannot hold sockets for good.
+        let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))
+        guard let files = config.apiTLS else { return Application(router: router, server: http, configuration: configuration, logger: logger) }
         func path(_ file: String) -> String { file.hasPrefix("/") ? file : home.url.appendingPathComponent(file).path }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
@@ -36,7 +39,7 @@ extension NodeAPI {
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
-        return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls), configuration: configuration, logger: logger)
+        return Application(router: router, server: try .tls(http, tlsConfiguration: tls), configuration: configuration, logger: logger)
     }
 }
 

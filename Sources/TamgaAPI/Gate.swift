@@ -58,12 +58,19 @@ struct Gate: Sendable {
         return session
     }
 
-    /// Spends one submission of the signing party's budget.
-    func spendSubmission(by signer: PartyID) throws {
-        if let wait = limiter.spend("submit-party \(signer)", .init(perSecond: limits.submissionsPerPartyPerSecond, burstSeconds: limits.burstSeconds)) {
-            throw RateLimitMiddleware.tooMany(wait)
-        }
+    /// Refuses a submission by a party that has used up its budget, without spending it: only a
+    /// submission whose signatures verified spends (`spendSubmission`), so nobody can use up a
+    /// party's budget by naming it as the signer of junk.
+    func checkSubmissionBudget(of signer: PartyID) throws {
+        if let wait = limiter.check(submissionKey(signer), submissionBudget) { throw RateLimitMiddleware.tooMany(wait) }
     }
+
+    func spendSubmission(by signer: PartyID) {
+        _ = limiter.spend(submissionKey(signer), submissionBudget)
+    }
+
+    private func submissionKey(_ signer: PartyID) -> String { "submit-party \(signer)" }
+    private var submissionBudget: RateLimiter.Budget { .init(perSecond: limits.submissionsPerPartyPerSecond, burstSeconds: limits.burstSeconds) }
 
     /// A session of one of `parties`, or of an authority.
     func requireInvolved(_ parties: [PartyID], request: Request) async throws {
@@ -109,11 +116,11 @@ struct Gate: Sendable {
         let owners = passport.owners.map(\.party)
         let number = passport.cadastralNumber
         if let code = request.headers[HTTPField.Name("X-Access-Code")!] {
-            if let wait = guesses.lockedFor(number.rawValue) { throw Self.codeLocked(number, wait) }
+            // The try is counted before the code is checked, so concurrent guesses get no more tries.
+            if let wait = guesses.reserve(number.rawValue) { throw Self.codeLocked(number, wait) }
             guard try await node.accessCodeOpens(number, code: code) else {
-                let lock = guesses.failed(number.rawValue)
                 try node.logPassportRead(number, owners: owners, reader: "a wrong access code")
-                if let lock { throw Self.codeLocked(number, lock) }
+                if let wait = guesses.lockedFor(number.rawValue) { throw Self.codeLocked(number, wait) }
                 throw Problem(status: .forbidden, code: "auth.access_code_wrong", detail: "the access code does not open this passport")
             }
             guesses.succeeded(number.rawValue)
@@ -153,7 +160,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     func budget(_ request: Request) -> (String, Double) {
-        let path = request.uri.path
+        let path = HeadersMiddleware.normalized(request.uri.path)
         if request.method == .post, path.hasPrefix("/v1/auth/") { return ("auth", limits.authPerSecond) }
         if request.method == .post, path == "/v1/transactions" { return ("submit", limits.submissionsPerSecond) }
         if path == "/v1/blocks" || path == "/v1/offers" || path.hasSuffix("/history") || path.hasSuffix("/notifications")
@@ -180,9 +187,14 @@ struct HeadersMiddleware: RouterMiddleware {
         HTTPField.Name("X-Frame-Options")!: "DENY",
     ]
 
+    /// The path as the router reads it: empty segments (`//`, a trailing `/`) do not count.
+    static func normalized(_ path: String) -> String {
+        "/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if request.uri.path.hasPrefix("/v1/"), response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        if Self.normalized(request.uri.path).hasPrefix("/v1/"), response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return response

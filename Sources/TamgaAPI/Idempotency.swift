@@ -78,9 +78,25 @@ actor IdempotencyStore {
             scopes[scope]?.entries[key]?.answer = answer
             return answer
         } catch {
-            if scopes[scope]?.entries.removeValue(forKey: key) != nil { total -= 1 }
+            forget(key, scope: scope)
             throw error
         }
+    }
+
+    /// Removes a refused request's key, and its scope once empty; the order list is compacted
+    /// when most of it names keys that are gone.
+    private func forget(_ key: String, scope name: String) {
+        guard var scope = scopes[name], scope.entries.removeValue(forKey: key) != nil else { return }
+        total -= 1
+        guard !scope.entries.isEmpty else {
+            scopes[name] = nil
+            return
+        }
+        if scope.order.count - scope.head > 2 * scope.entries.count + 64 {
+            scope.order = scope.order[scope.head...].filter { scope.entries[$0] != nil }
+            scope.head = 0
+        }
+        scopes[name] = scope
     }
 
     private func insert(_ entry: Entry, key: String, scope name: String) {

@@ -21,6 +21,9 @@ final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var at: ContinuousClock.Instant
+        let budget: Budget
+
+        func refilled(at now: ContinuousClock.Instant) -> Double { min(budget.burst, tokens + seconds(from: at, to: now) * budget.rate) }
     }
 
     static let keysMax = 100_000
@@ -28,18 +31,29 @@ final class RateLimiter: Sendable {
 
     /// Spends one request of `key`'s budget; nil when allowed, else the seconds to wait.
     func spend(_ key: String, _ budget: Budget, now: ContinuousClock.Instant = .now) -> Int? {
+        take(key, budget, spending: true, now: now)
+    }
+
+    /// Whether `key` has a request left, without spending it; nil when it has.
+    func check(_ key: String, _ budget: Budget, now: ContinuousClock.Instant = .now) -> Int? {
+        take(key, budget, spending: false, now: now)
+    }
+
+    private func take(_ key: String, _ budget: Budget, spending: Bool, now: ContinuousClock.Instant) -> Int? {
         buckets.withLock { buckets in
-            var bucket = buckets[key] ?? Bucket(tokens: budget.burst, at: now)
-            bucket.tokens = min(budget.burst, bucket.tokens + seconds(from: bucket.at, to: now) * budget.rate)
+            var bucket = buckets[key] ?? Bucket(tokens: budget.burst, at: now, budget: budget)
+            bucket.tokens = bucket.refilled(at: now)
             bucket.at = now
             guard bucket.tokens >= 1 else {
                 buckets[key] = bucket
                 return max(1, Int(((1 - bucket.tokens) / budget.rate).rounded(.up)))
             }
+            guard spending else { return nil }
             bucket.tokens -= 1
             buckets[key] = bucket
             if buckets.count > Self.keysMax {
-                buckets = buckets.filter { $0.value.tokens + seconds(from: $0.value.at, to: now) * budget.rate < budget.burst }
+                // Each bucket judged by its own budget: only those that have refilled go.
+                buckets = buckets.filter { $0.value.refilled(at: now) < $0.value.budget.burst }
                 if buckets.count > Self.keysMax { buckets = [:] }
             }
             return nil
@@ -77,20 +91,23 @@ final class AccessCodeGuard: Sendable {
         }
     }
 
-    /// Records a wrong code; returns the lock it caused, in seconds (nil while attempts are free).
-    func failed(_ property: String, now: ContinuousClock.Instant = .now) -> Int? {
+    /// Counts a try of the property's code before it is checked: nil if it may be checked now,
+    /// else the seconds until one may. The try that reaches `freeAttempts` is still checked, and
+    /// locks the code for the tries after it (a right code lifts the lock with `succeeded`).
+    func reserve(_ property: String, now: ContinuousClock.Instant = .now) -> Int? {
         failures.withLock { failures in
+            if let entry = failures[property], entry.lockedUntil > now {
+                return max(1, Int(now.duration(to: entry.lockedUntil).components.seconds) + 1)
+            }
             if failures.count >= Self.propertiesMax { failures = failures.filter { $0.value.lockedUntil > now } }
             var entry = failures[property] ?? Failures(count: 0, lockedUntil: now)
             entry.count += 1
-            var lock: Int?
             if entry.count >= Self.freeAttempts {
                 let doublings = min(entry.count - Self.freeAttempts, 20)
-                lock = min(Self.lockSecondsMax, Self.firstLockSeconds << doublings)
-                entry.lockedUntil = now + .seconds(lock ?? 0)
+                entry.lockedUntil = now + .seconds(min(Self.lockSecondsMax, Self.firstLockSeconds << doublings))
             }
             failures[property] = entry
-            return lock
+            return nil
         }
     }
 

@@ -30,6 +30,8 @@ final class SessionStore: Sendable {
     static let challengeLifetime = Duration.seconds(120)
     static let sessionLifetime = Duration.seconds(15 * 60)
     static let sessionsMax = 100_000
+    /// Sessions one party may hold at once on a node; a new one ends its oldest.
+    static let sessionsPerPartyMax = 16
 
     private struct State {
         var sessions: [String: Session] = [:]
@@ -89,6 +91,10 @@ final class SessionStore: Sendable {
             }
             state.used = state.used.filter { $0.value > now }
             state.sessions = state.sessions.filter { $0.value.expires > opened }
+            let own = state.sessions.filter { $0.value.party == record.id }
+            if own.count >= Self.sessionsPerPartyMax, let oldest = own.min(by: { $0.value.expires < $1.value.expires }) {
+                state.sessions[oldest.key] = nil
+            }
             guard state.sessions.count < Self.sessionsMax else {
                 throw Problem(status: .serviceUnavailable, code: "auth.busy", detail: "too many open sessions on this node; try again shortly")
             }

@@ -130,7 +130,7 @@ public struct ConsensusState: Sendable {
 
     /// The proposer of `round` at the current height.
     public func proposer(of round: Round) -> ValidatorIndex {
-        proposerCycle[Int((height.rawValue &+ UInt64(round.rawValue)) % UInt64(proposerCycle.count))]
+        ValidatorSet.proposer(in: proposerCycle, height: height, round: round)
     }
 
     /// The messages of the current height worth sending again to peers that may have missed them:
@@ -332,7 +332,7 @@ public struct ConsensusState: Sendable {
         switch message {
         case let .proposal(signed):
             let proposal = signed.proposal
-            return proposal.chainID == chainID && proposal.proposer == validators.proposer(height: proposal.height, round: proposal.round)
+            return proposal.chainID == chainID && proposal.proposer == ValidatorSet.proposer(in: proposerCycle, height: proposal.height, round: proposal.round)
                 && signed.isValid(in: validators)
         case let .vote(signed):
             return signed.vote.chainID == chainID && signed.isValid(in: validators)

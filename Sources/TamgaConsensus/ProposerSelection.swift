@@ -8,14 +8,18 @@ extension ValidatorSet {
     /// out rather than bunched); slot `(height + round) mod cycle` is chosen. It is a pure
     /// function of the set, so every validator computes the same proposer.
     public func proposer(height: Height, round: Round) -> ValidatorIndex {
-        let sequence = proposerCycle
-        let slot = (height.rawValue &+ UInt64(round.rawValue)) % UInt64(sequence.count)
-        return sequence[Int(slot)]
+        ValidatorSet.proposer(in: proposerCycle, height: height, round: round)
+    }
+
+    /// `proposer(height:round:)` from a cycle computed once (`proposerCycle`), for callers that
+    /// ask for every message.
+    public static func proposer(in cycle: [ValidatorIndex], height: Height, round: Round) -> ValidatorIndex {
+        cycle[Int((height.rawValue &+ UInt64(round.rawValue)) % UInt64(cycle.count))]
     }
 
     /// One cycle of the smooth weighted round-robin, capped at 4,096 slots (beyond that, powers are
     /// scaled down proportionally, never to zero).
-    var proposerCycle: [ValidatorIndex] {
+    public var proposerCycle: [ValidatorIndex] {
         let divisor = validators.map(\.votingPower).reduce(0, greatestCommonDivisor)
         var weights = validators.map { Int64($0.votingPower / divisor) }
         let cap: Int64 = 4_096

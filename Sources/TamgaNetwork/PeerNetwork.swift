@@ -53,6 +53,8 @@ public final class PeerNetwork: Sendable {
     /// Bytes waiting per peer while its connection is down or slow (three of the largest frames);
     /// past it the oldest frames go.
     public static let queuedBytesMax = 3 * Limits.peerMessageBytesMax
+    /// How long a connection may take to complete its TLS handshake (and, inbound, to send its hello).
+    static let handshakeTimeout = TimeAmount.seconds(5)
 
     /// How long a peer that misbehaved is refused: `base` after its first offence, doubling with
     /// each further one within `forgiveAfter`, at most `max`.
@@ -139,9 +141,18 @@ public final class PeerNetwork: Sendable {
                     let tls = NIOSSLServerHandler(context: serverContext) { certificates, promise in
                         promise.succeed(PeerNetwork.accepts(certificates, from: keys) ? .certificateVerified : .failed)
                     }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        tls, ByteToMessageHandler(FrameDecoder(limit: limit)), MessageToByteHandler(FrameEncoder()),
-                    ])
+                    let handshake = channel.eventLoop.makePromise(of: Void.self)
+                    // Inbound, the deadline only closes a connection that stalls; nobody waits for the promise.
+                    handshake.futureResult.whenComplete { _ in }
+                    do {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            tls, HandshakeDeadline(timeout: PeerNetwork.handshakeTimeout, completed: handshake),
+                            ByteToMessageHandler(FrameDecoder(limit: limit)), MessageToByteHandler(FrameEncoder()),
+                        ])
+                    } catch {
+                        handshake.fail(error)
+                        throw error
+                    }
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -171,8 +182,16 @@ public final class PeerNetwork: Sendable {
         do {
             try await connection.executeThenClose { inbound, _ in
                 var frames = inbound.makeAsyncIterator()
+                // A connection that has not said who it is within the deadline is closed.
+                let channel = connection.channel
+                let deadline = Task {
+                    try await Task.sleep(for: .milliseconds(PeerNetwork.handshakeTimeout.nanoseconds / 1_000_000))
+                    channel.close(promise: nil)
+                }
+                defer { deadline.cancel() }
                 guard let first = try await frames.next() else { return }
                 let peer = try await authenticate(first, on: connection.channel)
+                deadline.cancel()
                 logger.info("peer connected", metadata: ["peer": "\(peer)", "remote": "\(remote)"])
                 while let frame = try await frames.next() {
                     let message: PeerMessage
@@ -228,21 +247,30 @@ public final class PeerNetwork: Sendable {
         var wasConnected = false
         while !Task.isCancelled {
             do {
-                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                let (channel, handshake) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .connectTimeout(.seconds(2))
                     .connect(host: endpoint.host, port: endpoint.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let tls = try NIOSSLClientHandler(context: context, serverHostname: nil) { certificates, promise in
                                 promise.succeed(PeerNetwork.accepts(certificates, from: [expected]) ? .certificateVerified : .failed)
                             }
-                            try channel.pipeline.syncOperations.addHandlers([
-                                tls, ByteToMessageHandler(FrameDecoder(limit: Limits.peerMessageBytesMax)), MessageToByteHandler(FrameEncoder()),
-                            ])
-                            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            let handshake = channel.eventLoop.makePromise(of: Void.self)
+                            do {
+                                try channel.pipeline.syncOperations.addHandlers([
+                                    tls, HandshakeDeadline(timeout: PeerNetwork.handshakeTimeout, completed: handshake),
+                                    ByteToMessageHandler(FrameDecoder(limit: Limits.peerMessageBytesMax)), MessageToByteHandler(FrameEncoder()),
+                                ])
+                            } catch {
+                                handshake.fail(error)
+                                throw error
+                            }
+                            return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), handshake.futureResult)
                         }
                     }
                 let hello = PeerMessage.hello(.init(chainID: chainID, genesisHash: genesisHash, validator: me, height: await height()))
                 try await channel.executeThenClose { _, outbound in
+                    // Nothing is written before the handshake completes (or the deadline closes the connection).
+                    try await handshake.get()
                     try await outbound.write(ByteBuffer(bytes: hello.encoded()))
                     connected.withLock { _ = $0.insert(peer) }
                     wasConnected = true

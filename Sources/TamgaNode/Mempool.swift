@@ -92,7 +92,8 @@ struct Mempool {
 
     /// Adds a transaction; returns the ids it displaced (lower fees, when full).
     @discardableResult
-    mutating func add(_ transaction: PreparedTransaction, signer: PartyID, nonce: UInt64, now: ContinuousClock.Instant = .now) throws(MempoolError) -> [TransactionID] {
+    mutating func add(_ transaction: PreparedTransaction, signer: PartyID, nonce: UInt64, mayDisplace: Bool = true,
+                      now: ContinuousClock.Instant = .now) throws(MempoolError) -> [TransactionID] {
         let size = transaction.envelope.encodedByteCount
         let fee = (try? transaction.payload.get().fee) ?? .zero
         guard entries[transaction.id] == nil else { throw .duplicate(transaction.id) }
@@ -102,15 +103,20 @@ struct Mempool {
         if let waiting = queued[nonce] { throw .nonceTaken(signer, nonce: nonce, waiting: waiting) }
         guard queued.count < Limits.mempoolTransactionsPerSenderMax else { throw .senderFull(signer) }
         var displaced: [TransactionID] = []
-        while entries.count >= transactionsMax || bytes + size > bytesMax {
-            // Under pressure the lowest fee goes (the latest of those first), but only for a higher one.
-            guard let lowest = entries.values.min(by: { ($0.fee, UInt64.max - $0.arrival) < ($1.fee, UInt64.max - $1.arrival) }),
-                  lowest.fee < fee, lowest.signer != signer
-            else {
-                throw .full(transactions: entries.count, bytes: bytes)
+        if entries.count >= transactionsMax || bytes + size > bytesMax {
+            // Under pressure the lowest fees go (the latest of those first), but only for a higher
+            // one, and only if enough of them make room: the victims are chosen before anything changes.
+            guard mayDisplace else { throw .full(transactions: entries.count, bytes: bytes) }
+            let cheaper = entries.values.filter { $0.fee < fee && $0.signer != signer }
+                .sorted { ($0.fee, UInt64.max - $0.arrival) < ($1.fee, UInt64.max - $1.arrival) }
+            var (count, freed) = (entries.count, 0)
+            for victim in cheaper where count >= transactionsMax || bytes - freed + size > bytesMax {
+                displaced.append(victim.transaction.id)
+                count -= 1
+                freed += victim.bytes
             }
-            remove(lowest.transaction.id)
-            displaced.append(lowest.transaction.id)
+            guard count < transactionsMax, bytes - freed + size <= bytesMax else { throw .full(transactions: entries.count, bytes: bytes) }
+            for id in displaced { remove(id) }
         }
         queued = bySender[signer] ?? [:]
         queued[nonce] = transaction.id
@@ -230,6 +236,9 @@ final class SignatureMemory: SignatureVerifying, Sendable {
         let digest = Hash.sha256(message)
         if let known = state.withLock({ $0.verdicts[entry] }), known.message == digest { return known.valid }
         let valid = key.isValidSignature(signature, for: message)
+        // Only good verdicts are kept: a flood of forged signatures must not push out the
+        // verdicts of transactions waiting for their block.
+        guard valid else { return false }
         state.withLock { state in
             if state.verdicts.updateValue((digest, valid), forKey: entry) == nil { state.order.append(entry) }
             if state.verdicts.count > capacity {

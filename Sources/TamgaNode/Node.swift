@@ -70,6 +70,8 @@ public actor Node {
     let identity: PeerIdentity
     let me: ValidatorIndex
     let validators: ValidatorSet
+    /// The proposer cycle of `validators`, computed once.
+    private let proposerCycle: [ValidatorIndex]
     let timeouts: TimeoutConfig
 
     private let ledger: Ledger<SignatureMemory>
@@ -109,6 +111,7 @@ public actor Node {
     /// Transactions dropped from the mempool, with the code and reason, oldest forgotten first.
     private var dropped: [TransactionID: (code: String, reason: String)] = [:]
     private var droppedOrder: [TransactionID] = []
+    private var droppedHead = 0
 
     // Block sync.
     /// The heights peers claim, with when they said so. A claim is only a hint: blocks are taken
@@ -116,6 +119,11 @@ public actor Node {
     private var peerHeights: [ValidatorIndex: (height: Height, at: ContinuousClock.Instant)] = [:]
     private var unreliableUntil: [ValidatorIndex: ContinuousClock.Instant] = [:]
     private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
+    /// Every request for blocks still unanswered, by peer: an answer that comes after the request
+    /// timed out is still read (its commits verify or not), not thrown away.
+    private var asked: [ValidatorIndex: (from: Height, at: ContinuousClock.Instant)] = [:]
+    /// When each peer was last asked, so that requests rotate among the peers ahead.
+    private var lastAsked: [ValidatorIndex: ContinuousClock.Instant] = [:]
     /// Set when the node found that its own state disagrees with a committed block: it stops.
     private var fatal: String?
     private var isRunning = false
@@ -163,6 +171,7 @@ public actor Node {
         self.identity = identity
         self.me = me
         self.validators = validators
+        self.proposerCycle = validators.proposerCycle
         self.timeouts = timeouts
         self.ledger = Ledger(chainID: genesis.chainID, verifier: signatures)
         self.store = store
@@ -379,7 +388,11 @@ public actor Node {
         if let waiting = mempool.waiting(from: signer, nonce: nonce) { throw MempoolError.nonceTaken(signer, nonce: nonce, waiting: waiting) }
         let (fees, overflow) = mempool.waitingFees(of: signer).addingReportingOverflow(payload.fee.rawValue)
         guard !overflow, fees <= (try queries.account(signer).balance.rawValue) else { throw MempoolError.feesExceedBalance(signer) }
-        for displaced in try mempool.add(transaction, signer: signer, nonce: nonce) {
+        // Only a transaction that can go into the next block may displace another: one parked
+        // behind a nonce gap would take a place and never pay for it.
+        let committed = try queries.nonce(of: signer)
+        let executable = nonce > committed && (committed + 1..<nonce).allSatisfy { mempool.waiting(from: signer, nonce: $0) != nil }
+        for displaced in try mempool.add(transaction, signer: signer, nonce: nonce, mayDisplace: executable) {
             drop(displaced, because: "mempool.displaced", "displaced from a full mempool by a transaction offering a higher fee")
         }
         mempoolGauge.record(mempool.count)
@@ -397,17 +410,26 @@ public actor Node {
     private func drop(_ id: TransactionID, because code: String, _ reason: String) {
         mempool.remove(id)
         if dropped.updateValue((code, reason), forKey: id) == nil { droppedOrder.append(id) }
-        if droppedOrder.count > Node.droppedRemembered { dropped[droppedOrder.removeFirst()] = nil }
+        if dropped.count > Node.droppedRemembered {
+            dropped[droppedOrder[droppedHead]] = nil
+            droppedHead += 1
+            if droppedHead > Node.droppedRemembered / 2 {
+                droppedOrder.removeFirst(droppedHead)
+                droppedHead = 0
+            }
+        }
     }
 
     /// Where the transaction stands.
     public nonisolated func status(of id: TransactionID) async throws -> TransactionStatus {
         if let stored = try store.receipt(for: id) { return .committed(stored) }
-        return await waitingStatus(of: id)
+        return try await waitingStatus(of: id)
     }
 
-    private func waitingStatus(of id: TransactionID) -> TransactionStatus {
+    private func waitingStatus(of id: TransactionID) throws -> TransactionStatus {
         if mempool.contains(id) { return .pending }
+        // Committed between the caller's look and this one.
+        if let stored = try store.receipt(for: id) { return .committed(stored) }
         if let (code, reason) = dropped[id] { return .dropped(code: code, reason: reason) }
         return .unknown
     }
@@ -558,16 +580,58 @@ public actor Node {
     /// blocks are served from storage on that task too. A peer's messages are handled one at a
     /// time, so a peer that floods requests waits for its own answers.
     nonisolated func receive(_ message: PeerMessage, from peer: ValidatorIndex) async -> PeerVerdict {
-        if case let .blocksRequest(from, count) = message { return serveBlocks(from: from, count: count, to: peer) }
-        if case let .transactions(envelopes) = message {
+        switch message {
+        case let .blocksRequest(from, count):
+            return counted(serveBlocks(from: from, count: count, to: peer))
+        case let .transactions(envelopes):
             let transactions = envelopes.map(PreparedTransaction.init)
             for (transaction, keys) in zip(transactions, await signingKeys(ofNew: transactions)) {
                 verifySignatures(of: transaction, with: keys)
             }
             await admitGossiped(transactions)
             return .accepted
+        case .proposal, .vote:
+            if case let .misbehaving(reason) = checkSigned(message) { return counted(.misbehaving(reason)) }
+        default:
+            break
         }
         return await receiveOnActor(message, from: peer)
+    }
+
+    /// What a proposal or vote must be whatever the node's state, checked off the actor: a
+    /// validator in range, a proposal's block matching it and proposed in its proposer's turn,
+    /// and a signature that verifies. Verdicts come from the signature memory, so a replayed
+    /// message costs a lookup, not a verification.
+    private nonisolated func checkSigned(_ message: PeerMessage) -> PeerVerdict {
+        switch message {
+        case let .proposal(signed, block):
+            let proposal = signed.proposal
+            guard block.hash == proposal.blockHash, block.header.height == proposal.height else {
+                return .misbehaving("a proposal whose block does not match its hash or height")
+            }
+            guard let validator = validators[proposal.proposer] else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
+            guard proposal.proposer == ValidatorSet.proposer(in: proposerCycle, height: proposal.height, round: proposal.round) else {
+                return .misbehaving("a proposal for height \(proposal.height) round \(proposal.round) by \(proposal.proposer), whose turn it is not")
+            }
+            // Nothing of the block is kept before the proposal's signature verifies.
+            guard signatures.isValid(signed.signature, by: validator.publicKey, for: proposal.signBytes) else {
+                return .misbehaving("a proposal whose signature does not verify")
+            }
+        case let .vote(signed):
+            guard let validator = validators[signed.vote.validator] else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
+            // Honest peers pass on only votes that verify.
+            guard signatures.isValid(signed.signature, by: validator.publicKey, for: signed.vote.signBytes) else {
+                return .misbehaving("a vote whose signature does not verify")
+            }
+        default:
+            break
+        }
+        return .accepted
+    }
+
+    private nonisolated func counted(_ verdict: PeerVerdict) -> PeerVerdict {
+        if case .misbehaving = verdict { disconnectCounter.increment() }
+        return verdict
     }
 
     /// Sends up to `count` decided blocks from `from` on (nothing if there are none), at most
@@ -576,11 +640,16 @@ public actor Node {
         guard from.rawValue >= 1 else { return .misbehaving("asked for blocks from height 0") }
         var decided: [PeerMessage.DecidedBlock] = []
         var bytes = 0
-        for (block, commit) in (try? store.blocks(from: from, limit: Int(count))) ?? [] {
-            let size = block.encoded().count + commit.encoded().count
-            if !decided.isEmpty, bytes + size > Limits.peerMessageBytesMax / 2 { break }
-            bytes += size
-            decided.append(PeerMessage.DecidedBlock(block: block, commit: commit))
+        // Read a few at a time, so that a request for many large blocks reads no more than it sends.
+        var next = from
+        reading: while decided.count < Int(count), let page = try? store.blocks(from: next, limit: min(8, Int(count) - decided.count)), !page.isEmpty {
+            for (block, commit) in page {
+                let size = block.encoded().count + commit.encoded().count
+                if !decided.isEmpty, bytes + size > Limits.peerMessageBytesMax / 2 { break reading }
+                bytes += size
+                decided.append(PeerMessage.DecidedBlock(block: block, commit: commit))
+                next = block.header.height.next
+            }
         }
         network.send(.blocks(decided), to: peer)
         return .accepted
@@ -588,9 +657,7 @@ public actor Node {
 
     private func receiveOnActor(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
         guard isRunning else { return .accepted }
-        let verdict = handlePeer(message, from: peer)
-        if case .misbehaving = verdict { disconnectCounter.increment() }
-        return verdict
+        return counted(handlePeer(message, from: peer))
     }
 
     /// The signing keys of the transactions not yet waiting (none for those that are).
@@ -612,28 +679,18 @@ public actor Node {
         case .hello:
             return .misbehaving("a second hello")
         case let .proposal(signed, block):
+            // `checkSigned` has verified it against its block, its proposer's turn and its signature.
             let proposal = signed.proposal
-            guard block.hash == proposal.blockHash, block.header.height == proposal.height else {
-                return .misbehaving("a proposal whose block does not match its hash or height")
-            }
-            guard validators[proposal.proposer] != nil else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
             let next = height.next
             // Old heights are no news; heights past the next one are a peer ahead of this node,
             // which block sync handles.
             guard proposal.height >= next, proposal.height <= next.next, proposal.chainID == genesis.chainID else { return .accepted }
-            guard proposal.proposer == validators.proposer(height: proposal.height, round: proposal.round) else {
-                return .misbehaving("a proposal for height \(proposal.height) round \(proposal.round) by \(proposal.proposer), whose turn it is not")
-            }
-            // Nothing of the block is kept before the proposal's signature verifies.
-            guard signed.isValid(in: validators) else { return .misbehaving("a proposal whose signature does not verify") }
             learn(block, height: proposal.height, round: proposal.round)
             if consensus.hasDecided, proposal.height == next { nextHeightProposed = true }
             handle(.proposal(signed))
         case let .vote(signed):
-            guard validators[signed.vote.validator] != nil else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
+            // `checkSigned` has verified its signature.
             guard signed.vote.height >= height.next, signed.vote.height <= height.next.next else { return .accepted }
-            // Honest peers pass on only votes that verify.
-            guard signed.isValid(in: validators) else { return .misbehaving("a vote whose signature does not verify") }
             handle(.vote(signed))
         case let .transactions(envelopes):
             admitGossiped(envelopes.map(PreparedTransaction.init))
@@ -645,7 +702,8 @@ public actor Node {
         case let .blocks(decided):
             // Only an answer to this node's own request is read: nobody can make it verify
             // commits it did not ask for.
-            guard let request = syncRequest, request.peer == peer else { return .accepted }
+            guard let request = asked.removeValue(forKey: peer), request.at.duration(to: .now) < .seconds(Node.answerLifetimeSeconds) else { return .accepted }
+            if syncRequest?.peer == peer { syncRequest = nil }
             return applySynced(decided, from: peer, asked: request.from)
         }
         return .accepted
@@ -660,6 +718,8 @@ public actor Node {
     static let unreliablePeerSeconds = 30
     /// A claimed height older than this is forgotten (peers say it every second).
     static let claimLifetimeSeconds = 10
+    /// How long an answer to a request for blocks is still read.
+    static let answerLifetimeSeconds = 30
 
     /// Asks a peer that claims more for the blocks after ours, at most one request at a time. A
     /// request unanswered for two seconds, or answered without the blocks, marks that peer
@@ -673,13 +733,17 @@ public actor Node {
             syncRequest = nil
         }
         let ahead = peerHeights.filter { $0.value.height > height && $0.value.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) }
-        // Reliable peers first, the greatest claim first; if none is reliable, the one trusted again soonest.
+        // Reliable peers first (if none is, the one trusted again soonest), then the one asked
+        // longest ago, so that no single peer, however great its claim, answers every request.
+        let never = now - .seconds(3_600)
         guard let (peer, claim) = ahead.min(by: { a, b in
-            let (ua, ub) = (unreliableUntil[a.key] ?? now, unreliableUntil[b.key] ?? now)
-            return (max(ua, now), b.value.height, a.key) < (max(ub, now), a.value.height, b.key)
+            let (ua, ub) = (max(unreliableUntil[a.key] ?? now, now), max(unreliableUntil[b.key] ?? now, now))
+            return (ua, lastAsked[a.key] ?? never, b.value.height, a.key) < (ub, lastAsked[b.key] ?? never, a.value.height, b.key)
         }) else { return }
         let count = UInt16(min(UInt64(PeerMessage.blocksPerMessageMax), claim.height.rawValue - height.rawValue))
         syncRequest = (peer, height.next, now)
+        asked[peer] = (height.next, now)
+        lastAsked[peer] = now
         network.send(.blocksRequest(from: height.next, count: count), to: peer)
     }
 
@@ -715,7 +779,6 @@ public actor Node {
     /// verifies against the validators (checked first: it needs nothing of the block but its hash)
     /// and the block against the chain. A block that does not verify marks the peer as dishonest.
     private func applySynced(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex, asked from: Height) -> PeerVerdict {
-        syncRequest = nil
         var applied = 0
         for item in decided {
             guard item.block.header.height == height.next else { continue }
@@ -867,10 +930,12 @@ public actor Node {
     /// Keeps a block whose proposal verified, within the bounds per round and rounds ahead.
     private func learn(_ block: Block, height: Height, round: Round) {
         guard candidates[block.hash] == nil else { return }
+        // A block consensus is waiting to validate is kept whatever the bounds: it has the proposal.
+        let awaited = awaitingValidation.contains(block.hash)
         let currentRound = height == consensus.height ? consensus.round.rawValue : 0
-        guard round.rawValue <= currentRound &+ Node.blockRoundsAheadMax else { return }
+        guard awaited || round.rawValue <= currentRound &+ Node.blockRoundsAheadMax else { return }
         var slot = candidateSlots[height, default: [:]][round, default: []]
-        guard slot.count < Node.blocksPerRoundMax else { return }
+        guard awaited || slot.count < Node.blocksPerRoundMax else { return }
         slot.insert(block.hash)
         candidateSlots[height, default: [:]][round] = slot
         candidates[block.hash] = block

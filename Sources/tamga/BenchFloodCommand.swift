@@ -96,7 +96,10 @@ extension BenchCommand {
         /// of the blocks decided meanwhile.
         private func phase(clients: [NodeClient], wallets: [Wallet], chain: ChainID,
                            flood: (endpoint: NodeEndpoint, junk: [ByteBuffer], counts: FloodCounts)?) async throws -> Intervals {
-            let first = try await clients[0].get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? 0
+            // The blocks are read from the last validator, whose API the flood leaves alone (the
+            // flood spends validator 0's budgets for this machine's address).
+            let reader = clients[clients.count - 1]
+            let first = try await reader.get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? 0
             let end = ContinuousClock.now + .seconds(duration)
             let flooding = flood.map { flood in
                 (0..<flooders).map { index in
@@ -117,10 +120,10 @@ extension BenchCommand {
                 try await Task.sleep(for: .milliseconds(10))
             }
             for task in flooding { await task.value }
-            let last = try await clients[0].get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? first
+            let last = try await reader.get("/v1/status", as: NodeClient.StatusReply.self)?.height ?? first
             var times: [UInt64] = []
             for height in (first + 1)...max(first + 1, last) {
-                guard let block = try await clients[0].get("/v1/blocks/\(height)", as: NodeClient.BlockReply.self) else { break }
+                guard let block = try await reader.get("/v1/blocks/\(height)", as: NodeClient.BlockReply.self) else { break }
                 times.append(block.header.time)
             }
             let intervals = zip(times.dropFirst(), times).map { Double($0 - $1) }.sorted()
@@ -173,12 +176,13 @@ extension BenchCommand {
     }
 }
 
-/// The flood's answers by status class (0: the connection failed).
+/// The flood's answers by status class, 429 (rate limited) and 503 (catching up, or a full
+/// mempool) apart; 0: the connection failed.
 final class FloodCounts: Sendable {
     private let counts = Mutex<[String: Int]>([:])
 
     func count(_ status: Int) {
-        let key = status == 0 ? "failed" : status == 429 ? "429" : "\(status / 100)xx"
+        let key = status == 0 ? "failed" : status == 429 || status == 503 ? "\(status)" : "\(status / 100)xx"
         counts.withLock { $0[key, default: 0] += 1 }
     }
 

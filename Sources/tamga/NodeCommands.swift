@@ -36,8 +36,10 @@ struct NetworkCommand: ParsableCommand {
             let (certificate, key) = try APICertificate.makeSelfSigned(hosts: host)
             try Data(certificate.utf8).write(to: node.url.appendingPathComponent("api.crt"))
             let keyURL = node.url.appendingPathComponent("api.key")
-            try Data(key.utf8).write(to: keyURL)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+            try? FileManager.default.removeItem(at: keyURL)
+            guard FileManager.default.createFile(atPath: keyURL.path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CommandFailure("cannot write \(keyURL.path)")
+            }
             config.apiTLS = NodeConfig.TLSFiles(certificateChain: "api.crt", privateKey: "api.key")
             try writeJSON(config, to: node.configURL)
             print("the API of \(home) is served over TLS from its next start: https://\(config.apiHost):\(config.apiPort)")

@@ -75,8 +75,28 @@ struct APIAbuseTests {
                 #expect(code(response) == "request.rate_limited")
                 #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
             }
-            // Other kinds of request still pass.
+            // The same route spelled with empty segments is the same budget.
+            for uri in ["//v1/auth/challenge", "/v1//auth/challenge", "/v1/auth/challenge/"] {
+                try await client.execute(uri: uri, method: .post) { #expect(code($0) == "request.rate_limited", "\(uri)") }
+            }
+            // Other kinds of request still pass, and are not cached however they are spelled.
             try await client.execute(uri: "/v1/status", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "//v1/status", method: .get) { #expect($0.headers[.cacheControl] == "no-store") }
+            // Envelopes that only name a party as their signer, with forged signatures, do not
+            // spend that party's budget.
+            let victim = try TestSigner("citizen-8", in: fixture.network)
+            let forger = SigningKey()
+            for _ in 0..<5 {
+                let honest = try transfer(victim, to: "citizen-6")
+                let forged = try SignedEnvelope(payload: honest.payload, signatures: [
+                    EnvelopeSignature(keyID: victim.key.publicKey.keyID, signature: forger.sign(honest.payload)),
+                ])
+                try await client.execute(uri: "/v1/transactions", method: .post, body: ByteBuffer(bytes: try JSONEncoder().encode(forged))) {
+                    #expect(code($0) == "tx.unknown_key")
+                }
+            }
+            let real = try JSONEncoder().encode(try victim.sign(.transfer(Transfer(to: try PartyID("citizen-6"), amount: Tiyn(1))), nonce: 1))
+            try await client.execute(uri: "/v1/transactions", method: .post, body: ByteBuffer(bytes: real)) { #expect($0.status == .accepted) }
             // One signer's submissions: three at once, then refused until its budget refills.
             let sender = try TestSigner("citizen-5", in: fixture.network)
             var statuses: [HTTPResponse.Status] = []
@@ -114,6 +134,23 @@ struct APIAbuseTests {
             let notifications = try await client.execute(uri: "/v1/parties/citizen-1/notifications", method: .get, headers: bearer(token)) { try json($0) }
             let readers = (notifications["passportReads"] as? [[String: Any]])?.compactMap { $0["reader"] as? String } ?? []
             #expect(readers.filter { $0 == "a wrong access code" }.count == AccessCodeGuard.freeAttempts)
+        }
+    }
+
+    @Test("guesses sent at once get no more tries than guesses sent one by one")
+    func concurrentGuessing() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        try await fixture.test(limits: .init(readsPerSecond: 10_000)) { client in
+            let uri = "/v1/properties/\(fixture.property)"
+            let codes = try await withThrowingTaskGroup(of: String?.self) { group in
+                for guess in 0..<60 {
+                    group.addTask { try await client.execute(uri: uri, method: .get, headers: [HTTPField.Name("X-Access-Code")!: "guess-\(guess)"]) { code($0) } }
+                }
+                return try await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(codes.filter { $0 == "auth.access_code_wrong" }.count <= AccessCodeGuard.freeAttempts - 1, "\(codes)")
+            #expect(codes.filter { $0 == "auth.access_code_locked" }.count >= 60 - AccessCodeGuard.freeAttempts)
         }
     }
 

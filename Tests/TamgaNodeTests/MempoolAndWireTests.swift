@@ -17,7 +17,7 @@ struct MempoolTests {
         return PreparedTransaction(try SignedEnvelope.signing(payload.encoded(), with: [key]))
     }
 
-    @Test("refuses when full by count, by bytes and per sender, and refuses duplicates; never drops what it holds")
+    @Test("refuses when full by count, by bytes and per sender (at equal fees), and refuses duplicates")
     func bounds() throws {
         var pool = Mempool(transactionsMax: 3, bytesMax: 100_000)
         for nonce: UInt64 in 1...3 { try pool.add(try transaction("party-a", nonce: nonce), signer: try PartyID("party-a"), nonce: nonce) }
@@ -54,7 +54,7 @@ struct MempoolTests {
         #expect(pool.reap(transactionsMax: 2, bytesMax: 1_000_000) { _ in 1 }.count == 2)
     }
 
-    @Test("signature verdicts are remembered per signature, key and message, and the oldest are forgotten at capacity")
+    @Test("good signature verdicts are remembered per signature, key and message, bad ones not, and the oldest are forgotten at capacity")
     func signatureMemory() throws {
         let memory = SignatureMemory(capacity: 2)
         let other = SigningKey()
@@ -65,6 +65,8 @@ struct MempoolTests {
         #expect(!memory.isValid(signature, by: key.publicKey, for: altered))
         #expect(!memory.isValid(signature, by: other.publicKey, for: message))
         #expect(memory.isValid(signature, by: key.publicKey, for: message))
+        // Bad verdicts are not kept: forged signatures cannot push out good ones.
+        #expect(memory.rememberedCount == 1)
         // Past capacity the oldest verdicts go; each answer stays right.
         for index in 0..<5 {
             let text = Array("message \(index)".utf8)
