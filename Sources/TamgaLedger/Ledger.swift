@@ -148,11 +148,43 @@ public struct Ledger<Verifier: SignatureVerifying> {
     ///   not decode the same party and account records again for every transaction.
     /// - Returns: the signer and the nonce, by which the mempool orders its transactions.
     public func admit(_ transaction: PreparedTransaction, now: Timestamp, state: some LedgerStateReading,
-                      nonceLookahead: UInt64, cache: (LedgerStateCache, stateRoot: Hash)? = nil) throws -> (signer: PartyID, nonce: UInt64) {
+                      nonceLookahead: UInt64, cache: (LedgerStateCache, stateRoot: Hash)? = nil) throws -> Admission {
         let payload = try transaction.payload.get()
         let working = cache.map { WorkingState(base: state, cache: $0.0.records(for: $0.stateRoot)) } ?? WorkingState(base: state)
         let checked = try check(transaction.envelope, payload: payload, blockTime: now, state: working, nonceLookahead: nonceLookahead)
-        return (checked.payload.signer, checked.payload.nonce)
+        return Admission(signer: checked.payload.signer, nonce: checked.payload.nonce, lastNonce: checked.lastNonce, balance: checked.balance)
+    }
+
+    /// What admission found: the signer and the transaction's nonce, and the signer's last nonce
+    /// and balance in the state it checked against (for a mempool's own rules).
+    public struct Admission: Sendable {
+        public let signer: PartyID
+        public let nonce: UInt64
+        public let lastNonce: UInt64
+        public let balance: Tiyn
+    }
+
+    /// The key behind each of the envelope's signatures in `state` (a party's current key, or the
+    /// key the transaction itself introduces), as `check` will resolve them; signatures by keys it
+    /// does not know are left out (`check` refuses them). For verifying ahead, off a busy thread.
+    public func signingKeys(of transaction: PreparedTransaction, state: some LedgerStateReading,
+                            cache: (LedgerStateCache, stateRoot: Hash)? = nil) -> [(Signature, PublicKey)] {
+        guard case let .success(payload) = transaction.payload else { return [] }
+        let working = cache.map { WorkingState(base: state, cache: $0.0.records(for: $0.stateRoot)) } ?? WorkingState(base: state)
+        return transaction.envelope.signatures.compactMap { entry in
+            (try? resolveKey(entry.keyID, payload: payload, state: working)).flatMap { $0 }.map { (entry.signature, $0.key) }
+        }
+    }
+
+    /// A signing key: the current key of the party it belongs to, or the key the transaction introduces.
+    private func resolveKey(_ keyID: KeyID, payload: TransactionPayload, state: WorkingState) throws -> (key: PublicKey, owner: PartyID?)? {
+        if let party = try state.record(PartyID.self, RecordKey.key(keyID)),
+           let record = try state.record(PartyRecord.self, RecordKey.party(party)),
+           let current = record.keys.first(where: { $0.keyID == keyID }) {
+            return (current, party)
+        }
+        if let proposed = payload.action.proposedKey, proposed.keyID == keyID { return (proposed, nil) }
+        return nil
     }
 
     private func chargeNonceAndFee(_ signer: PartyID, nonce: UInt64, fee: Tiyn, state: inout WorkingState) throws {
@@ -171,6 +203,9 @@ public struct Ledger<Verifier: SignatureVerifying> {
         let signers: [PartyID]
         /// Keys of no party yet that signed (a party being enrolled proves its key this way).
         let provenKeys: [KeyID]
+        /// The signer's last nonce and balance before the transaction.
+        let lastNonce: UInt64
+        let balance: Tiyn
     }
 
     /// Decoding, chain, expiry, signatures, nonce and fee: everything checked before execution.
@@ -189,18 +224,8 @@ public struct Ledger<Verifier: SignatureVerifying> {
         var signers: [PartyID] = []
         var provenKeys: [KeyID] = []
         for entry in envelope.signatures {
-            let key: PublicKey
-            let owner: PartyID?
-            if let party = try state.record(PartyID.self, RecordKey.key(entry.keyID)),
-               let record = try state.record(PartyRecord.self, RecordKey.party(party)),
-               let current = record.keys.first(where: { $0.keyID == entry.keyID }) {
-                key = current
-                owner = party
-            } else if let proposed = payload.action.proposedKey, proposed.keyID == entry.keyID {
-                // A signature by the key the transaction introduces, proving that its holder has it.
-                key = proposed
-                owner = nil
-            } else {
+            // A key the transaction introduces signs to prove that its holder has it (owner nil).
+            guard let (key, owner) = try resolveKey(entry.keyID, payload: payload, state: state) else {
                 throw Rejection(.unknownKey, "key \(entry.keyID) is not a current key of any party")
             }
             guard verifier.isValid(entry.signature, by: key, for: envelope.payload) else {
@@ -225,7 +250,8 @@ public struct Ledger<Verifier: SignatureVerifying> {
             throw Rejection(.cannotPayFee, "\(payload.signer) has less available than the fee \(payload.fee)")
         }
         signers.removeAll { $0 == payload.signer }
-        return CheckedTransaction(payload: payload, signers: [payload.signer] + signers, provenKeys: provenKeys)
+        return CheckedTransaction(payload: payload, signers: [payload.signer] + signers, provenKeys: provenKeys,
+                                  lastNonce: lastNonce, balance: account.balance)
     }
 
     /// The family rules.

@@ -26,8 +26,6 @@ public struct LedgerQueries<State: LedgerStateReading> {
     }
 
     public func party(_ id: PartyID) throws -> PartyRecord? { try record(PartyRecord.self, RecordKey.party(id)) }
-    /// The party whose current key `key` is.
-    public func owner(of key: KeyID) throws -> PartyID? { try record(PartyID.self, RecordKey.key(key)) }
 
     /// The properties a party owns a share of, sorted by cadastral number.
     public func properties(of party: PartyID) throws -> [CadastralNumber] { try record([CadastralNumber].self, RecordKey.holdings(party)) ?? [] }

@@ -328,7 +328,13 @@ public actor Node {
     public nonisolated func submission(_ transaction: PreparedTransaction) async throws -> (id: TransactionID, status: TransactionStatus) {
         if let stored = try store.receipt(for: transaction.id) { return (transaction.id, .committed(stored)) }
         verifySignatures(of: transaction, with: await signingKeys(of: transaction))
-        return (transaction.id, try await admitSubmitted(transaction))
+        do {
+            return (transaction.id, try await admitSubmitted(transaction))
+        } catch let rejection as Rejection {
+            // Committed meanwhile (its nonce is then used): say so rather than refuse it.
+            if let stored = try store.receipt(for: transaction.id) { return (transaction.id, .committed(stored)) }
+            throw rejection
+        }
     }
 
     /// Verifies the signatures of a transaction off the actor, leaving the verdicts in memory.
@@ -339,20 +345,11 @@ public actor Node {
     /// The key behind each of the envelope's signatures in the latest state (or the key the
     /// transaction itself introduces); signatures by unknown keys are left to the ledger to refuse.
     private func signingKeys(of transaction: PreparedTransaction) -> [(Signature, PublicKey)] {
-        let queries = self.queries
-        let proposed = (try? transaction.payload.get())?.action.proposedKey
-        return transaction.envelope.signatures.compactMap { entry in
-            if let party = try? queries.owner(of: entry.keyID), let key = (try? queries.party(party))??.keys.first(where: { $0.keyID == entry.keyID }) {
-                return (entry.signature, key)
-            }
-            if let proposed, proposed.keyID == entry.keyID { return (entry.signature, proposed) }
-            return nil
-        }
+        ledger.signingKeys(of: transaction, state: MapSnapshot(map: map, version: stateVersion), cache: (ledgerCache, stateRoot))
     }
 
     private func admitSubmitted(_ transaction: PreparedTransaction) throws -> TransactionStatus {
         if mempool.contains(transaction.id) { return .pending }
-        if let stored = try store.receipt(for: transaction.id) { return .committed(stored) }
         guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
         try admit(transaction)
         outgoing.append(transaction.envelope)
@@ -380,17 +377,18 @@ public actor Node {
     /// ahead, and fees of the sender's waiting transactions within its balance.
     private func admit(_ transaction: PreparedTransaction) throws {
         let now = Node.wallClock()
-        let (signer, nonce) = try checkAdmission(transaction, now: now)
+        let admission = try checkAdmission(transaction, now: now)
+        let (signer, nonce) = (admission.signer, admission.nonce)
         let payload = try transaction.payload.get()
         guard payload.expiresAt.rawValue <= now.rawValue + UInt64(Node.expiryAheadMaxHours) * 3_600_000 else {
             throw MempoolError.expiresTooLate(maxHours: Node.expiryAheadMaxHours)
         }
         if let waiting = mempool.waiting(from: signer, nonce: nonce) { throw MempoolError.nonceTaken(signer, nonce: nonce, waiting: waiting) }
         let (fees, overflow) = mempool.waitingFees(of: signer).addingReportingOverflow(payload.fee.rawValue)
-        guard !overflow, fees <= (try queries.account(signer).balance.rawValue) else { throw MempoolError.feesExceedBalance(signer) }
+        guard !overflow, fees <= admission.balance.rawValue else { throw MempoolError.feesExceedBalance(signer) }
         // Only a transaction that can go into the next block may displace another: one parked
         // behind a nonce gap would take a place and never pay for it.
-        let committed = try queries.nonce(of: signer)
+        let committed = admission.lastNonce
         let executable = nonce > committed && (committed + 1..<nonce).allSatisfy { mempool.waiting(from: signer, nonce: $0) != nil }
         for displaced in try mempool.add(transaction, signer: signer, nonce: nonce, mayDisplace: executable) {
             drop(displaced, because: "mempool.displaced", "displaced from a full mempool by a transaction offering a higher fee")
@@ -1029,7 +1027,7 @@ public actor Node {
 
     /// The ledger's checks before execution against the latest state; a sender's nonce may run
     /// ahead by as many transactions as the mempool holds for one sender.
-    private func checkAdmission(_ transaction: PreparedTransaction, now: Timestamp) throws -> (signer: PartyID, nonce: UInt64) {
+    private func checkAdmission(_ transaction: PreparedTransaction, now: Timestamp) throws -> Ledger<SignatureMemory>.Admission {
         try ledger.admit(transaction, now: now, state: MapSnapshot(map: map, version: stateVersion),
                          nonceLookahead: UInt64(Limits.mempoolTransactionsPerSenderMax - 1), cache: (ledgerCache, stateRoot))
     }
