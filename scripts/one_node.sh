@@ -1,6 +1,6 @@
 # Sourced by the API scripts: starts a single-validator demo network in a temporary folder with
 # one registered property (01-001-001-1, owned by citizen-1), and stops it on exit.
-# Expects: tamga (the executable), peer_port, api_port. Sets: work, api, node_pid.
+# Expects: tamga (the executable), peer_port, api_port; optionally rate_limits. Sets: work, api, node_pid.
 work="$(mktemp -d)"
 node_pid=""
 cleanup() {
@@ -11,6 +11,18 @@ trap cleanup EXIT
 
 api="http://127.0.0.1:$api_port"
 "$tamga" network init --validators 1 --demo --citizens 10 --out "$work/net" --peer-port "$peer_port" --api-port "$api_port" >/dev/null
+# A benchmark from one address sets `rate_limits` (JSON, docs/operations.md) so that it measures
+# answers rather than the per-address budgets.
+if [ -n "${rate_limits:-}" ]; then
+    python3 - "$work/net/node-0/config.json" "$rate_limits" <<'PY'
+import json, sys
+path, limits = sys.argv[1], json.loads(sys.argv[2])
+config = json.load(open(path))
+config["apiRateLimits"] = {**{"authPerSecond": 5, "submissionsPerSecond": 2000, "submissionsPerPartyPerSecond": 50,
+                              "expensiveReadsPerSecond": 20, "readsPerSecond": 500, "burstSeconds": 4}, **limits}
+json.dump(config, open(path, "w"), indent=2)
+PY
+fi
 "$tamga" node --home "$work/net/node-0" --log-level warning 2>"$work/node.log" &
 node_pid=$!
 for _ in $(seq 1 100); do
