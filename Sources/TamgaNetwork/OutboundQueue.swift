@@ -9,7 +9,6 @@ final class OutboundQueue: Sendable {
         var frames: [[UInt8]] = []
         var head = 0
         var bytes = 0
-        var dropped = 0
         var waiter: CheckedContinuation<[UInt8]?, Never>?
 
         mutating func popFirst() -> [UInt8]? {
@@ -33,8 +32,6 @@ final class OutboundQueue: Sendable {
 
     /// Bytes waiting now.
     var queuedBytes: Int { state.withLock { $0.bytes } }
-    /// Frames dropped so far because the queue was full.
-    var droppedFrames: Int { state.withLock { $0.dropped } }
 
     /// Queues `frame`, or hands it straight to a waiting writer. Never blocks.
     func push(_ frame: [UInt8]) {
@@ -45,7 +42,7 @@ final class OutboundQueue: Sendable {
             }
             state.frames.append(frame)
             state.bytes += frame.count
-            while state.bytes > bytesMax, state.frames.count - state.head > 1, state.popFirst() != nil { state.dropped += 1 }
+            while state.bytes > bytesMax, state.frames.count - state.head > 1, state.popFirst() != nil {}
             return nil
         }
         waiter?.resume(returning: frame)
