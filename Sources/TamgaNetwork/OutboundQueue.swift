@@ -42,7 +42,7 @@ final class OutboundQueue: Sendable {
             }
             state.frames.append(frame)
             state.bytes += frame.count
-            while state.bytes > bytesMax, state.frames.count - state.head > 1, state.popFirst() != nil {}
+            while state.bytes > bytesMax, state.frames.count - state.head > 1 { _ = state.popFirst() }
             return nil
         }
         waiter?.resume(returning: frame)

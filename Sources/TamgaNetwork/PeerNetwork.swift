@@ -1,5 +1,5 @@
 public import Logging
-public import NIOCore
+import NIOCore
 import NIOPosix
 import NIOSSL
 public import TamgaCore
