@@ -235,11 +235,17 @@ public enum NodeAPI {
             }
         }
         if wait, status == .pending {
-            guard let stored = try await gate.node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) else {
-                throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
-                              detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
+            if let stored = try await gate.node.waitForCommit(id, timeout: .seconds(commitWaitSeconds)) {
+                status = .committed(stored)
+            } else {
+                // Dropped from the mempool while waiting is an answer too, with its reason.
+                let after = try await gate.node.status(of: id)
+                guard case .dropped = after else {
+                    throw Problem(status: .gatewayTimeout, code: "tx.not_final_yet",
+                                  detail: "transaction \(id) was accepted but is not final after \(commitWaitSeconds) s; ask GET /v1/transactions/\(id)")
+                }
+                status = after
             }
-            status = .committed(stored)
         }
         return try Answer(TransactionBody(id: id, status: status, showingReceipt: true), status: status == .pending ? .accepted : .ok)
     }

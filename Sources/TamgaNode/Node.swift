@@ -407,6 +407,10 @@ public actor Node {
     /// Removes a waiting transaction that will not be committed, remembering why.
     private func drop(_ id: TransactionID, because code: String, _ reason: String) {
         mempool.remove(id)
+        // Whoever waits for it to commit is told at once that it will not (from this mempool).
+        if let waiting = waiters.removeValue(forKey: id) {
+            for continuation in waiting.values { continuation.resume(returning: nil) }
+        }
         if dropped.updateValue((code, reason), forKey: id) == nil { droppedOrder.append(id) }
         if dropped.count > Node.droppedRemembered {
             dropped[droppedOrder[droppedHead]] = nil
@@ -432,7 +436,8 @@ public actor Node {
         return .unknown
     }
 
-    /// Waits until the transaction is committed (returning its receipt) or `timeout` passes (nil).
+    /// Waits until the transaction is committed (returning its receipt), or until it is dropped
+    /// from the mempool or `timeout` passes (nil; `status(of:)` then says which).
     public func waitForCommit(_ id: TransactionID, timeout: Duration) async throws -> StoredReceipt? {
         if let stored = try store.receipt(for: id) { return stored }
         waiterCount += 1
