@@ -9,6 +9,9 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "The node's API.")
     var node = "http://127.0.0.1:8080"
 
+    @Option(help: "A PEM file of certificates to trust for an https node (its api.crt, or the organization's CA), beside the system's.")
+    var cacert: String?
+
     @Flag(help: "Print the node's JSON as it is, for scripts.")
     var json = false
 }
@@ -16,7 +19,7 @@ struct NodeOptions: ParsableArguments {
 /// Runs one request against a node and prints the answer: JSON as is with --json, otherwise one
 /// `field: value` line per top-level field. A problem answer becomes the command's error.
 func runRequest(_ options: NodeOptions, _ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: Data? = nil) async throws {
-    let data = try await NodeClient.with(options.node) { try await $0.request(path, method: method, headers: headers, body: body) }
+    let data = try await NodeClient.with(options) { try await $0.request(path, method: method, headers: headers, body: body) }
     if !options.json, let fields = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) { print("\(key): \(describe(value))") }
     } else {
@@ -53,7 +56,7 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var session: SessionOptions
         @Argument(help: "The cadastral number.") var cadastralNumber: String
         func run() async throws {
-            try await runRequest(options, "/v1/properties/\(cadastralNumber)/history", headers: try await session.headers(node: options.node))
+            try await runRequest(options, "/v1/properties/\(cadastralNumber)/history", headers: try await session.headers(node: options))
         }
     }
 
@@ -62,7 +65,7 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var options: NodeOptions
         @OptionGroup var session: SessionOptions
         func run() async throws {
-            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/account", headers: try await session.headers(node: options.node))
+            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/account", headers: try await session.headers(node: options))
         }
     }
 
@@ -71,7 +74,7 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var options: NodeOptions
         @OptionGroup var session: SessionOptions
         func run() async throws {
-            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/notifications", headers: try await session.headers(node: options.node))
+            try await runRequest(options, "/v1/parties/\(try session.requiredParty())/notifications", headers: try await session.headers(node: options))
         }
     }
 
@@ -80,7 +83,7 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var options: NodeOptions
         @OptionGroup var session: SessionOptions
         @Argument(help: "The deed id (the id of the transaction that opened it).") var id: String
-        func run() async throws { try await runRequest(options, "/v1/deeds/\(id)", headers: try await session.headers(node: options.node)) }
+        func run() async throws { try await runRequest(options, "/v1/deeds/\(id)", headers: try await session.headers(node: options)) }
     }
 
     struct Pledge: AsyncParsableCommand {
@@ -88,7 +91,7 @@ struct QueryCommand: AsyncParsableCommand {
         @OptionGroup var options: NodeOptions
         @OptionGroup var session: SessionOptions
         @Argument(help: "The pledge id (the id of the proposal).") var id: String
-        func run() async throws { try await runRequest(options, "/v1/pledges/\(id)", headers: try await session.headers(node: options.node)) }
+        func run() async throws { try await runRequest(options, "/v1/pledges/\(id)", headers: try await session.headers(node: options)) }
     }
 
     struct Status: AsyncParsableCommand {
@@ -126,7 +129,7 @@ struct QueryCommand: AsyncParsableCommand {
         @Option(help: "The state that block's header names (default: the latest).") var height: UInt64?
         func run() async throws {
             try await runRequest(options, "/v1/properties/\(cadastralNumber)" + (height.map { "?height=\($0)" } ?? ""),
-                                 headers: try await session.headers(node: options.node))
+                                 headers: try await session.headers(node: options))
         }
     }
 }
@@ -143,7 +146,7 @@ struct SessionOptions: ParsableArguments {
         return party
     }
 
-    func headers(node: String) async throws -> [(String, String)] {
+    func headers(node: NodeOptions) async throws -> [(String, String)] {
         if let accessCode { return [("X-Access-Code", accessCode)] }
         guard let key, let party else { return [] }
         let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOSSL
 import NIOCore
 import NIOHTTP1
 import TamgaCore
@@ -65,11 +66,22 @@ struct NodeClient: Sendable {
         let description: String
     }
 
-    /// Runs `body` with a client of the node at `baseURL`, and shuts the client down after it.
-    static func with<T>(_ baseURL: String, _ body: (NodeClient) async throws -> T) async throws -> T {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    /// Runs `body` with a client of the node `options` name (trusting `--cacert` too, for an
+    /// https node), and shuts the client down after it.
+    static func with<T>(_ options: NodeOptions, _ body: (NodeClient) async throws -> T) async throws -> T {
+        var configuration = HTTPClient.Configuration()
+        if let cacert = options.cacert {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(cacert))]
+            } catch {
+                throw CommandFailure("cannot read the certificates in \(cacert): \(error)")
+            }
+            configuration.tlsConfiguration = tls
+        }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
-            let result = try await body(NodeClient(baseURL: baseURL, http: http))
+            let result = try await body(NodeClient(baseURL: options.node, http: http))
             try await http.shutdown()
             return result
         } catch {

@@ -27,7 +27,7 @@ struct SignerOptions: ParsableArguments {
     }
 
     func payload(for action: Action) async throws -> TransactionPayload {
-        let (status, nonce) = try await NodeClient.with(node.node) { client in
+        let (status, nonce) = try await NodeClient.with(node) { client in
             (try await client.get("/v1/status", as: NodeClient.StatusReply.self),
              try await client.get("/v1/parties/\(party)", as: NodeClient.PartyReply.self)?.nonce)
         }
