@@ -350,9 +350,9 @@ struct ExtractTests {
         try json.write(to: good)
         try JSONEncoder().encode(record).write(to: bad)
         let genesisPath = fixture.network.homes[0].genesisURL.path
-        let valid = try runTamga(["verify", good.path, "--genesis", genesisPath])
+        let valid = try await runTamga(["verify", good.path, "--genesis", genesisPath])
         #expect(valid.status == 0 && valid.output.contains("VALID") && valid.output.contains("encumbrances: none"), "\(valid.output)")
-        let invalid = try runTamga(["verify", bad.path, "--genesis", genesisPath])
+        let invalid = try await runTamga(["verify", bad.path, "--genesis", genesisPath])
         #expect(invalid.status != 0 && invalid.output.contains("NOT VALID"), "\(invalid.output)")
     }
 }

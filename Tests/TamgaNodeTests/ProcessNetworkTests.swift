@@ -49,10 +49,10 @@ final class ProcessNetwork: @unchecked Sendable {
         processes[index] = process
     }
 
-    func kill9(_ index: Int) {
+    func kill9(_ index: Int) async throws {
         guard let process = processes[index] else { return }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await offThePool { process.waitUntilExit() }
         processes[index] = nil
     }
 
@@ -61,7 +61,7 @@ final class ProcessNetwork: @unchecked Sendable {
         var statuses: [Int32] = []
         for process in processes.compactMap({ $0 }) {
             process.terminate()
-            process.waitUntilExit()
+            try await offThePool { process.waitUntilExit() }
             statuses.append(process.terminationStatus)
         }
         try await http.shutdown()
@@ -101,18 +101,30 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 }
 
-/// Runs the `tamga` executable and returns its exit status and combined output.
-func runTamga(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = try tamgaExecutable()
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+/// Runs the `tamga` executable and returns its exit status and combined output. The wait is on
+/// a thread of its own: blocking one of the few threads that run Swift tasks would stall every
+/// other test (and the nodes they run) meanwhile.
+func runTamga(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let executable = try tamgaExecutable()
+    return try await offThePool {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// Runs blocking work on a new thread and resumes with its result.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -162,7 +174,7 @@ struct ProcessNetworkTests {
         // Kill validator 3 while load runs against the others.
         async let underLoad: Void = load(15, nodes: [0, 1, 2])
         try await Task.sleep(for: .milliseconds(300))
-        cluster.kill9(3)
+        try await cluster.kill9(3)
         try await underLoad
         #expect(await acknowledged.count == 24 + 120, "the three remaining validators keep committing")
         let heightWhileDown = try #require(await cluster.height(0))
@@ -194,10 +206,10 @@ struct ProcessNetworkTests {
         }
         // The CLI client against the same network: a transfer signed and sent by `tamga tx send`.
         let citizen9 = cluster.network.directory.appendingPathComponent("parties/citizen-9.key").path
-        let sent = try runTamga(["tx", "send", "--node", cluster.urls[1], "--key", citizen9, "--party", "citizen-9",
+        let sent = try await runTamga(["tx", "send", "--node", cluster.urls[1], "--key", citizen9, "--party", "citizen-9",
                                  "--type", "token.transfer", "--body", #"{"to": "citizen-10", "amount": 77}"#])
         #expect(sent.status == 0 && sent.output.contains("status: committed"), "\(sent.output)")
-        let unknown = try runTamga(["query", "encumbrances", "99-999-999-9", "--node", cluster.urls[2]])
+        let unknown = try await runTamga(["query", "encumbrances", "99-999-999-9", "--node", cluster.urls[2]])
         #expect(unknown.status != 0 && unknown.output.contains("property.unknown"), "\(unknown.output)")
 
         // No transaction acknowledged as committed is missing anywhere.
@@ -213,9 +225,9 @@ struct ProcessNetworkTests {
 @Suite("The registry's processes through the CLI, against four node processes", .serialized)
 struct BusinessFlowTests {
     /// `tamga tx send` as a person would type it; returns the transaction id and the output.
-    func send(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, type: String, body: String) throws -> (id: String, output: String) {
+    func send(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, type: String, body: String) async throws -> (id: String, output: String) {
         let keyArguments = keys.flatMap { ["--key", cluster.network.directory.appendingPathComponent("parties/\($0).key").path] }
-        let result = try runTamga(["tx", "send", "--node", cluster.urls[node]] + keyArguments + ["--party", party, "--type", type, "--body", body])
+        let result = try await runTamga(["tx", "send", "--node", cluster.urls[node]] + keyArguments + ["--party", party, "--type", type, "--body", body])
         let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
         #expect(result.status == 0 && result.output.contains("status: committed"), "\(type) by \(party): \(result.output)")
         return (id, result.output)
@@ -237,9 +249,9 @@ struct BusinessFlowTests {
     }
 
     /// A typed `tamga tx` subcommand; returns the transaction id and the output.
-    func tx(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, _ arguments: [String]) throws -> (id: String, output: String) {
+    func tx(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, _ arguments: [String]) async throws -> (id: String, output: String) {
         let keyArguments = keys.flatMap { ["--key", cluster.network.directory.appendingPathComponent("parties/\($0).key").path] }
-        let result = try runTamga(["tx"] + arguments + ["--node", cluster.urls[node]] + keyArguments + ["--party", party])
+        let result = try await runTamga(["tx"] + arguments + ["--node", cluster.urls[node]] + keyArguments + ["--party", party])
         let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
         #expect(result.status == 0 && result.output.contains("status: committed"), "\(arguments.first ?? "") by \(party): \(result.output)")
         return (id, result.output)
@@ -247,59 +259,59 @@ struct BusinessFlowTests {
 
     private func run(_ cluster: ProcessNetwork) async throws {
         for index in 0..<4 { try await cluster.waitUntilServing(index) }
-        _ = try send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
+        _ = try await send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
             {"cadastralNumber": "02-002-002-1", "kind": "apartment", "address": "Astana, flow street", "area": 7000,
              "owners": [{"party": "citizen-1", "share": "1"}], "titleDocumentHash": "\(hash("title 1"))"}
             """)
-        _ = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        _ = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
                    ["register-property", "--property", "02-002-002-4", "--kind", "house", "--address", "Astana, flow street 4",
                     "--area", "12000", "--owner", "citizen-4", "--title-hash", hash("title 4")])
 
         // Sale with escrow: listed by the owner, bought by another citizen; settles at once.
-        _ = try tx(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", ["list", "--property", "02-002-002-1", "--price", "50000000"])
-        let sale = try tx(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", ["buy", "--property", "02-002-002-1", "--price", "50000000"])
+        _ = try await tx(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", ["list", "--property", "02-002-002-1", "--price", "50000000"])
+        let sale = try await tx(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", ["buy", "--property", "02-002-002-1", "--price", "50000000"])
         #expect(sale.output.contains("deed.settled"), "\(sale.output)")
 
         // A court invalidates the sale by a new, signed transaction.
-        let ruling = try tx(cluster, node: 3, keys: ["court-1"], party: "court-1", ["court-invalidate", "--deed", sale.id, "--order-hash", hash("ruling 1")])
+        let ruling = try await tx(cluster, node: 3, keys: ["court-1"], party: "court-1", ["court-invalidate", "--deed", sale.id, "--order-hash", hash("ruling 1")])
         #expect(ruling.output.contains("02-002-002-1"))
 
         // A bank pledge: proposed by the bank, signed by the owner, registered after review.
-        let pledge = try tx(cluster, node: 0, keys: ["bank-1"], party: "bank-1",
+        let pledge = try await tx(cluster, node: 0, keys: ["bank-1"], party: "bank-1",
                             ["pledge-propose", "--property", "02-002-002-4", "--loan", "20000000", "--document", hash("loan agreement")])
-        _ = try tx(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", ["pledge-sign", "--pledge", pledge.id])
-        _ = try tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["pledge-register", "--pledge", pledge.id])
-        let check = try runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
+        _ = try await tx(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", ["pledge-sign", "--pledge", pledge.id])
+        _ = try await tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["pledge-register", "--pledge", pledge.id])
+        let check = try await runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
         #expect(check.output.contains("isFree: false") && check.output.contains("pledge"), "\(check.output)")
 
         // The bank, which applied, sees the registration among its notifications; it can read the pledge.
         let bankKey = cluster.network.directory.appendingPathComponent("parties/bank-1.key").path
-        let notifications = try runTamga(["query", "notifications", "--node", cluster.urls[0], "--party", "bank-1", "--key", bankKey])
+        let notifications = try await runTamga(["query", "notifications", "--node", cluster.urls[0], "--party", "bank-1", "--key", bankKey])
         #expect(notifications.status == 0 && notifications.output.contains("pledge.registered"), "\(notifications.output)")
-        let pledgeRecord = try runTamga(["query", "pledge", pledge.id, "--node", cluster.urls[1], "--party", "bank-1", "--key", bankKey])
+        let pledgeRecord = try await runTamga(["query", "pledge", pledge.id, "--node", cluster.urls[1], "--party", "bank-1", "--key", bankKey])
         #expect(pledgeRecord.output.contains("status: registered"), "\(pledgeRecord.output)")
 
         // A deed with one seller and two buyers, proposed by a buyer; and a governance proposal.
-        _ = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        _ = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
                    ["register-property", "--property", "02-002-002-7", "--kind", "land", "--address", "Astana, flow street 7",
                     "--area", "50000", "--owner", "citizen-7", "--title-hash", hash("title 7")])
-        let deed = try tx(cluster, node: 1, keys: ["citizen-8"], party: "citizen-8",
+        let deed = try await tx(cluster, node: 1, keys: ["citizen-8"], party: "citizen-8",
                           ["deed-propose", "--property", "02-002-002-7", "--seller", "citizen-7:1",
                            "--buyer", "citizen-8:1/2:1000000", "--buyer", "citizen-9:1/2:1000000"])
         #expect(deed.output.contains("deed.opened"), "\(deed.output)")
-        _ = try tx(cluster, node: 2, keys: ["operator-0"], party: "operator-0", ["governance-propose", "--grant-role", "citizen-8:notary"])
+        _ = try await tx(cluster, node: 2, keys: ["operator-0"], party: "operator-0", ["governance-propose", "--grant-role", "citizen-8:notary"])
 
         // Key recovery: citizen-5 lost its key; two registrars recover it to a new one.
         let newKey = SigningKey()
         let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
         try Data(KeyFile.encode(newKey)).write(to: newKeyFile)
-        let request = try tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        let request = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
                              ["recovery-request", "--for-party", "citizen-5", "--new-key", newKeyFile.path, "--verification-hash", hash("identity check")])
-        _ = try tx(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", ["recovery", "approve", "--recovery", request.id])
+        _ = try await tx(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", ["recovery", "approve", "--recovery", request.id])
         try await Task.sleep(for: .seconds(3))
-        _ = try tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["recovery", "complete", "--recovery", request.id])
-        _ = try tx(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", ["transfer", "--to", "citizen-6", "--amount", "5"])
-        let old = try runTamga(["tx", "send", "--node", cluster.urls[0], "--key", cluster.network.directory.appendingPathComponent("parties/citizen-5.key").path,
+        _ = try await tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["recovery", "complete", "--recovery", request.id])
+        _ = try await tx(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", ["transfer", "--to", "citizen-6", "--amount", "5"])
+        let old = try await runTamga(["tx", "send", "--node", cluster.urls[0], "--key", cluster.network.directory.appendingPathComponent("parties/citizen-5.key").path,
                                 "--party", "citizen-5", "--type", "token.transfer", "--body", #"{"to": "citizen-6", "amount": 5}"#])
         #expect(old.status != 0 && old.output.contains("tx.unknown_key"), "the lost key no longer signs: \(old.output)")
     }
