@@ -18,9 +18,6 @@ public enum NodeAPI {
     /// How long `POST /v1/transactions?wait=commit` waits for finality before answering 504.
     public static let commitWaitSeconds = 30
 
-    /// Parties whose role lets them read any passport (their reads are logged for the owners).
-    static let authorities: Set<Role> = [.registrar, .notary, .bank, .court, .enforcement]
-
     public static func router(node: Node, metrics: PrometheusCollectorRegistry?, limits: NodeConfig.RateLimits = .init()) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let sessions = SessionStore()
