@@ -141,18 +141,10 @@ public final class PeerNetwork: Sendable {
                     let tls = NIOSSLServerHandler(context: serverContext) { certificates, promise in
                         promise.succeed(PeerNetwork.accepts(certificates, from: keys) ? .certificateVerified : .failed)
                     }
-                    let handshake = channel.eventLoop.makePromise(of: Void.self)
-                    // Inbound, the deadline only closes a connection that stalls; nobody waits for the promise.
-                    handshake.futureResult.whenComplete { _ in }
-                    do {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            tls, HandshakeDeadline(timeout: PeerNetwork.handshakeTimeout, completed: handshake),
-                            ByteToMessageHandler(FrameDecoder(limit: limit)), MessageToByteHandler(FrameEncoder()),
-                        ])
-                    } catch {
-                        handshake.fail(error)
-                        throw error
-                    }
+                    // `serve` closes a connection whose handshake and hello take longer than `handshakeTimeout`.
+                    try channel.pipeline.syncOperations.addHandlers([
+                        tls, ByteToMessageHandler(FrameDecoder(limit: limit)), MessageToByteHandler(FrameEncoder()),
+                    ])
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
