@@ -153,8 +153,12 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
     let clock = ContinuousClock()
     let start = clock.now
     try body()
-    let elapsed = clock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return (clock.now - start).inSeconds
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 private func report(_ name: String, count: Int, seconds: Double) {

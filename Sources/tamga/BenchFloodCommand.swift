@@ -109,7 +109,7 @@ extension BenchCommand {
             var sent = 0
             let started = ContinuousClock.now
             while ContinuousClock.now < end {
-                let due = Int(Double(rate) * seconds(started.duration(to: .now)))
+                let due = Int(Double(rate) * started.duration(to: .now).inSeconds)
                 while sent < due {
                     let wallet = wallets[sent % wallets.count]
                     let envelope = try wallet.sign(.transfer(Transfer(to: wallets[(sent + 1) % wallets.count].id, amount: Tiyn(1))), chain: chain)
@@ -187,8 +187,4 @@ final class FloodCounts: Sendable {
     }
 
     var snapshot: [String: Int] { counts.withLock { $0 } }
-}
-
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }

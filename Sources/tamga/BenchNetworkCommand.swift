@@ -124,7 +124,7 @@ extension BenchCommand {
             print("offering \(rate == 0 ? "as many as possible" : "\(rate)") transactions/s for \(duration) s to \(clients.count) nodes ...")
             while ContinuousClock.now < started + window, next < plan.count || !held.isEmpty {
                 let elapsed = started.duration(to: .now)
-                let due = rate == 0 ? sent + 200 : Int(Double(rate) * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+                let due = rate == 0 ? sent + 200 : Int(Double(rate) * elapsed.inSeconds)
                 if sent < due, !held.isEmpty {
                     let granted = await run.reserve(held.senders.map { ($0, held.count(of: $0)) }, total: due - sent)
                     for (sender, count) in zip(held.senders, granted) {

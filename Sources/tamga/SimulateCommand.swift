@@ -49,7 +49,7 @@ struct SimulateConsensusCommand: ParsableCommand {
         var heights = 0
         func summary(_ count: Int) -> String {
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             return "\(count) seeds, \(failures) failed, \(heights) heights decided, \(String(format: "%.1f", seconds)) s"
         }
         for (offset, seed) in seedList.enumerated() {
@@ -98,7 +98,7 @@ struct SimulateLedgerCommand: ParsableCommand {
         var rejections: [String: Int] = [:]
         func summary(_ count: Int) -> String {
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             return "\(count) sequences, \(failures) failed, \(transactions) transactions (\(committed) committed, \(ownershipChanges) ownership changes), \(String(format: "%.1f", seconds)) s"
         }
         for (offset, seed) in seedList.enumerated() {
