@@ -440,6 +440,8 @@ public actor Node {
     /// from the mempool or `timeout` passes (nil; `status(of:)` then says which).
     public func waitForCommit(_ id: TransactionID, timeout: Duration) async throws -> StoredReceipt? {
         if let stored = try store.receipt(for: id) { return stored }
+        // Dropped before the wait began: nothing will come.
+        if dropped[id] != nil { return nil }
         waiterCount += 1
         let token = waiterCount
         return await withCheckedContinuation { continuation in
