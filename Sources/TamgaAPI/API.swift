@@ -18,7 +18,11 @@ public enum NodeAPI {
     /// How long `POST /v1/transactions?wait=commit` waits for finality before answering 504.
     public static let commitWaitSeconds = 30
 
-    public static func router(node: Node, metrics: PrometheusCollectorRegistry?, limits: NodeConfig.RateLimits = .init()) -> Router<APIRequestContext> {
+    /// How many live notification streams one party may hold on one node.
+    public static let notificationStreamsPerParty = 4
+
+    public static func router(node: Node, metrics: PrometheusCollectorRegistry?, limits: NodeConfig.RateLimits = .init(),
+                              demoParties: [DemoParty] = []) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let sessions = SessionStore()
         let idempotency = IdempotencyStore()
@@ -32,6 +36,28 @@ public enum NodeAPI {
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))
         }
+        // The genesis file: what the portal's verifier checks extracts against (a person may also
+        // give it a copy of their own).
+        let genesis = ByteBuffer(bytes: (try? JSONEncoder().encode(node.genesis)) ?? Data())
+        router.get("/v1/genesis") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: genesis))
+        }
+        router.get("/v1/demo/parties") { _, _ in
+            guard !demoParties.isEmpty else {
+                throw Problem(status: .notFound, code: "demo.disabled", detail: "this node offers no demo parties (only a devnet's nodes on loopback do)")
+            }
+            return try json(demoParties)
+        }
+        router.get("/v1/extracts/:code") { _, context in
+            guard let code = Hash(hex: context.parameters.get("code") ?? "") else {
+                throw Problem(status: .badRequest, code: "request.bad_code", detail: "a verification code is 64 hex characters")
+            }
+            guard let bytes = try node.issuedExtract(code: code) else {
+                throw Problem(status: .notFound, code: "extract.unknown", detail: "this node issued no extract with verification code \(code)")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        PortalFiles.load().add(to: router)
         router.post("/v1/transactions") { request, context in
             let body = try await collectBody(request)
             let wait = request.uri.queryParameters.get("wait") == "commit"
@@ -145,7 +171,10 @@ public enum NodeAPI {
                 throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the property was registered after the last block; try again in a moment")
             }
             let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
-            guard request.uri.queryParameters.get("format") == "html" else { return try json(extract) }
+            let answer = try Answer(extract)
+            // Kept under its verification code, so the printed code finds it again (GET /v1/extracts/{code}).
+            try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: number, height: parts.header.height, json: answer.body)
+            guard request.uri.queryParameters.get("format") == "html" else { return answer.response }
             return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders,
                             body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
         }
@@ -176,6 +205,26 @@ public enum NodeAPI {
             let reads = try await node.passportReads(of: party, limit: Limits.pageSizeMax)
             return try json(NotificationsBody(events: events.items, next: events.next,
                                               passportReads: reads.map { PassportReadBody(cadastralNumber: $0.cadastralNumber, reader: $0.reader, at: $0.at.rawValue) }))
+        }
+
+        router.get("/v1/parties/:id/deeds") { request, context in
+            let party = try await gate.requireSelf(request, context: context)
+            return try json(DeedsBody(party: party, deeds: try await node.openDeeds(of: party).map(\.deed)))
+        }
+        let streams = StreamLeases(perParty: notificationStreamsPerParty)
+        router.get("/v1/parties/:id/notifications/stream") { request, context in
+            let party = try await gate.requireSelf(request, context: context)
+            let start = try cursor(request) ?? request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { EventCursor(text: $0) }
+            guard streams.open(party) else {
+                throw Problem(status: .tooManyRequests, code: "notifications.too_many_streams",
+                              detail: "\(party) already holds \(notificationStreamsPerParty) notification streams on this node; close one", retryAfter: 5)
+            }
+            let body = ResponseBody { writer in
+                defer { streams.close(party) }
+                try await streamNotifications(of: party, after: start, request: request, gate: gate, into: &writer)
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
         }
 
         // Deeds and pledges: a session of a party to them, or of an authority.
@@ -245,6 +294,34 @@ public enum NodeAPI {
             }
         }
         return try Answer(TransactionBody(id: id, status: status, showingReceipt: true), status: status == .pending ? .accepted : .ok)
+    }
+
+    /// Server-sent events: each event naming `party` as it is decided (`id:` its cursor, `data:` the
+    /// event as `GET .../notifications` lists it), after `start`. The session is checked again
+    /// every round, so a revoked key or an expired session ends the stream; a comment every 15 s
+    /// keeps quiet connections open.
+    static func streamNotifications(of party: PartyID, after start: EventCursor?, request: Request, gate: Gate,
+                                    into writer: inout any ResponseBodyWriter) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var cursor = start
+        var quietRounds = 0
+        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+        while !Task.isCancelled {
+            guard (try? await gate.session(request))?.party == party else { return }
+            let events = try gate.node.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)
+            for stored in events {
+                let data = String(decoding: try encoder.encode(EventBody(stored)), as: UTF8.self)
+                try await writer.write(ByteBuffer(string: "id: \(stored.cursor.text)\nevent: ledger\ndata: \(data)\n\n"))
+            }
+            cursor = events.last?.cursor ?? cursor
+            quietRounds = events.isEmpty ? quietRounds + 1 : 0
+            if quietRounds == 30 {
+                quietRounds = 0
+                try await writer.write(ByteBuffer(string: ": still here\n\n"))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     static func pageLimit(_ request: Request) throws -> Int {

@@ -23,7 +23,8 @@ extension NodeAPI {
         -> Application<RouterResponder<APIRequestContext>>
     {
         let config = node.config
-        let router = router(node: node, metrics: metrics, limits: config.apiRateLimits ?? .init())
+        let router = router(node: node, metrics: metrics, limits: config.apiRateLimits ?? .init(),
+                            demoParties: DemoParty.load(config: config, home: home, genesis: node.genesis))
         let configuration = ApplicationConfiguration(address: .hostname(config.apiHost, port: config.apiPort), serverName: "tamga")
         // A connection idle for a minute is closed, so slow clients cannot hold sockets for good.
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))

@@ -164,7 +164,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         if request.method == .post, path.hasPrefix("/v1/auth/") { return ("auth", limits.authPerSecond) }
         if request.method == .post, path == "/v1/transactions" { return ("submit", limits.submissionsPerSecond) }
         if path == "/v1/blocks" || path == "/v1/offers" || path.hasSuffix("/history") || path.hasSuffix("/notifications")
-            || path.hasSuffix("/extract") || path.hasSuffix("/proof") {
+            || path.hasSuffix("/extract") || path.hasSuffix("/proof") || path.hasSuffix("/deeds") || path.hasPrefix("/v1/extracts/") {
             return ("expensive", limits.expensiveReadsPerSecond)
         }
         return ("read", limits.readsPerSecond)

@@ -122,6 +122,12 @@ struct PropertiesBody: Encodable {
     let properties: [CadastralNumber]
 }
 
+struct DeedsBody: Encodable {
+    let party: PartyID
+    /// The open deeds that name the party, oldest first.
+    let deeds: [Deed]
+}
+
 struct AccountBody: Encodable {
     let party: PartyID
     let balance: Tiyn
@@ -246,6 +252,8 @@ struct OfferBody: Encodable {
     let address: String
     let area: AreaHundredths
     let encumbered: Bool
+    /// The owners who listed it, with their shares: the sellers a buyer deals with.
+    let owners: [Ownership]
 
     init(listing: Listing, passport: Passport) {
         cadastralNumber = listing.cadastralNumber
@@ -255,5 +263,6 @@ struct OfferBody: Encodable {
         address = passport.address
         area = passport.area
         encumbered = !passport.restrictions.isEmpty
+        owners = listing.owners
     }
 }

@@ -33,10 +33,11 @@ public struct Extract: Codable, Sendable, Equatable {
         self.commit = Base64.encode(commit.encoded())
     }
 
-    /// The verification code printed on the extract: SHA-256 of the header, proof and record.
-    public var verificationCode: String {
-        Hash.sha256(Array((header + proof + record).utf8)).hex
-    }
+    /// The verification code printed on the extract (`verificationHash` in hex): SHA-256 of the
+    /// base64 texts of the header, proof and record, concatenated.
+    public var verificationCode: String { verificationHash.hex }
+
+    public var verificationHash: Hash { Hash.sha256(Array((header + proof + record).utf8)) }
 
     /// Why an extract does not verify.
     public enum Failure: Error, CustomStringConvertible, Equatable {

@@ -95,7 +95,8 @@ public struct NetworkSetup: Sendable {
         try writeJSON(genesis, to: directory.appendingPathComponent("genesis.json"))
         for (index, key) in keys.enumerated() {
             let peers = (0..<validators).filter { $0 != index }.map { NodeConfig.Peer(validator: UInt16($0), host: host, port: ports.peer[$0]) }
-            let config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index], peers: peers)
+            var config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index], peers: peers)
+            if demo { config.demoParties = "../parties" }
             let certificate = try PeerIdentity.makeCertificatePEM(for: key, name: "validator-\(index).\(chainID)")
             try NodeHome(directory.appendingPathComponent("node-\(index)")).write(genesis: genesis, config: config, key: key, certificatePEM: certificate)
         }

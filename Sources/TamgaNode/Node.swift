@@ -578,6 +578,34 @@ public actor Node {
         try store.passportReads(of: owner, limit: limit)
     }
 
+    /// Keeps a served extract under its verification code (`GET /v1/extracts/{code}`).
+    public nonisolated func recordIssuedExtract(code: Hash, cadastralNumber: CadastralNumber, height: Height, json: [UInt8]) throws {
+        try store.recordIssuedExtract(code: code, cadastralNumber: cadastralNumber.rawValue, height: height.rawValue, json: json)
+    }
+
+    public nonisolated func issuedExtract(code: Hash) throws -> [UInt8]? { try store.issuedExtract(code: code) }
+
+    /// The open deeds that name `party` (as seller, buyer or financing bank), found through the
+    /// events that named it: every deed's opening names its parties.
+    public nonisolated func openDeeds(of party: PartyID) async throws -> [(id: TransactionID, deed: Deed)] {
+        var ids: [TransactionID] = []
+        var seen: Set<TransactionID> = []
+        var cursor: EventCursor?
+        while true {
+            let page = try store.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)
+            for stored in page where stored.event.kind == "deed.opened" {
+                if let deed = stored.event.deed, seen.insert(deed).inserted { ids.append(deed) }
+            }
+            guard page.count == Limits.pageSizeMax else { break }
+            cursor = page.last?.cursor
+        }
+        var open: [(id: TransactionID, deed: Deed)] = []
+        for id in ids {
+            if let deed = try await deed(id), deed.status == .open { open.append((id, deed)) }
+        }
+        return open
+    }
+
     // MARK: Peers
 
     /// A peer's message. Gossiped transactions are decoded and their signatures verified on the

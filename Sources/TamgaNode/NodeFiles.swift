@@ -130,6 +130,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var apiTLS: TLSFiles?
     /// The API's request budgets per client address and per party; `RateLimits()` when absent.
     public var apiRateLimits: RateLimits?
+    /// A devnet's folder of demo party key files (relative to the node's folder), which the
+    /// portal's picker signs in with. Served only while `apiHost` is a loopback address; never set
+    /// it on a real network.
+    public var demoParties: String?
 
     public struct TLSFiles: Codable, Sendable, Equatable {
         public var certificateChain: String

@@ -154,6 +154,12 @@ public final class NodeStore: Sendable {
         migrator.registerMigration("v3: listed properties") { db in
             try db.execute(sql: "CREATE TABLE listed_properties (cadastral_number TEXT PRIMARY KEY) WITHOUT ROWID")
         }
+        migrator.registerMigration("v4: issued extracts") { db in
+            try db.execute(sql: """
+                CREATE TABLE issued_extracts (code BLOB PRIMARY KEY, cadastral_number TEXT NOT NULL, height INTEGER NOT NULL,
+                    extract BLOB NOT NULL) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 
@@ -405,6 +411,22 @@ public final class NodeStore: Sendable {
                 try prune.execute(arguments: [owner.rawValue, Self.passportReadsKeptPerOwner])
             }
         }
+    }
+
+    /// Keeps an extract this node served under its verification code, so that whoever holds the
+    /// printed code can fetch the extract again and check it. The same extract is kept once.
+    public func recordIssuedExtract(code: Hash, cadastralNumber: String, height: UInt64, json: [UInt8]) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO issued_extracts (code, cadastral_number, height, extract) VALUES (?, ?, ?, ?)",
+                           arguments: [Data(code.bytes), cadastralNumber, Int64(clamping: height), Data(json)])
+        }
+    }
+
+    /// The extract this node served with verification code `code`, as JSON, if it served one.
+    public func issuedExtract(code: Hash) throws -> [UInt8]? {
+        try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT extract FROM issued_extracts WHERE code = ?", arguments: [Data(code.bytes)])
+        }.map { [UInt8]($0) }
     }
 
     /// The latest reads of `owner`'s passports by others, newest first.

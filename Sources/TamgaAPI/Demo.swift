@@ -1,0 +1,52 @@
+import Foundation
+import Synchronization
+import TamgaCore
+import TamgaLedger
+public import TamgaNode
+
+/// A demo party of a devnet, with its key file, for the portal's picker. Only a devnet's nodes
+/// serving on loopback offer these (`NodeConfig.demoParties`): the private keys are in them.
+public struct DemoParty: Encodable, Sendable {
+    public let party: String
+    public let name: String
+    public let roles: [String]
+    /// The key file as `tamga keys new` writes it (`KeyFile`).
+    public let keyFile: String
+
+    /// The demo parties of the devnet whose key folder `config.demoParties` names, or none when
+    /// it names none, or when the API listens anywhere but on loopback.
+    public static func load(config: NodeConfig, home: NodeHome, genesis: GenesisFile) -> [DemoParty] {
+        guard let folder = config.demoParties, ["127.0.0.1", "::1", "localhost"].contains(config.apiHost) else { return [] }
+        let directory = home.url.appendingPathComponent(folder)
+        return genesis.parties.compactMap { party in
+            let url = directory.appendingPathComponent("\(party.id.rawValue).key")
+            guard let data = try? Data(contentsOf: url), (try? KeyFile.decode(Array(data))) != nil else { return nil }
+            return DemoParty(party: party.id.rawValue, name: party.name, roles: party.roles.map(\.rawValue).sorted(),
+                             keyFile: String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// Counts the live notification streams of each party, so that no party holds more than its share
+/// of a node's connections.
+final class StreamLeases: Sendable {
+    private let open = Mutex<[PartyID: Int]>([:])
+    let perParty: Int
+
+    init(perParty: Int) { self.perParty = perParty }
+
+    func open(_ party: PartyID) -> Bool {
+        open.withLock { counts in
+            guard counts[party, default: 0] < perParty else { return false }
+            counts[party, default: 0] += 1
+            return true
+        }
+    }
+
+    func close(_ party: PartyID) {
+        open.withLock { counts in
+            counts[party, default: 1] -= 1
+            if counts[party] == 0 { counts[party] = nil }
+        }
+    }
+}
