@@ -69,6 +69,22 @@ paths = {
    "delete": {"summary": "End the session (logout)", "security": session,
    "responses": {"204": {"description": "The session is over"}, **errs(401, 500)}}},
  "/v1/openapi.json": {"get": {"summary": "This document", "responses": {**ok({"type": "object"})}}},
+ "/v1/genesis": {"get": {"summary": "The network's genesis file (chain id, genesis validators, parties, parameters): what extracts are checked against",
+   "responses": {**ok({"type": "object", "required": ["format", "chainId", "validators"]}), **errs(500)}}},
+ "/v1/extracts/{code}": {"get": {"summary": "An extract this node served, found again by its verification code (public: the code is on the printed extract)",
+   "parameters": [param("code", schema=hex64)], "responses": {**ok(ref("Extract")), **errs(400, 404, 500)}}},
+ "/v1/parties/{id}/deeds": {"get": {"summary": "The open deeds that name the party (its own session)", "security": session, "parameters": [param("id", schema=party_id)],
+   "responses": {**ok({"type": "object", "required": ["party", "deeds"], "properties": {"party": {"type": "string"}, "deeds": {"type": "array", "items": {"type": "object"}}}}), **errs(400, 401, 403, 500)}}},
+ "/v1/parties/{id}/notifications/stream": {"get": {"summary": "Server-sent events: each event naming the party as it is decided (its own session)", "security": session,
+   "parameters": [param("id", schema=party_id), after, param("Last-Event-ID", "header", {"type": "string"}, "the id of the last event received")],
+   "responses": {"200": {"description": "An event stream: `id:` the event's cursor, `event: ledger`, `data:` the event as in .../notifications", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                 **errs(400, 401, 403, 500)}}},
+ "/v1/demo/parties": {"get": {"summary": "A devnet's demo parties with their key files, for the portal's picker (only a devnet's nodes on loopback; 404 everywhere else)",
+   "responses": {**ok({"type": "array", "items": {"type": "object", "required": ["party", "name", "roles", "keyFile"], "properties": {
+       "party": {"type": "string"}, "name": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}}, "keyFile": {"type": "string"}}}}), **errs(404, 500)}}},
+ "/": {"get": {"summary": "The web portal", "responses": {"200": {"description": "The portal's page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+ "/portal/{file}": {"get": {"summary": "The portal's files (scripts, styles, message catalogs)", "parameters": [param("file", desc="e.g. style.css")],
+   "responses": {"200": {"description": "The file", "content": {"text/css": {"schema": {"type": "string"}}, "text/javascript": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}, **errs(404, 500)}}},
 }
 # Every operation may be rate limited (429 with Retry-After); every one that reads the state or a
 # session may meet a node that is catching up (503 node.catching_up).
@@ -79,7 +95,8 @@ for path, item in paths.items():
     for operation in item.values():
         if path != "/v1/openapi.json":
             operation["responses"]["429"] = limited
-        if path not in ("/v1/openapi.json", "/v1/status", "/v1/auth/challenge", "/v1/blocks", "/v1/blocks/{height}") and "503" not in operation["responses"]:
+        if path not in ("/v1/openapi.json", "/v1/status", "/v1/auth/challenge", "/v1/blocks", "/v1/blocks/{height}", "/v1/genesis",
+                        "/v1/extracts/{code}", "/v1/demo/parties", "/", "/portal/{file}") and "503" not in operation["responses"]:
             operation["responses"]["503"] = problem
         operation["responses"] = dict(sorted(operation["responses"].items()))
 schemas = {
@@ -119,9 +136,10 @@ schemas = {
    "record": {"type": "string", "description": "the passport record's bytes, base64"}, "passport": ref("Passport"),
    "proof": {"type": "string", "description": "StateProof, binary layout, base64"}, "header": {"type": "string", "description": "BlockHeader, base64"},
    "commit": {"type": "string", "description": "Commit, base64"}}},
- "Offer": {"type": "object", "required": ["cadastralNumber", "price", "listedAt", "kind", "address", "area", "encumbered"], "properties": {
+ "Offer": {"type": "object", "required": ["cadastralNumber", "price", "listedAt", "kind", "address", "area", "encumbered", "owners"], "properties": {
    "cadastralNumber": {"type": "string"}, "price": {"type": "integer"}, "listedAt": {"type": "integer"}, "kind": {"type": "string"},
-   "address": {"type": "string"}, "area": {"type": "integer"}, "encumbered": {"type": "boolean"}}},
+   "address": {"type": "string"}, "area": {"type": "integer"}, "encumbered": {"type": "boolean"},
+   "owners": {"type": "array", "description": "the owners who listed it, with their shares: the sellers", "items": {"type": "object", "required": ["party", "share"], "properties": {"party": {"type": "string"}, "share": {"type": "string"}}}}}},
  "Event": {"type": "object", "required": ["cursor", "height", "transaction", "kind", "parties", "properties"], "properties": {
    "cursor": {"type": "string"}, "height": {"type": "integer"}, "transaction": {"type": "string"}, "kind": {"type": "string"},
    "parties": {"type": "array", "items": {"type": "string"}}, "properties": {"type": "array", "items": {"type": "string"}},

@@ -49,7 +49,14 @@ export function area(hundredths) {
 }
 
 export function date(milliseconds) {
-  return new Intl.DateTimeFormat(current.locale, { dateStyle: 'long', timeStyle: 'short' }).format(new Date(Number(milliseconds)));
+  const moment = new Date(Number(milliseconds));
+  // Browsers ship no Kazakh month names in their trimmed locale data (Chromium writes "2026 M12 2"),
+  // so the catalog names the months and Intl gives only the digits.
+  if (current.code === 'kk') {
+    const time = new Intl.DateTimeFormat('kk-KZ', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(moment);
+    return t('date.long', { year: moment.getFullYear(), month: t(`month.${moment.getMonth() + 1}`), day: moment.getDate(), time });
+  }
+  return new Intl.DateTimeFormat(current.locale, { dateStyle: 'long', timeStyle: 'short' }).format(moment);
 }
 
 export function number(value) {

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Browser tests of the portal: headless Chromium driven by selenium, against a devnet of four
+validator processes that this script starts (on loopback, ports 18080+ and 36600+) and stops.
+
+Run: python3 Tests/portal/browser_test.py [path to the tamga binary]
+Screenshots of every page in every language go to docs/screenshots/ (TAMGA_SCREENSHOTS overrides).
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.stdout.reconfigure(line_buffering=True)
+
+from axe_selenium_python import Axe
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TAMGA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "tamga"))
+API_PORT = 18080
+PORTAL = f"http://127.0.0.1:{API_PORT}"
+SHOTS = os.environ.get("TAMGA_SCREENSHOTS", os.path.join(ROOT, "docs", "screenshots"))
+LANGUAGES = ["kk", "ru", "en"]
+failures = []
+
+
+def api(path, node=0):
+    with urllib.request.urlopen(f"http://127.0.0.1:{API_PORT + node}{path}") as answer:
+        return json.load(answer)
+
+
+def start_devnet(folder):
+    log = open(os.path.join(folder, "devnet.log"), "w")
+    process = subprocess.Popen([TAMGA, "devnet", "--dir", folder, "--api-port", str(API_PORT), "--peer-port", "36600"],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    # The devnet writes `seeded` once its demo data is final; then every node must answer.
+    while time.time() < deadline:
+        if process.poll() is not None:
+            break
+        if os.path.exists(os.path.join(folder, "seeded")):
+            try:
+                for node in range(4):
+                    api("/v1/status", node)
+                return process
+            except OSError:
+                pass
+        time.sleep(0.5)
+    raise SystemExit(f"the devnet did not start; see {folder}/devnet.log and {folder}/node-*/node.log")
+
+
+def tx(folder, *arguments, party):
+    """A transaction through the CLI, as an authority or a party would send it outside the portal."""
+    subprocess.run([TAMGA, "tx", *arguments, "--key", f"{folder}/parties/{party}.key", "--party", party, "--node", PORTAL],
+                   check=True, capture_output=True, text=True)
+
+
+def browser(downloads):
+    options = webdriver.ChromeOptions()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=en"]:
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")), options=options)
+    driver.set_script_timeout(60)
+    return driver
+
+
+def wait(driver, css, timeout=40):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def wait_text(driver, css, text, timeout=40):
+    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def go(driver, route):
+    """Opens a page afresh: the same address again is reloaded, since only a change of the
+    address after # makes the portal render."""
+    target = f"{PORTAL}/#/{route}"
+    if driver.current_url == target:
+        driver.refresh()
+    else:
+        driver.get(target)
+    wait(driver, "main h1")
+
+
+def language(driver, code):
+    Select(wait(driver, "#language")).select_by_value(code)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.documentElement.lang") == code)
+    time.sleep(0.3)
+
+
+def sign_in_as(driver, party):
+    go(driver, "signin")
+    Select(wait(driver, "#demo-party")).select_by_value(party)
+    driver.find_element(By.ID, "demo-submit").click()
+    wait_text(driver, "#who", party)
+
+
+def case(name):
+    def register(function):
+        def run(*arguments):
+            try:
+                function(*arguments)
+                print(f"ok    {name}")
+            except Exception as error:  # noqa: BLE001 - every failure is reported, then the run fails
+                failures.append(name)
+                print(f"FAIL  {name}: {type(error).__name__}: {error}")
+        return run
+    return register
+
+
+@case("the language switch changes every string and the locale's formats")
+def language_switch(driver):
+    go(driver, "")
+    titles = {}
+    for code in LANGUAGES:
+        language(driver, code)
+        titles[code] = driver.find_element(By.CSS_SELECTOR, "main h1").text
+        assert driver.find_element(By.CSS_SELECTOR, "#nav a[href='#/check']").text, "navigation has no text"
+    catalogs = {code: json.load(open(os.path.join(ROOT, "Sources/TamgaAPI/Portal/i18n", f"{code}.json"))) for code in LANGUAGES}
+    for code in LANGUAGES:
+        assert titles[code] == catalogs[code]["home.title"], f"{code}: {titles[code]!r}"
+    assert len(set(titles.values())) == 3
+    go(driver, "market")
+    language(driver, "ru")
+    wait(driver, ".offer .price")
+    price = driver.find_element(By.CSS_SELECTOR, ".offer .price").text
+    assert "₸" in price and "\u00a0" in price or " " in price, f"a Russian tenge amount: {price!r}"
+    language(driver, "en")
+
+
+@case("the encumbrance check shows an arrest, and a free property as free")
+def encumbrance_check(driver, folder):
+    order = hashlib.sha256(b"court order 7-11").hexdigest()
+    tx(folder, "arrest-impose", "--property", "01-001-001-5", "--order-hash", order, party="court-1")
+    go(driver, "check")
+    field = wait(driver, "#check-number")
+    field.send_keys("01-001-001-5")
+    driver.find_element(By.ID, "check-submit").click()
+    text = wait_text(driver, "#check-result", "encumbered")
+    assert "Arrest" in text and "court-1" in text and order in text, text
+    go(driver, "check?n=01-001-001-6")
+    assert "is free" in wait_text(driver, "#check-result", "free")
+    go(driver, "check?n=99-999")
+    wait_text(driver, "main [role=alert]", "cadastral")
+
+
+@case("two browsers complete a sale from listing to settlement, on every node")
+def sale(seller, buyer, folder):
+    sign_in_as(seller, "citizen-2")
+    go(seller, "account/property?n=01-001-001-2")
+    wait(seller, "#sale-price").send_keys("400000")
+    seller.find_element(By.ID, "sale-list").click()
+    wait_text(seller, "#property-result", "block")
+    before = {party: api(f"/v1/parties/{party}") for party in ["citizen-2", "citizen-3"]}
+    sign_in_as(buyer, "citizen-3")
+    go(buyer, "market")
+    wait(buyer, "[data-buy='01-001-001-2']").click()
+    terms = wait_text(buyer, ".terms", "citizen-2")
+    assert "400,000.00" in terms and "citizen-3" in terms, terms
+    buyer.find_element(By.ID, "buy-sign").click()
+    receipt = wait_text(buyer, "#buy-result", "settled")
+    assert "opened" in receipt and "40,000,000" not in receipt, receipt
+    owned_everywhere(folder, "citizen-3", "01-001-001-2")
+    for node in range(4):
+        assert "01-001-001-2" not in [offer["cadastralNumber"] for offer in api("/v1/offers", node)["items"]], f"node {node} still lists it"
+    go(buyer, "account")
+    wait_text(buyer, "main", "01-001-001-2")
+    go(seller, "account")
+    assert "01-001-001-2" not in wait(seller, "main").text
+    go(seller, "account/wallet")
+    wait(seller, "#wallet-balance")
+    assert "listed for sale" in seller.find_element(By.CSS_SELECTOR, "main table").text
+    assert "settled" in seller.find_element(By.CSS_SELECTOR, "main table").text
+    assert before["citizen-3"]["nonce"] + 1 == api("/v1/parties/citizen-3")["nonce"]
+
+
+@case("a deed proposed to an owner: the buyer's tokens are held, then paid when the owner signs")
+def deed_signature(seller, buyer, folder):
+    tx(folder, "deed-propose", "--property", "01-001-001-4", "--seller", "citizen-4:1", "--buyer", "citizen-1:1:30000000", party="citizen-1")
+    sign_in_as(buyer, "citizen-1")
+    go(buyer, "account/wallet")
+    held = wait(buyer, "#wallet-held").text
+    assert "300,000.00" in held, f"the buyer's tokens are held: {held!r}"
+    sign_in_as(seller, "citizen-4")
+    go(seller, "account/deeds")
+    terms = wait_text(seller, ".deed", "citizen-1")
+    assert "300,000.00" in terms and "01-001-001-4" in terms, terms
+    seller.find_element(By.CSS_SELECTOR, "[data-sign]").click()
+    wait_text(seller, ".deed", "settled")
+    go(buyer, "account/wallet")
+    held = wait(buyer, "#wallet-held").text
+    assert held.endswith("0.00") and "300,000" not in held, f"the hold is paid out: {held!r}"
+    movements = buyer.find_element(By.CSS_SELECTOR, "main table").text
+    assert "settled" in movements, movements
+    owned_everywhere(folder, "citizen-1", "01-001-001-4")
+
+
+def owns(folder, party, number, node):
+    """Whether node `node` names `party` as the sole owner of `number`, read with the party's session
+    (the CLI opens one by signing the node's challenge)."""
+    result = subprocess.run([TAMGA, "query", "passport", number, "--party", party, "--key", f"{folder}/parties/{party}.key",
+                             "--node", f"http://127.0.0.1:{API_PORT + node}"], capture_output=True, text=True)
+    return f'owners: [{{"party":"{party}","share":"1"}}]' in result.stdout
+
+
+def owned_everywhere(folder, party, number):
+    for node in range(4):
+        deadline = time.time() + 20
+        while not owns(folder, party, number, node):
+            assert time.time() < deadline, f"node {node} does not show {party} as the owner of {number}"
+            time.sleep(0.5)
+
+
+@case("the verify page accepts a real extract and rejects a tampered one with its reason")
+def verify_page(driver):
+    sign_in_as(driver, "citizen-6")
+    go(driver, "extract?n=01-001-001-6")
+    code = wait(driver, "#extract-code").text
+    assert len(code) == 64, code
+    assert "non-encumbrance" in driver.find_element(By.CSS_SELECTOR, "main h1").text.lower()
+    extract = driver.execute_async_script(
+        "const done = arguments[0]; const token = JSON.parse(sessionStorage.getItem('tamga.session')).token;"
+        "fetch('/v1/properties/01-001-001-6/extract', {headers: {Authorization: 'Bearer ' + token}}).then(r => r.json()).then(done);")
+    go(driver, f"verify?code={code}")
+    text = wait_text(driver, "#verify-result", "VALID")
+    assert "01-001-001-6" in text and "INVALID" not in text, text
+    tampered = dict(extract)
+    tampered["passport"] = dict(extract["passport"], area=extract["passport"]["area"] + 100)
+    go(driver, "verify")
+    box = wait(driver, "#verify-text")
+    driver.execute_script("arguments[0].value = arguments[1];", box, json.dumps(tampered))
+    driver.find_element(By.ID, "verify-submit").click()
+    text = wait_text(driver, "#verify-result", "INVALID")
+    assert "readable passport differs" in text, text
+
+
+@case("no serious or critical accessibility violation on any page (axe)")
+def accessibility(driver):
+    problems = []
+    for route in ROUTES:
+        go(driver, route)
+        time.sleep(0.5)
+        axe = Axe(driver)
+        axe.inject()
+        results = axe.run()
+        for violation in results["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(f"{route}: {violation['id']} ({violation['impact']}): {violation['help']} — {[node['target'] for node in violation['nodes']][:3]}")
+    assert not problems, "\n".join(problems)
+
+
+@case("usable on a 375 px phone screen: nothing wider than the screen")
+def phone(driver):
+    driver.set_window_size(375, 812)
+    try:
+        for route in ROUTES:
+            go(driver, route)
+            time.sleep(0.3)
+            width = driver.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 375, f"{route} is {width} px wide"
+        os.makedirs(SHOTS, exist_ok=True)
+        go(driver, "market")
+        driver.save_screenshot(os.path.join(SHOTS, "phone-market-en.png"))
+    finally:
+        driver.set_window_size(1280, 1000)
+
+
+ROUTES = ["", "check?n=01-001-001-5", "market", "verify", "signin", "account", "account/property?n=01-001-001-6",
+          "account/wallet", "account/deeds", "account/notifications", "account/keys", "cosign", "extract?n=01-001-001-6"]
+
+
+@case("screenshots of every page in every language")
+def screenshots(driver):
+    os.makedirs(SHOTS, exist_ok=True)
+    for code in LANGUAGES:
+        go(driver, "")
+        language(driver, code)
+        for route in ROUTES:
+            go(driver, route)
+            time.sleep(0.6)
+            name = (route.split("?")[0] or "home").replace("/", "-")
+            height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
+            driver.set_window_size(1280, max(800, height))
+            driver.save_screenshot(os.path.join(SHOTS, f"{name}-{code}.png"))
+            driver.set_window_size(1280, 1000)
+    go(driver, "")
+    language(driver, "en")
+
+
+def main():
+    folder = tempfile.mkdtemp(prefix="tamga-portal-")
+    downloads = tempfile.mkdtemp(prefix="tamga-downloads-")
+    devnet = start_devnet(folder)
+    first = second = None
+    try:
+        first, second = browser(downloads), browser(downloads)
+        language_switch(first)
+        encumbrance_check(first, folder)
+        sale(first, second, folder)
+        deed_signature(first, second, folder)
+        verify_page(first)
+        sign_in_as(first, "citizen-6")
+        accessibility(first)
+        phone(first)
+        screenshots(first)
+    finally:
+        for driver in (first, second):
+            if driver:
+                driver.quit()
+        os.killpg(devnet.pid, signal.SIGINT)
+        devnet.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(downloads, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} browser test(s) failed")
+        sys.exit(1)
+    print("all browser tests passed")
+
+
+if __name__ == "__main__":
+    main()
