@@ -246,6 +246,98 @@ def verify_page(driver):
     assert "readable passport differs" in text, text
 
 
+@case("a person makes a key in the browser, a registrar enrolls them, they co-sign and then sign in with it")
+def enrollment(person, registrar, downloads):
+    for name in os.listdir(downloads):
+        os.remove(os.path.join(downloads, name))
+    go(person, "signin")
+    wait(person, "#newkey-name").send_keys("Test Person")
+    person.find_element(By.ID, "newkey-passphrase").send_keys("a long enough passphrase")
+    person.find_element(By.ID, "newkey-submit").click()
+    wait_text(person, "#newkey-result", "backup", timeout=60)
+    person.find_element(By.CSS_SELECTOR, "#newkey-result button").click()
+    request_file = downloaded(downloads, "enrollment-")
+    backup = json.load(open(downloaded(downloads, "tamga-key-")))
+    assert backup["format"] == "tamga-key-backup-v1" and "privateKey" not in json.dumps(backup), "the backup is encrypted"
+    request = json.load(open(request_file))
+    sign_in_as(registrar, "registrar-1")
+    go(registrar, "account/enroll")
+    wait(registrar, "#enroll-file").send_keys(request_file)
+    registrar.find_element(By.ID, "enroll-party").send_keys("citizen-new")
+    registrar.find_element(By.ID, "enroll-identity").send_keys("identity document 042 checked at the desk")
+    registrar.find_element(By.ID, "enroll-submit").click()
+    signed = WebDriverWait(registrar, 40).until(lambda d: d.find_element(By.ID, "enroll-signed").get_attribute("value"))
+    go(person, "cosign")
+    box = wait(person, "#cosign-text")
+    person.execute_script("arguments[0].value = arguments[1];", box, signed)
+    person.find_element(By.ID, "cosign-read").click()
+    assert "identity.enroll" in wait_text(person, "#cosign-result", "registrar-1")
+    Select(person.find_element(By.ID, "cosign-key")).select_by_value(request["keyId"])
+    person.find_element(By.ID, "cosign-sign").click()
+    wait_text(person, "#cosign-result", "2")
+    person.find_element(By.ID, "cosign-submit").click()
+    assert "citizen-new" in wait_text(person, "#cosign-result", "Enrolled"), "the enrollment is decided"
+    go(person, "signin")
+    Select(wait(person, "#signin-key")).select_by_value(request["keyId"])
+    party = person.find_element(By.ID, "signin-party")
+    party.clear()
+    party.send_keys("citizen-new")
+    person.find_element(By.ID, "signin-submit").click()
+    wait_text(person, "#who", "citizen-new")
+    exportable = person.execute_async_script(
+        "const done = arguments[0]; const open = indexedDB.open('tamga', 1); open.onsuccess = () => {"
+        "  const all = open.result.transaction('keys').objectStore('keys').getAll();"
+        "  all.onsuccess = () => done(all.result.map((record) => record.privateKey.extractable)); };")
+    assert exportable and not any(exportable), f"every kept key is non-extractable: {exportable}"
+
+
+def downloaded(folder, prefix):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        names = [name for name in os.listdir(folder) if name.startswith(prefix) and not name.endswith(".crdownload")]
+        if names:
+            return os.path.join(folder, names[0])
+        time.sleep(0.2)
+    raise AssertionError(f"no file {prefix}* was downloaded")
+
+
+@case("an owner makes an access code, shown once, that opens the passport; the owner sees who read it")
+def access_code(driver):
+    sign_in_as(driver, "citizen-7")
+    go(driver, "account/property?n=01-001-001-7")
+    wait(driver, "#code-create").click()
+    code = wait(driver, "#access-code").text
+    assert len(code) == 19, code
+    request = urllib.request.Request(f"{PORTAL}/v1/properties/01-001-001-7", headers={"X-Access-Code": code.lower()})
+    with urllib.request.urlopen(request) as answer:
+        assert json.load(answer)["cadastralNumber"] == "01-001-001-7"
+    go(driver, "account/property?n=01-001-001-7")
+    assert "someone with the access code" in wait(driver, "main").text
+
+
+@case("a refusal by the ledger is explained in the person's language")
+def localized_refusal(driver):
+    sign_in_as(driver, "citizen-5")
+    go(driver, "buy?n=01-001-001-1")
+    language(driver, "ru")
+    wait(driver, "#buy-sign").click()
+    russian = json.load(open(os.path.join(ROOT, "Sources/TamgaAPI/Portal/i18n/ru.json")))
+    text = wait_text(driver, "#buy-result", russian["error.token.insufficient_funds"])
+    assert "token.insufficient_funds" in text, text
+    language(driver, "en")
+
+
+@case("notifications arrive live, without reloading")
+def live_notifications(driver, folder):
+    sign_in_as(driver, "citizen-6")
+    go(driver, "account/notifications")
+    wait_text(driver, "#stream-state", "Live")
+    count = len(driver.find_elements(By.CSS_SELECTOR, "#notifications li"))
+    tx(folder, "transfer", "--to", "citizen-6", "--amount", "12345", party="citizen-1")
+    WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#notifications li")) > count)
+    assert "transferred" in driver.find_element(By.CSS_SELECTOR, "#notifications li").text
+
+
 @case("no serious or critical accessibility violation on any page (axe)")
 def accessibility(driver):
     problems = []
@@ -311,6 +403,10 @@ def main():
         sale(first, second, folder)
         deed_signature(first, second, folder)
         verify_page(first)
+        enrollment(first, second, downloads)
+        access_code(first)
+        localized_refusal(second)
+        live_notifications(first, folder)
         sign_in_as(first, "citizen-6")
         accessibility(first)
         phone(first)
