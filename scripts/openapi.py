@@ -69,8 +69,10 @@ paths = {
    "delete": {"summary": "End the session (logout)", "security": session,
    "responses": {"204": {"description": "The session is over"}, **errs(401, 500)}}},
  "/v1/openapi.json": {"get": {"summary": "This document", "responses": {**ok({"type": "object"})}}},
- "/v1/genesis": {"get": {"summary": "The network's genesis file (chain id, genesis validators, parties, parameters): what extracts are checked against",
-   "responses": {**ok({"type": "object", "required": ["format", "chainId", "validators"]}), **errs(500)}}},
+ "/v1/genesis": {"get": {"summary": "The public part of the genesis (chain id, time, genesis validators, parameters): what extracts are checked against",
+   "responses": {**ok({"type": "object", "required": ["format", "chainId", "genesisTime", "validators", "parameters"], "properties": {
+       "format": {"type": "string"}, "chainId": {"type": "string"}, "genesisTime": {"type": "integer"},
+       "validators": {"type": "array", "items": {"type": "object", "required": ["name", "publicKey", "votingPower"]}}, "parameters": {"type": "object"}}}), **errs(500)}}},
  "/v1/extracts/{code}": {"get": {"summary": "An extract this node served, found again by its verification code (public: the code is on the printed extract)",
    "parameters": [param("code", schema=hex64)], "responses": {**ok(ref("Extract")), **errs(400, 404, 500)}}},
  "/v1/parties/{id}/deeds": {"get": {"summary": "The open deeds that name the party (its own session)", "security": session, "parameters": [param("id", schema=party_id)],
@@ -114,10 +116,11 @@ schemas = {
    "height": {"type": "integer"}, "position": {"type": "integer"}, "receipt": ref("Receipt"),
    "dropped": {"type": "object", "required": ["code", "reason"], "description": "why a transaction left the mempool uncommitted",
      "properties": {"code": {"type": "string"}, "reason": {"type": "string"}}}}},
- "Status": {"type": "object", "required": ["chainId", "genesisHash", "height", "latestBlockHash", "latestBlockTime", "stateRoot", "validators", "networkHeight", "catchingUp", "node"], "properties": {
+ "Status": {"type": "object", "required": ["chainId", "genesisHash", "height", "latestBlockHash", "latestBlockTime", "stateRoot", "validators", "networkHeight", "catchingUp", "minimumFee", "node"], "properties": {
    "chainId": {"type": "string"}, "genesisHash": {"type": "string"}, "height": {"type": "integer"}, "latestBlockHash": {"type": "string"},
    "networkHeight": {"type": "integer", "description": "the greatest height validators with more than a third of the power report"},
    "catchingUp": {"type": "boolean", "description": "more than a block behind networkHeight: state reads and submissions answer 503 node.catching_up"},
+   "minimumFee": {"type": "integer", "description": "the fee in tiyn every transaction must offer at least, as governance last set it"},
    "latestBlockTime": {"type": "integer"}, "stateRoot": {"type": "string"}, "validators": {"type": "array", "items": {"type": "object"}}, "node": {"type": "object"}}},
  "Block": {"type": "object", "required": ["header", "transactions", "evidence", "commit"], "properties": {
    "header": {"type": "object", "required": ["height", "hash", "time", "stateRoot"], "properties": {"height": {"type": "integer"}, "hash": {"type": "string"}, "time": {"type": "integer"}, "stateRoot": {"type": "string"}}},

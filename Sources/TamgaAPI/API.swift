@@ -3,6 +3,7 @@ import HTTPTypes
 public import Hummingbird
 import Logging
 public import NIOCore
+import ServiceLifecycle
 public import Prometheus
 import TamgaConsensus
 import TamgaCore
@@ -36,14 +37,16 @@ public enum NodeAPI {
         router.get("/v1/status") { _, _ in
             try json(StatusBody(await node.status()))
         }
-        // The genesis file: what the portal's verifier checks extracts against (a person may also
-        // give it a copy of their own).
-        let genesis = ByteBuffer(bytes: (try? JSONEncoder().encode(node.genesis)) ?? Data())
+        // The public part of genesis: what the portal's verifier checks extracts against (a person
+        // may also give it a genesis file of their own).
+        let genesis = try? Answer(GenesisBody(node.genesis))
         router.get("/v1/genesis") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: genesis))
+            guard let genesis else { throw Problem(status: .internalServerError, code: "server.internal", detail: "the genesis does not encode") }
+            return genesis.response
         }
-        router.get("/v1/demo/parties") { _, _ in
-            guard !demoParties.isEmpty else {
+        router.get("/v1/demo/parties") { request, _ in
+            // A page of another site resolved to this address (DNS rebinding) names its own host.
+            guard !demoParties.isEmpty, DemoParty.isLoopback(host: request.head.authority ?? "") else {
                 throw Problem(status: .notFound, code: "demo.disabled", detail: "this node offers no demo parties (only a devnet's nodes on loopback do)")
             }
             return try json(demoParties)
@@ -52,9 +55,13 @@ public enum NodeAPI {
             guard let code = Hash(hex: context.parameters.get("code") ?? "") else {
                 throw Problem(status: .badRequest, code: "request.bad_code", detail: "a verification code is 64 hex characters")
             }
-            guard let bytes = try node.issuedExtract(code: code) else {
+            guard let bytes = try node.issuedExtract(code: code), let extract = try? JSONDecoder().decode(Extract.self, from: Data(bytes)),
+                  let number = try? CadastralNumber(extract.cadastralNumber)
+            else {
                 throw Problem(status: .notFound, code: "extract.unknown", detail: "this node issued no extract with verification code \(code)")
             }
+            // Whoever holds the code reads the passport as it was: the owners of then see it.
+            try node.logPassportRead(number, owners: extract.passport.owners.map(\.party), reader: "check code")
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         PortalFiles.load().add(to: router)
@@ -172,8 +179,11 @@ public enum NodeAPI {
             }
             let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
             let answer = try Answer(extract)
-            // Kept under its verification code, so the printed code finds it again (GET /v1/extracts/{code}).
-            try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: number, height: parts.header.height, json: answer.body)
+            // The latest extract is kept under its verification code, so the printed code finds it
+            // again (GET /v1/extracts/{code}); extracts of past heights are not kept.
+            if height == nil {
+                try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: number, height: parts.header.height, json: answer.body)
+            }
             guard request.uri.queryParameters.get("format") == "html" else { return answer.response }
             return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders,
                             body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
@@ -215,14 +225,16 @@ public enum NodeAPI {
         router.get("/v1/parties/:id/notifications/stream") { request, context in
             let party = try await gate.requireSelf(request, context: context)
             let start = try cursor(request) ?? request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { EventCursor(text: $0) }
-            guard streams.open(party) else {
+            // The lease ends when the body is done or, if it never runs (the client left before the
+            // headers went out), when the body is dropped.
+            guard let lease = streams.open(party) else {
                 throw Problem(status: .tooManyRequests, code: "notifications.too_many_streams",
                               detail: "\(party) already holds \(notificationStreamsPerParty) notification streams on this node; close one", retryAfter: 5)
             }
             let body = ResponseBody { writer in
-                defer { streams.close(party) }
                 try await streamNotifications(of: party, after: start, request: request, gate: gate, into: &writer)
                 try await writer.finish(nil)
+                lease.end()
             }
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
         }
@@ -296,19 +308,25 @@ public enum NodeAPI {
         return try Answer(TransactionBody(id: id, status: status, showingReceipt: true), status: status == .pending ? .accepted : .ok)
     }
 
+    /// How long one notification stream lasts; the client reconnects from its last event's id.
+    static let notificationStreamSeconds = 300
+
     /// Server-sent events: each event naming `party` as it is decided (`id:` its cursor, `data:` the
     /// event as `GET .../notifications` lists it), after `start`. The session is checked again
-    /// every round, so a revoked key or an expired session ends the stream; a comment every 15 s
-    /// keeps quiet connections open.
+    /// every few seconds, so a revoked key or an expired session ends the stream; a comment every
+    /// 15 s keeps quiet connections open; the stream ends after `notificationStreamSeconds` and at
+    /// the node's shutdown.
     static func streamNotifications(of party: PartyID, after start: EventCursor?, request: Request, gate: Gate,
                                     into writer: inout any ResponseBodyWriter) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var cursor = start
         var quietRounds = 0
+        let end = ContinuousClock.now + .seconds(notificationStreamSeconds)
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-        while !Task.isCancelled {
-            guard (try? await gate.session(request))?.party == party else { return }
+        for round in 0... {
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully, ContinuousClock.now < end else { return }
+            if round % 10 == 0 { guard (try? await gate.session(request))?.party == party else { return } }
             let events = try gate.node.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)
             for stored in events {
                 let data = String(decoding: try encoder.encode(EventBody(stored)), as: UTF8.self)

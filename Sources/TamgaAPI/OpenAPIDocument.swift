@@ -503,6 +503,10 @@ extension NodeAPI {
           "latestBlockTime": {
             "type": "integer"
           },
+          "minimumFee": {
+            "description": "the fee in tiyn every transaction must offer at least, as governance last set it",
+            "type": "integer"
+          },
           "networkHeight": {
             "description": "the greatest height validators with more than a third of the power report",
             "type": "integer"
@@ -530,6 +534,7 @@ extension NodeAPI {
           "validators",
           "networkHeight",
           "catchingUp",
+          "minimumFee",
           "node"
         ],
         "type": "object"
@@ -1381,10 +1386,37 @@ extension NodeAPI {
             "content": {
               "application/json": {
                 "schema": {
+                  "properties": {
+                    "chainId": {
+                      "type": "string"
+                    },
+                    "format": {
+                      "type": "string"
+                    },
+                    "genesisTime": {
+                      "type": "integer"
+                    },
+                    "parameters": {
+                      "type": "object"
+                    },
+                    "validators": {
+                      "items": {
+                        "required": [
+                          "name",
+                          "publicKey",
+                          "votingPower"
+                        ],
+                        "type": "object"
+                      },
+                      "type": "array"
+                    }
+                  },
                   "required": [
                     "format",
                     "chainId",
-                    "validators"
+                    "genesisTime",
+                    "validators",
+                    "parameters"
                   ],
                   "type": "object"
                 }
@@ -1423,7 +1455,7 @@ extension NodeAPI {
             "description": "A problem (RFC 9457) with a stable code"
           }
         },
-        "summary": "The network's genesis file (chain id, genesis validators, parties, parameters): what extracts are checked against"
+        "summary": "The public part of the genesis (chain id, time, genesis validators, parameters): what extracts are checked against"
       }
     },
     "/v1/offers": {

@@ -40,6 +40,8 @@ struct StatusBody: Encodable {
     /// This node is more than a block behind the network: its state reads and submissions answer
     /// 503 `node.catching_up` until it has caught up.
     let catchingUp: Bool
+    /// The fee, in tiyn, every transaction must offer at least now.
+    let minimumFee: Tiyn
     let node: NodeBody
 
     init(_ status: NodeStatus) {
@@ -48,6 +50,7 @@ struct StatusBody: Encodable {
         height = status.height.rawValue
         networkHeight = status.networkHeight.rawValue
         catchingUp = status.catchingUp
+        minimumFee = status.minimumFee
         latestBlockHash = status.latestBlockHash
         latestBlockTime = status.latestBlockTime.rawValue
         stateRoot = status.stateRoot
@@ -120,6 +123,25 @@ struct SessionBody: Encodable {
 struct PropertiesBody: Encodable {
     let party: PartyID
     let properties: [CadastralNumber]
+}
+
+/// What anyone may know of the genesis: the chain, its time, the validators extracts are checked
+/// against and the starting parameters; the genesis parties' names, identity commitments and
+/// balances are not public.
+struct GenesisBody: Encodable {
+    let format: String
+    let chainId: String
+    let genesisTime: UInt64
+    let validators: [GenesisFile.ValidatorEntry]
+    let parameters: TamgaLedger.Parameters
+
+    init(_ genesis: GenesisFile) {
+        format = genesis.format
+        chainId = genesis.chainID.rawValue
+        genesisTime = genesis.genesisTime.rawValue
+        validators = genesis.validators
+        parameters = genesis.parameters
+    }
 }
 
 struct DeedsBody: Encodable {

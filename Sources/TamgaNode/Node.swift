@@ -51,6 +51,8 @@ public struct NodeStatus: Sendable {
     public let networkHeight: Height
     /// The network is more than a block ahead: this node's state is stale until it catches up.
     public let catchingUp: Bool
+    /// The fee every transaction must offer at least, as governance last set it.
+    public let minimumFee: Tiyn
 }
 
 /// One validator: storage, mempool, consensus driver, block execution and block sync, speaking
@@ -463,7 +465,8 @@ public actor Node {
         NodeStatus(chainID: genesis.chainID, genesisHash: genesisHash, height: height, latestBlockHash: lastBlock?.hash ?? .zero,
                    latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot, validators: genesis.validators,
                    validator: me, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
-                   mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, networkHeight: networkHeight, catchingUp: isCatchingUp)
+                   mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, networkHeight: networkHeight, catchingUp: isCatchingUp,
+                   minimumFee: (try? queries.parameters().minimumFee) ?? genesis.parameters.minimumFee)
     }
 
     /// A decided block with its commit and its transactions' receipts, from storage.

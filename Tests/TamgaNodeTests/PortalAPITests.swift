@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import TamgaAPI
+@testable import TamgaAPI
 import TamgaCore
 import TamgaLedger
 import TamgaNode
@@ -76,7 +76,13 @@ struct PortalAPITests {
         try await fixture.test { client in
             try await client.execute(uri: "/v1/genesis", method: .get) { (response: TestResponse) async throws in
                 #expect(response.status == .ok)
-                #expect(try JSONDecoder().decode(GenesisFile.self, from: Data(response.body.readableBytesView)) == fixture.network.genesis)
+                let genesis = try json(response)
+                #expect(genesis["chainId"] as? String == "tamga-test")
+                #expect((genesis["validators"] as? [[String: Any]])?.count == fixture.network.genesis.validators.count)
+                #expect(genesis["parties"] == nil, "the genesis parties' names and identity commitments are not public")
+            }
+            try await client.execute(uri: "/v1/status", method: .get) { (response: TestResponse) async throws in
+                #expect(try json(response)["minimumFee"] as? Int == 100)
             }
             try await client.execute(uri: "/v1/demo/parties", method: .get) { #expect(code($0) == "demo.disabled") }
             let unknown = Hash.sha256([9]).hex
@@ -90,6 +96,13 @@ struct PortalAPITests {
             try await client.execute(uri: "/v1/extracts/\(served.verificationCode)", method: .get) { (response: TestResponse) async throws in
                 #expect(response.status == .ok)
                 #expect(try JSONDecoder().decode(Extract.self, from: Data(response.body.readableBytesView)) == served)
+            }
+            #expect(try fixture.node.passportReads(of: try PartyID("citizen-1"), limit: 10).contains { $0.reader == "check code" })
+            let past = try await client.execute(uri: "/v1/properties/\(fixture.property)/extract?height=\(served.height)", method: .get, headers: bearer(owner)) {
+                (response: TestResponse) async throws in try JSONDecoder().decode(Extract.self, from: Data(response.body.readableBytesView))
+            }
+            if past.verificationCode != served.verificationCode {
+                try await client.execute(uri: "/v1/extracts/\(past.verificationCode)", method: .get) { #expect(code($0) == "extract.unknown", "extracts of a past height are not kept") }
             }
 
             for party in ["citizen-1", "citizen-2"] {
@@ -111,6 +124,28 @@ struct PortalAPITests {
         let seller = try TestSigner("citizen-1", in: fixture.network)
         _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(try seller.sign(.cancelDeed(DeedReference(deed: deedID)), nonce: 2)), timeout: .seconds(20)))
         #expect(try await fixture.node.openDeeds(of: try PartyID("citizen-2")).isEmpty)
+    }
+
+    @Test("a party's notification streams are bounded, and a place comes back when its stream is dropped unrun")
+    func streamLeases() throws {
+        let leases = StreamLeases(perParty: 2)
+        let party = try PartyID("citizen-1")
+        var first = leases.open(party)
+        let second = try #require(leases.open(party))
+        #expect(first != nil)
+        #expect(leases.open(party) == nil)
+        #expect(leases.open(try PartyID("citizen-2")) != nil, "another party's budget is its own")
+        first = nil
+        #expect(leases.count(of: party) == 1)
+        second.end()
+        second.end()
+        #expect(leases.count(of: party) == 0, "ending twice gives back one place")
+    }
+
+    @Test("demo keys go only to a request addressed to loopback, so a rebinding site gets none")
+    func demoHostCheck() {
+        for host in ["127.0.0.1:8080", "localhost", "[::1]:8080", "LOCALHOST:1"] { #expect(DemoParty.isLoopback(host: host), "\(host)") }
+        for host in ["evil.example:8080", "127.0.0.1.evil.example", "", "[::2]:80"] { #expect(!DemoParty.isLoopback(host: host), "\(host)") }
     }
 
     @Test("demo parties are offered only by a devnet node that listens on loopback")

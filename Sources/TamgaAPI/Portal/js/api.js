@@ -64,13 +64,10 @@ export async function signOut() {
 }
 
 /// The payload bytes of a transaction by `signer`: the UTF-8 JSON the ledger reads, with the
-/// signer's next nonce, the network's minimum fee and an hour to be included.
+/// signer's next nonce, the network's current minimum fee and an hour to be included.
 export async function preparePayload(signer, type, body) {
-  const [{ chainId, parameters }, party] = await Promise.all([network(), get(`/v1/parties/${encodeURIComponent(signer)}`)]);
-  const payload = {
-    chainId, signer, nonce: party.nonce + 1, fee: parameters?.minimumFee ?? 100,
-    expiresAt: Date.now() + 3_600_000, type, body,
-  };
+  const [{ chainId, minimumFee }, party] = await Promise.all([get('/v1/status'), get(`/v1/parties/${encodeURIComponent(signer)}`)]);
+  const payload = { chainId, signer, nonce: party.nonce + 1, fee: minimumFee, expiresAt: Date.now() + 3_600_000, type, body };
   return new TextEncoder().encode(JSON.stringify(payload));
 }
 
@@ -101,19 +98,24 @@ export async function transact(key, type, body, coSigners = []) {
 }
 
 /// Follows the party's notification stream (server-sent events over fetch, so that the session
-/// goes in a header), calling `onEvent` for each; returns a function that stops it.
+/// goes in a header), calling `onEvent` for each; returns a function that stops it. A stream the
+/// node ends (it does every few minutes) is opened again at once from the last event's id; a
+/// busy node (429, 503) is asked again after a growing pause; a refused session ends it.
 export function follow(party, after, onEvent, onState) {
   const controller = new AbortController();
   (async () => {
     let cursor = after;
+    let pause = 2000;
     while (!controller.signal.aborted) {
       try {
         const query = cursor ? `?after=${encodeURIComponent(cursor)}` : '';
         const response = await fetch(`/v1/parties/${encodeURIComponent(party)}/notifications/stream${query}`, {
           headers: { Authorization: `Bearer ${session.get()?.token}` }, signal: controller.signal,
         });
-        if (!response.ok) { onState?.('closed'); return; }
+        if (response.status === 401 || response.status === 403) { onState?.('closed'); return; }
+        if (!response.ok) throw new ApiError(response.status, 'stream.refused');
         onState?.('live');
+        pause = 2000;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = '';
         for (;;) {
@@ -130,11 +132,13 @@ export function follow(party, after, onEvent, onState) {
             if (data) onEvent(JSON.parse(data));
           }
         }
+        continue;
       } catch (error) {
         if (controller.signal.aborted) return;
       }
       onState?.('reconnecting');
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 60_000);
     }
   })();
   return () => controller.abort();

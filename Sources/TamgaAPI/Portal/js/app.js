@@ -29,24 +29,33 @@ const routes = {
 };
 
 let stop = null;
+let generation = 0;
 
 function parseHash() {
   const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
   return { path, params: new URLSearchParams(query) };
 }
 
+/// Renders the page for the address. A page still loading when the person moves on draws into a
+/// detached element and is stopped, so only the latest address fills <main>.
 async function render() {
   stop?.();
   stop = null;
+  const mine = ++generation;
   const { path, params } = parseHash();
   const page = routes[path] ?? pub.notFound;
   const main = document.getElementById('main');
+  const draft = document.createElement('div');
   renderChrome(path);
+  let stopper = null;
   try {
-    stop = (await page(main, params)) ?? null;
+    stopper = (await page(draft, params)) ?? null;
   } catch (error) {
-    show(main, h('h1', {}, t('error.title')), failure(error));
+    show(draft, h('h1', {}, t('error.title')), failure(error));
   }
+  if (mine !== generation) { stopper?.(); return; }
+  stop = stopper;
+  main.replaceChildren(...draft.childNodes);
   const heading = main.querySelector('h1');
   document.title = heading ? `${heading.textContent} · Tamga` : 'Tamga';
   if (document.activeElement === document.body || document.activeElement?.id === 'brand-link') main.focus({ preventScroll: true });

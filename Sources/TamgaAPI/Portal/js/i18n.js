@@ -74,6 +74,7 @@ export function share(text) {
 /// message for each code the API and the ledger return; an unknown code falls back to its HTTP
 /// status's message, with the node's own detail.
 export function explain(error) {
+  if (error instanceof SyntaxError) return { message: t('error.malformed_input'), detail: error.message };
   const code = error?.code;
   if (code && has(`error.${code}`)) return { message: t(`error.${code}`), code, detail: error.detail };
   const status = error?.status;

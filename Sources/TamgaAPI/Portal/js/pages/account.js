@@ -6,7 +6,7 @@ import { download, field, h, notice, show } from '../dom.js';
 import { area, date, money, share, t } from '../i18n.js';
 import { base64, hex, sha256, storedKeys } from '../keys.js';
 import { verificationCode } from '../proof.js';
-import { busy, eventText, kindName, passportView, receiptView, restrictionList } from './common.js';
+import { busy, eventText, findOffer, kindName, passportView, receiptView, restrictionList } from './common.js';
 
 function requireSession(main) {
   const session = currentSession();
@@ -55,9 +55,8 @@ export async function property(main, params) {
   if (!session) return;
   const number = params.get('n');
   const path = `/v1/properties/${encodeURIComponent(number)}`;
-  const [passport, history, notes, offers] = await Promise.all([get(path), get(`${path}/history?limit=500`),
-    get(`/v1/parties/${party()}/notifications?limit=1`), get('/v1/offers?limit=500')]);
-  const listing = offers.items.find((offer) => offer.cadastralNumber === number);
+  const [passport, history, notes, listing] = await Promise.all([get(path), get(`${path}/history?limit=500`),
+    get(`/v1/parties/${party()}/notifications?limit=1`), findOffer(number)]);
   const reads = notes.passportReads.filter((read) => read.cadastralNumber === number);
   const coOwners = passport.owners.filter((owner) => owner.party !== session.party);
   const out = h('div', { 'aria-live': 'polite', id: 'property-result' });
@@ -114,9 +113,10 @@ function readerName(reader) {
   return reader === 'access code' ? t('property.reader_code') : reader === 'a wrong access code' ? t('property.reader_wrong_code') : reader;
 }
 
-/// 16 characters of an alphabet without look-alikes (80 bits), shown in groups of four.
+/// 16 characters of RFC 4648 base32 (80 bits), the alphabet `tamga tx access-code` uses, shown in
+/// groups of four.
 function randomCode() {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   const text = Array.from(bytes, (byte) => alphabet[byte % 32]).join('');
   return text.match(/.{4}/g).join('-');
@@ -166,14 +166,15 @@ export async function deeds(main) {
 }
 
 function deedView(deed, status, session) {
-  const out = h('div', { 'aria-live': 'polite' });
   const signed = deed.signedBy.includes(session.party);
-  const signButton = h('button', { type: 'button', 'data-sign': deed.id }, t('deeds.sign'));
+  const out = h('div', { 'aria-live': 'polite', tabindex: '-1' });
+  const signButton = h('button', { type: 'button', 'data-sign': deed.id, 'aria-label': t('deeds.sign_named', { number: deed.cadastralNumber }) }, t('deeds.sign'));
   signButton.addEventListener('click', () => busy(signButton, out, async () => {
     show(out, receiptView(await transact(await myKey(), 'deed.sign', { deed: deed.id, termsHash: await termsHash(deed) })));
     signButton.remove();
+    out.focus();
   }));
-  const cancelButton = h('button', { type: 'button', class: 'secondary', 'data-cancel': deed.id }, t('deeds.cancel'));
+  const cancelButton = h('button', { type: 'button', class: 'secondary', 'data-cancel': deed.id, 'aria-label': t('deeds.cancel_named', { number: deed.cadastralNumber }) }, t('deeds.cancel'));
   cancelButton.addEventListener('click', () => busy(cancelButton, out, async () => show(out, receiptView(await transact(await myKey(), 'deed.cancel', { deed: deed.id })))));
   return h('li', { class: 'deed' },
     h('h2', {}, t('deeds.deed_for', { number: deed.cadastralNumber })),
@@ -181,7 +182,10 @@ function deedView(deed, status, session) {
       h('dt', {}, t('deeds.id')), h('dd', { class: 'hash' }, deed.id),
       h('dt', {}, t('buy.sellers')), h('dd', {}, h('ul', {}, deed.sellers.map((seller) => h('li', {}, `${seller.party} — ${share(seller.share)}`)))),
       h('dt', {}, t('deeds.buyers')), h('dd', {}, h('ul', {}, deed.buyers.map((buyer) => h('li', {}, t('deeds.buyer_line', { party: buyer.party, share: share(buyer.share), pays: money(buyer.pays) }))))),
-      deed.financing ? [h('dt', {}, t('deeds.financing')), h('dd', {}, t('deeds.financing_line', { bank: deed.financing.bank, amount: money(deed.financing.amount) }))] : null,
+      deed.financing ? [h('dt', {}, t('deeds.financing')), h('dd', {}, t('deeds.financing_line', { bank: deed.financing.bank, amount: money(deed.financing.amount) }),
+        h('br'), h('span', { class: 'hash' }, `${t('deeds.loan_document')}: ${deed.financing.documentHash}`))] : null,
+      (deed.acceptedPledges ?? []).length ? [h('dt', {}, t('deeds.accepted_pledges')), h('dd', {}, h('p', {}, t('deeds.accepted_pledges_text')),
+        h('ul', {}, deed.acceptedPledges.map((pledge) => h('li', { class: 'hash' }, pledge))))] : null,
       h('dt', {}, t('market.price')), h('dd', { class: 'price' }, money(deed.price)),
       h('dt', {}, t('deeds.holds')), h('dd', {}, deed.holds.length ? h('ul', {}, deed.holds.map((hold) => h('li', {}, `${hold.party}: ${money(hold.amount)}`))) : t('deeds.no_holds')),
       h('dt', {}, t('deeds.signed_by')), h('dd', {}, deed.signedBy.join(', ') || '—'),

@@ -3,7 +3,7 @@
 
 import { currentSession, get, network, preparePayload, signIn as openSession, signature, submitSigned, transact } from '../api.js';
 import { download, field, h, notice, readFile, show } from '../dom.js';
-import { t } from '../i18n.js';
+import { money, t } from '../i18n.js';
 import { assignParty, base64, createKey, forgetKey, hex, importKey, sha256, storedKeys } from '../keys.js';
 import { myKey } from './account.js';
 import { busy, receiptView } from './common.js';
@@ -21,6 +21,15 @@ export async function signIn(main, params) {
   const out = h('div', { 'aria-live': 'polite', id: 'signin-result' });
   const kept = await storedKeys();
   const sections = [h('h1', {}, t('signin.title')), h('p', {}, t('signin.intro')), out];
+
+  if (kept.some((record) => record.kept)) {
+    sections.push(h('section', { 'aria-labelledby': 'device-heading' }, h('h2', { id: 'device-heading' }, t('signin.on_device')), h('p', {}, t('signin.on_device_intro')),
+      h('ul', { class: 'keys' }, kept.filter((record) => record.kept).map((record) => {
+        const forget = h('button', { type: 'button', class: 'secondary', 'data-forget': record.keyId, 'aria-label': t('signin.forget_named', { key: record.party ?? record.keyId.slice(0, 12) }) }, t('signin.forget'));
+        forget.addEventListener('click', async () => { await forgetKey(record.keyId); location.reload(); });
+        return h('li', {}, `${record.party ?? t('signin.no_party')} · ${record.label || ''} `, h('span', { class: 'hash' }, record.keyId.slice(0, 16)), ' ', forget);
+      }))));
+  }
 
   if (kept.length) {
     const party = field(t('signin.party'), { id: 'signin-party', autocomplete: 'username', required: true, value: kept.find((record) => record.party)?.party ?? '' });
@@ -53,6 +62,7 @@ export async function signIn(main, params) {
   const file = field(t('signin.key_file'), { type: 'file', id: 'import-file', accept: '.key,.json,application/json' }, t('signin.key_file_hint'));
   const passphrase = field(t('signin.passphrase'), { type: 'password', id: 'import-passphrase', autocomplete: 'current-password' }, t('signin.passphrase_hint'));
   const importParty = field(t('signin.party'), { id: 'import-party', autocomplete: 'username', required: true });
+  const keepIt = h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'import-keep' }), ' ', h('label', { for: 'import-keep' }, t('signin.keep')));
   const importButton = h('button', { type: 'submit', id: 'import-submit' }, t('signin.import_submit'));
   sections.push(h('section', { 'aria-labelledby': 'import-heading' }, h('h2', { id: 'import-heading' }, t('signin.import')),
     h('form', { onsubmit: (event) => {
@@ -61,10 +71,10 @@ export async function signIn(main, params) {
         const text = await readFile(file.querySelector('input'));
         if (!text) throw { code: 'key.no_file' };
         const partyId = importParty.querySelector('input').value.trim();
-        const record = await importKey(text, { passphrase: passphrase.querySelector('input').value, party: partyId });
+        const record = await importKey(text, { passphrase: passphrase.querySelector('input').value, party: partyId, keep: keepIt.querySelector('input').checked });
         await enter(partyId, record, params, out);
       });
-    } }, file, passphrase, importParty, importButton)));
+    } }, file, passphrase, importParty, keepIt, h('p', { class: 'hint' }, t('signin.keep_hint')), importButton)));
 
   sections.push(newKeySection());
   show(main, ...sections);
@@ -157,12 +167,21 @@ export async function cosign(main) {
     submitButton.addEventListener('click', () => busy(submitButton, result, async () => show(result, receiptView(await submitSigned(base64.decode(request.payload), request.signatures)))));
     const result = h('div', { 'aria-live': 'polite' });
     show(out, h('section', { class: 'terms' }, h('h2', {}, t('cosign.what', { type: payload.type, signer: payload.signer })),
-      h('pre', { class: 'payload' }, JSON.stringify(payload.body, null, 2)),
+      summary(payload.body),
+      h('details', {}, h('summary', {}, t('cosign.exact')), h('pre', { class: 'payload' }, JSON.stringify(payload, null, 2))),
       h('p', {}, t('cosign.signatures', { count: request.signatures.length, needs: (request.needs ?? []).join(', ') || '—' }))),
     choice, signButton, ' ', submitButton, result);
   });
   show(main, h('h1', {}, t('cosign.title')), h('p', {}, t('cosign.intro')),
     h('form', { onsubmit: (event) => { event.preventDefault(); read(); } }, text, readButton), out);
+}
+
+/// The body of a request as a person reads it: amounts in tenge, every other field as it is.
+function summary(body) {
+  const amounts = new Set(['price', 'amount', 'loanAmount', 'pays']);
+  return h('dl', { class: 'facts' }, Object.entries(body).map(([name, value]) => [
+    h('dt', {}, t(`field.${name}`) === `field.${name}` ? name : t(`field.${name}`)),
+    h('dd', {}, amounts.has(name) && typeof value === 'number' ? money(value) : typeof value === 'object' ? JSON.stringify(value) : String(value))]));
 }
 
 /// A registrar enrolls a person from the request their browser made: the registrar signs the
@@ -181,10 +200,13 @@ export async function enroll(main) {
       busy(button, out, async () => {
         const request = JSON.parse(await readFile(file.querySelector('input')) ?? 'null');
         if (request?.format !== 'tamga-enrollment-request-v1') throw { code: 'enroll.not_a_request' };
-        const commitment = hex.encode(await sha256(new TextEncoder().encode(identity.querySelector('input').value.trim())));
+        // Salted, so that nobody who reads the ledger can test identity numbers against it.
+        const salt = crypto.getRandomValues(new Uint8Array(32));
+        const commitment = hex.encode(await sha256(Uint8Array.from([...salt, ...new TextEncoder().encode(identity.querySelector('input').value.trim())])));
         const payload = await preparePayload(session.party, 'identity.enroll', { party: partyId.querySelector('input').value.trim(), publicKey: request.publicKey, identityCommitment: commitment, name: request.name });
         const signed = JSON.stringify({ format: 'tamga-signature-request-v1', payload: base64.encode(payload), signatures: [await signature(await myKey(), payload)], needs: [request.keyId] });
-        show(out, notice('info', t('enroll.pass_to_person')), field(t('cosign.request'), { type: 'textarea', rows: 5, readonly: true, id: 'enroll-signed' }));
+        show(out, notice('info', h('p', {}, t('enroll.pass_to_person')), h('p', {}, t('enroll.keep_salt'), ' ', h('code', { id: 'enroll-salt' }, hex.encode(salt)))),
+          field(t('cosign.request'), { type: 'textarea', rows: 5, readonly: true, id: 'enroll-signed' }));
         out.querySelector('textarea').value = signed;
       });
     } }, file, partyId, identity, button), out);

@@ -5,7 +5,7 @@ import { field, h, notice, readFile, show } from '../dom.js';
 import { area, date, money, share, t } from '../i18n.js';
 import { storedKeys } from '../keys.js';
 import { verifyExtract } from '../proof.js';
-import { busy, failure, kindName, receiptView, restrictionList } from './common.js';
+import { busy, findOffer, kindName, receiptView, restrictionList } from './common.js';
 
 export function home(main) {
   const card = (target, key) => h('li', { class: 'card' }, h('h2', {}, h('a', { href: `#/${target}` }, t(`${key}.title`))), h('p', {}, t(`${key}.intro`)));
@@ -86,8 +86,8 @@ export async function buy(main, params) {
     findOffer(number), get(`/v1/properties/${encodeURIComponent(number)}/encumbrances`), get(`/v1/parties/${encodeURIComponent(session.party)}/account`)]);
   if (!offers) { show(main, h('h1', {}, t('buy.title')), notice('error', t('buy.not_listed', { number }))); return; }
   const offer = offers;
-  const { parameters } = await network();
-  const out = h('div', { 'aria-live': 'polite', id: 'buy-result' });
+  const { minimumFee } = await get('/v1/status');
+  const out = h('div', { 'aria-live': 'polite', id: 'buy-result', tabindex: '-1' });
   const button = h('button', { type: 'button', id: 'buy-sign' }, t('buy.sign', { price: money(offer.price) }));
   button.addEventListener('click', () => busy(button, out, async () => {
     const key = (await storedKeys()).find((record) => record.keyId === session.keyId);
@@ -95,6 +95,7 @@ export async function buy(main, params) {
     const answer = await transact(key, 'sale.buy', { cadastralNumber: number, price: offer.price });
     show(out, receiptView(answer), h('p', {}, h('a', { href: '#/account/wallet' }, t('buy.see_wallet'))));
     button.remove();
+    out.focus();
   }));
   show(main, h('h1', {}, t('buy.title')),
     h('p', {}, t('buy.intro')),
@@ -105,24 +106,13 @@ export async function buy(main, params) {
         h('dt', {}, t('buy.sellers')), h('dd', {}, h('ul', {}, offer.owners.map((owner) => h('li', {}, `${owner.party} — ${share(owner.share)}`)))),
         h('dt', {}, t('buy.buyer')), h('dd', {}, `${session.party} — ${share('1')}`),
         h('dt', {}, t('market.price')), h('dd', { class: 'price' }, money(offer.price)),
-        h('dt', {}, t('buy.fee')), h('dd', {}, money(parameters?.minimumFee ?? 100)),
+        h('dt', {}, t('buy.fee')), h('dd', {}, money(minimumFee)),
         h('dt', {}, t('buy.hold')), h('dd', {}, t('buy.hold_text', { price: money(offer.price) })),
         h('dt', {}, t('buy.your_balance')), h('dd', {}, t('wallet.available', { amount: money(account.balance) })),
         h('dt', {}, t('passport.encumbrances')), h('dd', {}, restrictionList(status.restrictions)))),
     !status.isFree ? notice('error', t('buy.encumbered_warning')) : null,
     account.balance < offer.price ? notice('error', t('buy.short_of_funds')) : null,
     h('p', { class: 'hint' }, t('buy.ledger_decides')), button, out);
-}
-
-async function findOffer(number) {
-  let after = null;
-  do {
-    const page = await get(`/v1/offers?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
-    const found = page.items.find((offer) => offer.cadastralNumber === number);
-    if (found) return found;
-    after = page.next;
-  } while (after);
-  return null;
 }
 
 /// The verifier: an extract pasted, uploaded or found by its check code, checked in this browser
