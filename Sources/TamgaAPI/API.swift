@@ -3,7 +3,6 @@ import HTTPTypes
 public import Hummingbird
 import Logging
 public import NIOCore
-import ServiceLifecycle
 public import Prometheus
 import TamgaConsensus
 import TamgaCore
@@ -306,40 +305,6 @@ public enum NodeAPI {
             }
         }
         return try Answer(TransactionBody(id: id, status: status, showingReceipt: true), status: status == .pending ? .accepted : .ok)
-    }
-
-    /// How long one notification stream lasts; the client reconnects from its last event's id.
-    static let notificationStreamSeconds = 300
-
-    /// Server-sent events: each event naming `party` as it is decided (`id:` its cursor, `data:` the
-    /// event as `GET .../notifications` lists it), after `start`. The session is checked again
-    /// every few seconds, so a revoked key or an expired session ends the stream; a comment every
-    /// 15 s keeps quiet connections open; the stream ends after `notificationStreamSeconds` and at
-    /// the node's shutdown.
-    static func streamNotifications(of party: PartyID, after start: EventCursor?, request: Request, gate: Gate,
-                                    into writer: inout any ResponseBodyWriter) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var cursor = start
-        var quietRounds = 0
-        let end = ContinuousClock.now + .seconds(notificationStreamSeconds)
-        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-        for round in 0... {
-            guard !Task.isCancelled, !Task.isShuttingDownGracefully, ContinuousClock.now < end else { return }
-            if round % 10 == 0 { guard (try? await gate.session(request))?.party == party else { return } }
-            let events = try gate.node.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)
-            for stored in events {
-                let data = String(decoding: try encoder.encode(EventBody(stored)), as: UTF8.self)
-                try await writer.write(ByteBuffer(string: "id: \(stored.cursor.text)\nevent: ledger\ndata: \(data)\n\n"))
-            }
-            cursor = events.last?.cursor ?? cursor
-            quietRounds = events.isEmpty ? quietRounds + 1 : 0
-            if quietRounds == 30 {
-                quietRounds = 0
-                try await writer.write(ByteBuffer(string: ": still here\n\n"))
-            }
-            try await Task.sleep(for: .milliseconds(500))
-        }
     }
 
     static func pageLimit(_ request: Request) throws -> Int {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TamgaCore
 import TamgaLedger
 public import TamgaNode
@@ -32,51 +31,5 @@ extension DemoParty {
     static func isLoopback(host: String) -> Bool {
         let name = host.hasPrefix("[") ? String(host.dropFirst().prefix { $0 != "]" }) : String(host.prefix { $0 != ":" })
         return ["127.0.0.1", "localhost", "::1"].contains(name.lowercased())
-    }
-}
-
-/// Counts the live notification streams of each party, so that no party holds more than its share
-/// of a node's connections.
-final class StreamLeases: Sendable {
-    /// One stream's place; given back by `end()` or, at the latest, when the lease is freed.
-    final class Lease: Sendable {
-        private let leases: StreamLeases
-        private let party: PartyID
-        private let ended = Mutex(false)
-
-        init(_ leases: StreamLeases, _ party: PartyID) {
-            self.leases = leases
-            self.party = party
-        }
-
-        func end() {
-            guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return }
-            leases.close(party)
-        }
-
-        deinit { end() }
-    }
-
-    private let counts = Mutex<[PartyID: Int]>([:])
-    let perParty: Int
-
-    init(perParty: Int) { self.perParty = perParty }
-
-    func open(_ party: PartyID) -> Lease? {
-        let granted = counts.withLock { counts in
-            guard counts[party, default: 0] < perParty else { return false }
-            counts[party, default: 0] += 1
-            return true
-        }
-        return granted ? Lease(self, party) : nil
-    }
-
-    func count(of party: PartyID) -> Int { counts.withLock { $0[party, default: 0] } }
-
-    private func close(_ party: PartyID) {
-        counts.withLock { counts in
-            counts[party, default: 1] -= 1
-            if counts[party] == 0 { counts[party] = nil }
-        }
     }
 }
