@@ -137,7 +137,7 @@ struct DevnetCommand: AsyncParsableCommand {
             try await commit(try issuer.sign(.mint(Mint(to: try PartyID("citizen-\(index)"), amount: Tiyn(100_000_000),
                                                          depositReference: .sha256(Array("deposit \(index)".utf8)))), chain: chain))
         }
-        try await commit(try citizen.sign(.list(ListProperty(cadastralNumber: try CadastralNumber(Self.demoProperty(1)), price: Tiyn(2_500_000_000))), chain: chain))
+        try await commit(try citizen.sign(.list(ListProperty(cadastralNumber: try CadastralNumber(Self.demoProperty(1)), price: Tiyn(850_000_000))), chain: chain))
         print("seeded 10 properties, 3 token deposits and 1 listing")
     }
 

@@ -21,6 +21,7 @@ sys.stdout.reconfigure(line_buffering=True)
 from axe_selenium_python import Axe
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -301,6 +302,68 @@ def downloaded(folder, prefix):
     raise AssertionError(f"no file {prefix}* was downloaded")
 
 
+@case("a party adds a key made in the browser (it co-signs its own addition) and revokes it")
+def add_and_revoke_key(driver):
+    go(driver, "account/keys")
+    before = len(driver.find_elements(By.CSS_SELECTOR, ".keys li"))
+    wait(driver, "#addkey-passphrase").send_keys("another long passphrase")
+    driver.find_element(By.ID, "addkey-submit").click()
+    wait_text(driver, "#keys-result", "Key added", timeout=60)
+    go(driver, "account/keys")
+    WebDriverWait(driver, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".keys li [data-revoke]")) == before + 1)
+    session_key = driver.execute_script("return JSON.parse(sessionStorage.getItem('tamga.session')).keyId")
+    other = [button for button in driver.find_elements(By.CSS_SELECTOR, "[data-revoke]") if button.get_attribute("data-revoke") != session_key][0]
+    other.click()
+    wait_text(driver, "#keys-result", "Key revoked")
+
+
+@case("co-owners list their property: one prepares the listing, the other co-signs and submits it; one withdraws it")
+def co_owned_listing(first, second, folder):
+    body = {"cadastralNumber": "01-002-001-1", "kind": "land", "address": "Almaty, Abay avenue 1", "area": 60000,
+            "owners": [{"party": "citizen-8", "share": "1/2"}, {"party": "citizen-9", "share": "1/2"}],
+            "titleDocumentHash": hashlib.sha256(b"title of a shared plot").hexdigest()}
+    tx(folder, "send", "--type", "property.register", "--body", json.dumps(body), party="registrar-1")
+    sign_in_as(first, "citizen-8")
+    go(first, "account/property?n=01-002-001-1")
+    wait(first, "#sale-price").send_keys("100000")
+    first.find_element(By.ID, "sale-list").click()
+    request = WebDriverWait(first, 40).until(lambda d: d.find_element(By.ID, "signature-request").get_attribute("value"))
+    sign_in_as(second, "citizen-9")
+    go(second, "cosign")
+    second.execute_script("arguments[0].value = arguments[1];", wait(second, "#cosign-text"), request)
+    second.find_element(By.ID, "cosign-read").click()
+    shown = wait_text(second, "#cosign-result", "sale.list")
+    assert "100,000.00" in shown and "citizen-8" in shown, shown
+    options = Select(second.find_element(By.ID, "cosign-key")).options
+    Select(second.find_element(By.ID, "cosign-key")).select_by_value(next(o.get_attribute("value") for o in options if o.text.startswith("citizen-9")))
+    second.find_element(By.ID, "cosign-sign").click()
+    wait_text(second, "#cosign-result", "2 signatures")
+    second.find_element(By.ID, "cosign-submit").click()
+    wait_text(second, "#cosign-result", "listed for sale")
+    offer = next(item for item in api("/v1/offers")["items"] if item["cadastralNumber"] == "01-002-001-1")
+    assert offer["price"] == 10_000_000 and len(offer["owners"]) == 2, offer
+    go(first, "account/property?n=01-002-001-1")
+    wait(first, "#sale-withdraw").click()
+    wait_text(first, "#property-result", "withdrawn")
+    assert "01-002-001-1" not in [item["cadastralNumber"] for item in api("/v1/offers")["items"]]
+
+
+@case("the encumbrance check works by keyboard alone")
+def keyboard(driver):
+    go(driver, "check")
+    body = driver.find_element(By.TAG_NAME, "body")
+    driver.execute_script("document.activeElement.blur()")
+    for _ in range(30):
+        body.send_keys(Keys.TAB) if driver.switch_to.active_element.tag_name == "body" else driver.switch_to.active_element.send_keys(Keys.TAB)
+        if driver.switch_to.active_element.get_attribute("id") == "check-number":
+            break
+    assert driver.switch_to.active_element.get_attribute("id") == "check-number", "Tab reaches the cadastral number"
+    outline = driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "the focused field shows where the focus is"
+    driver.switch_to.active_element.send_keys("01-001-001-5", Keys.ENTER)
+    assert "encumbered" in wait_text(driver, "#check-result", "encumbered")
+
+
 @case("an owner makes an access code, shown once, that opens the passport; the owner sees who read it")
 def access_code(driver):
     sign_in_as(driver, "citizen-7")
@@ -316,9 +379,10 @@ def access_code(driver):
 
 
 @case("a refusal by the ledger is explained in the person's language")
-def localized_refusal(driver):
+def localized_refusal(driver, folder):
+    tx(folder, "list", "--property", "01-001-001-10", "--price", "9000000000", party="citizen-10")
     sign_in_as(driver, "citizen-5")
-    go(driver, "buy?n=01-001-001-1")
+    go(driver, "buy?n=01-001-001-10")
     language(driver, "ru")
     wait(driver, "#buy-sign").click()
     russian = json.load(open(os.path.join(ROOT, "Sources/TamgaAPI/Portal/i18n/ru.json")))
@@ -404,8 +468,11 @@ def main():
         deed_signature(first, second, folder)
         verify_page(first)
         enrollment(first, second, downloads)
+        add_and_revoke_key(first)
+        co_owned_listing(first, second, folder)
+        keyboard(first)
         access_code(first)
-        localized_refusal(second)
+        localized_refusal(second, folder)
         live_notifications(first, folder)
         sign_in_as(first, "citizen-6")
         accessibility(first)
