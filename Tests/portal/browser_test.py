@@ -304,6 +304,7 @@ def downloaded(folder, prefix):
 
 @case("a party adds a key made in the browser (it co-signs its own addition) and revokes it")
 def add_and_revoke_key(driver):
+    sign_in_as(driver, "citizen-4")  # a party with tenge for the fees (one just enrolled has none)
     go(driver, "account/keys")
     before = len(driver.find_elements(By.CSS_SELECTOR, ".keys li"))
     wait(driver, "#addkey-passphrase").send_keys("another long passphrase")
