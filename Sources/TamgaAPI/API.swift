@@ -218,7 +218,7 @@ public enum NodeAPI {
 
         router.get("/v1/parties/:id/deeds") { request, context in
             let party = try await gate.requireSelf(request, context: context)
-            return try json(DeedsBody(party: party, deeds: try await node.openDeeds(of: party).map(\.deed)))
+            return try json(DeedsBody(party: party, deeds: try await node.openDeeds(of: party)))
         }
         let streams = StreamLeases(perParty: notificationStreamsPerParty)
         router.get("/v1/parties/:id/notifications/stream") { request, context in

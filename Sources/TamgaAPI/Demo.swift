@@ -15,7 +15,7 @@ public struct DemoParty: Encodable, Sendable {
     /// The demo parties of the devnet whose key folder `config.demoParties` names, or none when
     /// it names none, or when the API listens anywhere but on loopback.
     public static func load(config: NodeConfig, home: NodeHome, genesis: GenesisFile) -> [DemoParty] {
-        guard let folder = config.demoParties, ["127.0.0.1", "::1", "localhost"].contains(config.apiHost) else { return [] }
+        guard let folder = config.demoParties, loopbackNames.contains(config.apiHost.lowercased()) else { return [] }
         let directory = home.url.appendingPathComponent(folder)
         return genesis.parties.compactMap { party in
             let url = directory.appendingPathComponent("\(party.id.rawValue).key")
@@ -27,9 +27,11 @@ public struct DemoParty: Encodable, Sendable {
 }
 
 extension DemoParty {
+    static let loopbackNames: Set<String> = ["127.0.0.1", "localhost", "::1"]
+
     /// Whether a request's `Host` names this machine's loopback, with or without a port.
     static func isLoopback(host: String) -> Bool {
         let name = host.hasPrefix("[") ? String(host.dropFirst().prefix { $0 != "]" }) : String(host.prefix { $0 != ":" })
-        return ["127.0.0.1", "localhost", "::1"].contains(name.lowercased())
+        return loopbackNames.contains(name.lowercased())
     }
 }

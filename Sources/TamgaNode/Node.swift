@@ -590,7 +590,7 @@ public actor Node {
 
     /// The open deeds that name `party` (as seller, buyer or financing bank), found through the
     /// events that named it: every deed's opening names its parties.
-    public nonisolated func openDeeds(of party: PartyID) async throws -> [(id: TransactionID, deed: Deed)] {
+    public nonisolated func openDeeds(of party: PartyID) async throws -> [Deed] {
         var ids: [TransactionID] = []
         var seen: Set<TransactionID> = []
         var cursor: EventCursor?
@@ -602,9 +602,9 @@ public actor Node {
             guard page.count == Limits.pageSizeMax else { break }
             cursor = page.last?.cursor
         }
-        var open: [(id: TransactionID, deed: Deed)] = []
+        var open: [Deed] = []
         for id in ids {
-            if let deed = try await deed(id), deed.status == .open { open.append((id, deed)) }
+            if let deed = try await deed(id), deed.status == .open { open.append(deed) }
         }
         return open
     }

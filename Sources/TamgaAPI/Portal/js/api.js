@@ -39,6 +39,17 @@ export async function request(path, { method = 'GET', body, headers = {}, author
 
 export const get = (path, options) => request(path, options);
 
+/// Every page of a list the API pages by cursor (`path` already has `?limit=`), first to last;
+/// each page's `next` is the next page's `after`.
+export async function* pages(path) {
+  let after = null;
+  do {
+    const page = await get(after ? `${path}&after=${encodeURIComponent(after)}` : path);
+    yield page;
+    after = page.next;
+  } while (after);
+}
+
 let genesis;
 /// The network's genesis file as this node serves it (chain id, validators, parameters).
 export async function network() {

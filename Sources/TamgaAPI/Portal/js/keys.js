@@ -75,12 +75,12 @@ export async function sign(record, bytes) {
   return new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, record.privateKey, bytes));
 }
 
-async function importSeed(seed, extractable) {
+async function importSeed(seed) {
   if (seed.length !== 32) throw new KeyError('key.malformed', 'an Ed25519 seed is 32 bytes');
   const pkcs8 = new Uint8Array(48);
   pkcs8.set(PKCS8_ED25519_PREFIX);
   pkcs8.set(seed, 16);
-  const key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, extractable, ['sign']);
+  const key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']);
   pkcs8.fill(0);
   return key;
 }
@@ -108,7 +108,7 @@ export async function createKey(passphrase, label) {
   // The seed exists in this function's memory only, until the garbage collector takes it.
   const keyFile = JSON.stringify({ format: KEY_FILE_FORMAT, algorithm: 'ed25519', privateKey: hex.encode(seed), publicKey: publicKeyText, keyId: await keyId(publicKey) });
   const backup = await encryptBackup(keyFile, passphrase, publicKeyText, await keyId(publicKey));
-  const record = await recordFor(await importSeed(seed, false), publicKeyText, null, label);
+  const record = await recordFor(await importSeed(seed), publicKeyText, null, label);
   seed.fill(0);
   await keep(record);
   return { record, backup };
@@ -145,7 +145,7 @@ export async function importKey(text, { passphrase, party, label, keep: shouldKe
     return importKey(opened, { party, label, keep: shouldKeep });
   }
   if (file.format !== KEY_FILE_FORMAT || typeof file.privateKey !== 'string') throw new KeyError('key.unsupported_format', String(file.format).slice(0, 40));
-  const record = await recordFor(await importSeed(hex.decode(file.privateKey), false), file.publicKey, party, label);
+  const record = await recordFor(await importSeed(hex.decode(file.privateKey)), file.publicKey, party, label);
   if (shouldKeep) await keep(record);
   else inMemory.set(record.keyId, record);
   return record;

@@ -1,7 +1,7 @@
 // The personal account: my properties, wallet, deeds to sign, notifications, and the printable
 // extract. Every action is a transaction signed in this browser; the ledger decides.
 
-import { currentSession, follow, get, preparePayload, signature, transact } from '../api.js';
+import { currentSession, follow, get, pages, preparePayload, signature, transact } from '../api.js';
 import { download, field, h, notice, show } from '../dom.js';
 import { area, date, money, share, t } from '../i18n.js';
 import { base64, hex, sha256, storedKeys } from '../keys.js';
@@ -127,12 +127,9 @@ export async function wallet(main) {
   if (!session) return;
   const account = await get(`/v1/parties/${party()}/account`);
   const movements = [];
-  let after = null;
-  do {
-    const page = await get(`/v1/parties/${party()}/notifications?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+  for await (const page of pages(`/v1/parties/${party()}/notifications?limit=500`)) {
     movements.push(...page.events.filter((event) => event.amount !== undefined && event.amount !== null));
-    after = page.next;
-  } while (after);
+  }
   show(main, h('h1', {}, t('wallet.title')), tabs('account/wallet'),
     h('dl', { class: 'facts', id: 'wallet-figures' },
       h('dt', {}, t('wallet.balance')), h('dd', { id: 'wallet-balance' }, money(account.balance)),
@@ -200,13 +197,11 @@ export async function notifications(main) {
   if (!session) return;
   const list = h('ol', { class: 'history', id: 'notifications', reversed: true });
   const state = h('p', { class: 'hint', id: 'stream-state', role: 'status' }, t('notifications.connecting'));
-  const first = await get(`/v1/parties/${party()}/notifications?limit=500`);
-  let latest = first.events;
-  let cursor = first.next;
-  while (cursor) {
-    const page = await get(`/v1/parties/${party()}/notifications?limit=500&after=${encodeURIComponent(cursor)}`);
+  let first = null;
+  let latest = [];
+  for await (const page of pages(`/v1/parties/${party()}/notifications?limit=500`)) {
+    first ??= page;
     latest = latest.concat(page.events).slice(-500);
-    cursor = page.next;
   }
   const add = (event) => list.prepend(h('li', {}, t('history.block', { height: event.height }), ' — ', eventText(event)));
   latest.forEach(add);

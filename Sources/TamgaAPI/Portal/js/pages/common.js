@@ -1,6 +1,6 @@
 // Pieces several pages show: errors, a passport, restrictions, a busy button.
 
-import { get } from '../api.js';
+import { pages } from '../api.js';
 import { h, notice } from '../dom.js';
 import { area, date, explain, money, share, t } from '../i18n.js';
 
@@ -69,12 +69,9 @@ export { money };
 
 /// The offer for `number`, looked for in every page of offers, or null when it is not listed.
 export async function findOffer(number) {
-  let after = null;
-  do {
-    const page = await get(`/v1/offers?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+  for await (const page of pages('/v1/offers?limit=500')) {
     const found = page.items.find((offer) => offer.cadastralNumber === number);
     if (found) return found;
-    after = page.next;
-  } while (after);
+  }
   return null;
 }

@@ -4,7 +4,7 @@
 import { currentSession, get, network, preparePayload, signIn as openSession, signature, submitSigned, transact } from '../api.js';
 import { download, field, h, notice, readFile, show } from '../dom.js';
 import { money, t } from '../i18n.js';
-import { assignParty, base64, createKey, forgetKey, hex, importKey, sha256, storedKeys } from '../keys.js';
+import { assignParty, base64, createKey, forgetKey, hex, importKey, keyId, sha256, storedKeys } from '../keys.js';
 import { myKey } from './account.js';
 import { busy, receiptView } from './common.js';
 
@@ -125,7 +125,7 @@ export async function myKeys(main) {
 function keyLine(publicKey, kept, session, out) {
   const line = h('li', {}, h('span', { class: 'hash' }, publicKey));
   (async () => {
-    const id = hex.encode(await sha256(Uint8Array.from([0x0a, 0x01, ...hex.decode(publicKey.slice(8))])));
+    const id = await keyId(hex.decode(publicKey.slice('ed25519:'.length)));
     const here = kept.some((record) => record.keyId === id);
     line.append(' ', here ? h('em', {}, id === session.keyId ? t('keys.this_session') : t('keys.in_this_browser')) : '');
     const revoke = h('button', { type: 'button', class: 'secondary', 'data-revoke': id }, t('keys.revoke'));

@@ -1,6 +1,6 @@
 // The pages anyone may open: the encumbrance check, the sales sector, buying, and the verifier.
 
-import { currentSession, get, network, transact } from '../api.js';
+import { currentSession, get, network, pages, transact } from '../api.js';
 import { field, h, notice, readFile, show } from '../dom.js';
 import { area, date, money, share, t } from '../i18n.js';
 import { storedKeys } from '../keys.js';
@@ -39,12 +39,10 @@ export function check(main, params) {
 /// The sales sector: every property listed now, with filters.
 export async function market(main, params) {
   const offers = [];
-  let after = null;
-  do {
-    const page = await get(`/v1/offers?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+  for await (const page of pages('/v1/offers?limit=500')) {
     offers.push(...page.items);
-    after = page.next;
-  } while (after && offers.length < 5_000);
+    if (offers.length >= 5_000) break;
+  }
   const regions = [...new Set(offers.map((offer) => offer.cadastralNumber.split('-')[0]))].sort();
   const kinds = [...new Set(offers.map((offer) => offer.kind))].sort();
   const list = h('div', { id: 'offers', 'aria-live': 'polite' });
