@@ -64,6 +64,7 @@ public enum NodeAPI {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         PortalFiles.load().add(to: router)
+        DocumentRoutes.add(to: router, node: node, gate: gate)
         router.post("/v1/transactions") { request, context in
             let body = try await collectBody(request)
             let wait = request.uri.queryParameters.get("wait") == "commit"

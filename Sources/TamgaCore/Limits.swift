@@ -64,4 +64,6 @@ public enum Limits {
     public static let merkleProofHashesMax = 64
     /// Bytes of a value stored in the authenticated map.
     public static let stateValueBytesMax = 1024 * 1024
+    /// Bytes of one source document (a scanned PDF or image) a node keeps and sends to peers.
+    public static let documentBytesMax = 8 * 1024 * 1024
 }

@@ -192,6 +192,23 @@ public enum Action: Hashable, Sendable {
         case .liftArrest: "arrest.lift"
         }
     }
+
+    /// The source documents this action cites by hash (title documents, loan agreements, court
+    /// orders), each with the record it belongs to: `property/<number>` or, for a court's
+    /// invalidation of a deed, `deed/<id>`. Nodes keep the documents themselves off chain.
+    public var citedDocuments: [(document: Hash, record: String)] {
+        switch self {
+        case let .registerProperty(body): [(body.titleDocumentHash, "property/\(body.cadastralNumber)")]
+        case let .proposeDeed(body): body.financing.map { [($0.documentHash, "property/\(body.cadastralNumber)")] } ?? []
+        case let .proposePledge(body): body.documents.map { ($0, "property/\(body.cadastralNumber)") }
+        case let .imposeArrest(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
+        case let .liftArrest(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
+        case let .invalidateDeed(body): [(body.orderHash, "deed/\(body.deed)")]
+        case let .orderTransfer(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
+        case let .proposeCorrection(body): [(body.documentHash, "property/\(body.cadastralNumber)")]
+        default: []
+        }
+    }
 }
 
 /// Enrolls a citizen or organization. Other roles are granted by governance (or genesis), never

@@ -18,12 +18,18 @@ public enum PeerMessage: Hashable, Sendable {
     case blocksRequest(from: Height, count: UInt16)
     /// Decided blocks, each with the commit that finalized it.
     case blocks([DecidedBlock])
+    /// Asks for a source document by its SHA-256.
+    case documentRequest(Hash)
+    /// A source document sent in answer: its media type and bytes (which must hash to `hash`).
+    case document(hash: Hash, mediaType: String, content: [UInt8])
 
     public static let protocolVersion: UInt8 = 1
     /// How many blocks one `blocks` message carries at most.
     public static let blocksPerMessageMax: UInt16 = 64
     /// How many transactions one `transactions` message carries at most.
     public static let transactionsPerMessageMax = 1_000
+    /// Bytes of a document's media type.
+    public static let mediaTypeBytesMax = 64
 
     public struct Hello: Hashable, Sendable {
         public let chainID: ChainID
@@ -53,7 +59,7 @@ public enum PeerMessage: Hashable, Sendable {
 
 extension PeerMessage: BinaryCodable {
     private enum Kind: UInt8 {
-        case hello = 1, proposal, vote, transactions, status, blocksRequest, blocks
+        case hello = 1, proposal, vote, transactions, status, blocksRequest, blocks, documentRequest, document
     }
 
     public func encode(to writer: inout ByteWriter) {
@@ -90,6 +96,14 @@ extension PeerMessage: BinaryCodable {
                 item.block.encode(to: &writer)
                 item.commit.encode(to: &writer)
             }
+        case let .documentRequest(hash):
+            writer.write(Kind.documentRequest.rawValue)
+            writer.write(hash)
+        case let .document(hash, mediaType, content):
+            writer.write(Kind.document.rawValue)
+            writer.write(hash)
+            writer.writeShortString(mediaType)
+            writer.writeLengthPrefixed(content)
         }
     }
 
@@ -135,6 +149,12 @@ extension PeerMessage: BinaryCodable {
             var decided: [DecidedBlock] = []
             for _ in 0..<count { decided.append(DecidedBlock(block: try Block(from: &reader), commit: try Commit(from: &reader))) }
             self = .blocks(decided)
+        case .documentRequest:
+            self = .documentRequest(try reader.readHash("document"))
+        case .document:
+            let hash = try reader.readHash("document")
+            let mediaType = try reader.readShortString("media type", limit: PeerMessage.mediaTypeBytesMax)
+            self = .document(hash: hash, mediaType: mediaType, content: try reader.readLengthPrefixed("document content", limit: Limits.documentBytesMax))
         }
     }
 }

@@ -5,6 +5,7 @@ public import TamgaConsensus
 public import TamgaCore
 public import TamgaLedger
 import TamgaNetwork
+import Synchronization
 public import TamgaStorage
 
 /// What became of a transaction, as a node knows it.
@@ -75,6 +76,8 @@ public actor Node {
     /// The proposer cycle of `validators`, computed once.
     private let proposerCycle: [ValidatorIndex]
     let timeouts: TimeoutConfig
+    /// Documents asked of the peers and not yet received, with when they were asked for.
+    nonisolated let documentRequests = Mutex<[Hash: ContinuousClock.Instant]>([:])
 
     private let ledger: Ledger<SignatureMemory>
     private let signatures: SignatureMemory
@@ -221,6 +224,12 @@ public actor Node {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(1))
                     try await self.tick()
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(2))
+                    self.requestMissingDocuments()
                 }
             }
             try await group.next()
@@ -628,6 +637,8 @@ public actor Node {
             return .accepted
         case .proposal, .vote:
             if case let .misbehaving(reason) = checkSigned(message) { return counted(.misbehaving(reason)) }
+        case .documentRequest, .document:
+            return counted(receiveDocumentMessage(message, from: peer))
         default:
             break
         }
@@ -741,6 +752,8 @@ public actor Node {
             guard let request = asked.removeValue(forKey: peer), request.at.duration(to: .now) < .seconds(Node.answerLifetimeSeconds) else { return .accepted }
             if syncRequest?.peer == peer { syncRequest = nil }
             return applySynced(decided, from: peer, asked: request.from)
+        case .documentRequest, .document:
+            return receiveDocumentMessage(message, from: peer)
         }
         return .accepted
     }
@@ -1040,7 +1053,9 @@ public actor Node {
             pruneBefore = newVersion - config.stateVersionsKept + 1
             tree.base.prune(keepingFrom: newVersion - config.stateVersionsKept + 1)
         }
-        try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts), tree: tree.takeBatches(), pruneBefore: pruneBefore)
+        try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts,
+                                        citations: Self.citations(in: prepared, receipts: outcome.receipts)),
+                         tree: tree.takeBatches(), pruneBefore: pruneBefore)
         height = block.header.height
         lastBlock = block
         lastCommit = commit

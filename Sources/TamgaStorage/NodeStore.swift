@@ -36,10 +36,14 @@ public struct CommittedBlock: Sendable {
     public let commit: Commit
     public let receipts: [Receipt]
 
-    public init(block: Block, commit: Commit, receipts: [Receipt]) {
+    /// The source documents the block's committed transactions cite.
+    public let citations: [DocumentCitation]
+
+    public init(block: Block, commit: Commit, receipts: [Receipt], citations: [DocumentCitation] = []) {
         self.block = block
         self.commit = commit
         self.receipts = receipts
+        self.citations = citations
     }
 
     public var height: Height { block.header.height }
@@ -72,6 +76,38 @@ public struct StoredEvent: Sendable {
     public let cursor: EventCursor
     public let transaction: TransactionID
     public let event: LedgerEvent
+}
+
+/// A committed transaction's citation of a source document (by its SHA-256), with the record it
+/// belongs to (`property/<number>` or `deed/<id>`) and the party that signed the transaction.
+public struct DocumentCitation: Hashable, Sendable {
+    public let document: Hash
+    public let record: String
+    public let transaction: TransactionID
+    public let signer: String
+
+    public init(document: Hash, record: String, transaction: TransactionID, signer: String) {
+        self.document = document
+        self.record = record
+        self.transaction = transaction
+        self.signer = signer
+    }
+}
+
+/// A source document as kept off chain: the bytes whose SHA-256 is its name.
+public struct StoredDocument: Sendable, Equatable {
+    public let hash: Hash
+    public let mediaType: String
+    public let content: [UInt8]
+    /// The party that uploaded it to this node; nil when it came from a peer.
+    public let uploadedBy: String?
+
+    public init(hash: Hash, mediaType: String, content: [UInt8], uploadedBy: String?) {
+        self.hash = hash
+        self.mediaType = mediaType
+        self.content = content
+        self.uploadedBy = uploadedBy
+    }
 }
 
 /// A read of a passport by someone other than its owners.
@@ -160,6 +196,14 @@ public final class NodeStore: Sendable {
                     extract BLOB NOT NULL) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("v5: source documents") { db in
+            try db.execute(sql: """
+                CREATE TABLE documents (hash BLOB PRIMARY KEY, media_type TEXT NOT NULL, content BLOB NOT NULL,
+                    uploaded_by TEXT, stored_at INTEGER NOT NULL);
+                CREATE TABLE document_citations (document BLOB NOT NULL, record TEXT NOT NULL, tx BLOB NOT NULL,
+                    signer TEXT NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (document, tx, record)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -202,6 +246,10 @@ public final class NodeStore: Sendable {
                         try insertSubject.execute(arguments: [subject, height, position, seq])
                     }
                 }
+            }
+            let insertCitation = try db.cachedStatement(sql: "INSERT OR IGNORE INTO document_citations (document, record, tx, signer, height) VALUES (?, ?, ?, ?, ?)")
+            for citation in committed.citations {
+                try insertCitation.execute(arguments: [Data(citation.document.bytes), citation.record, Data(citation.transaction.hash.bytes), citation.signer, height])
             }
             for batch in tree { try Self.write(batch, db) }
             if let pruneBefore { try Self.prune(before: pruneBefore, db) }
@@ -392,6 +440,52 @@ public final class NodeStore: Sendable {
             try String.fetchAll(db, sql: "SELECT cadastral_number FROM listed_properties WHERE cadastral_number > ? ORDER BY cadastral_number LIMIT ?",
                                 arguments: [after ?? "", limit])
         }
+    }
+
+    // MARK: Source documents
+
+    /// Keeps a document; keeping one already kept changes nothing (its name is its content).
+    public func storeDocument(_ document: StoredDocument, at time: Timestamp) throws {
+        guard Hash.sha256(document.content) == document.hash else { throw StorageError.integrity("document \(document.hash) does not hash to its name") }
+        try database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO documents (hash, media_type, content, uploaded_by, stored_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [Data(document.hash.bytes), document.mediaType, Data(document.content), document.uploadedBy, Int64(time.rawValue)])
+        }
+    }
+
+    /// A kept document, checked against its name: a row whose bytes changed on disk is an error,
+    /// never served.
+    public func document(_ hash: Hash) throws -> StoredDocument? {
+        guard let row = try database.read({ db in
+            try Row.fetchOne(db, sql: "SELECT media_type, content, uploaded_by FROM documents WHERE hash = ?", arguments: [Data(hash.bytes)])
+        }) else { return nil }
+        let content = [UInt8](row["content"] as Data)
+        guard Hash.sha256(content) == hash else { throw StorageError.corruptRow(table: "documents", reason: "document \(hash) no longer hashes to its name") }
+        return StoredDocument(hash: hash, mediaType: row["media_type"], content: content, uploadedBy: row["uploaded_by"])
+    }
+
+    public func hasDocument(_ hash: Hash) throws -> Bool {
+        try database.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM documents WHERE hash = ?", arguments: [Data(hash.bytes)]) ?? false }
+    }
+
+    /// The committed transactions that cite a document.
+    public func citations(of hash: Hash) throws -> [DocumentCitation] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT record, tx, signer FROM document_citations WHERE document = ? ORDER BY height", arguments: [Data(hash.bytes)])
+        }.compactMap { row in
+            guard let id = Hash(bytes: [UInt8](row["tx"] as Data)) else { return nil }
+            return DocumentCitation(document: hash, record: row["record"], transaction: TransactionID(hash: id), signer: row["signer"])
+        }
+    }
+
+    /// Cited documents this node does not hold, oldest citation first, at most `limit`.
+    public func missingDocuments(limit: Int) throws -> [Hash] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: """
+                SELECT DISTINCT c.document FROM document_citations c LEFT JOIN documents d ON d.hash = c.document
+                WHERE d.hash IS NULL ORDER BY c.height LIMIT ?
+                """, arguments: [limit])
+        }.compactMap { Hash(bytes: [UInt8]($0)) }
     }
 
     /// How many reads of their passports each owner's log keeps; older ones are deleted.
