@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TamgaStorage", targets: ["TamgaStorage"]),
         .library(name: "TamgaNetwork", targets: ["TamgaNetwork"]),
         .library(name: "TamgaNode", targets: ["TamgaNode"]),
+        .library(name: "TamgaIntegrations", targets: ["TamgaIntegrations"]),
         .library(name: "TamgaAPI", targets: ["TamgaAPI"]),
     ],
     dependencies: [
@@ -38,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "CTamgaMemory"),
@@ -94,9 +96,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "TamgaAPI",
+            name: "TamgaIntegrations",
             dependencies: [
                 "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNode",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TamgaAPI",
+            dependencies: [
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNode", "TamgaIntegrations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -115,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "tamga",
             dependencies: [
-                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaSimulation", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaAPI",
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaSimulation", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaIntegrations", "TamgaAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -154,8 +172,9 @@ let package = Package(
         .testTarget(
             name: "TamgaNodeTests",
             dependencies: [
-                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaAPI",
+                "TamgaCore", "TamgaLedger", "TamgaConsensus", "TamgaStorage", "TamgaNetwork", "TamgaNode", "TamgaIntegrations", "TamgaAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

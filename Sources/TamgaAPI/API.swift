@@ -8,6 +8,7 @@ import TamgaConsensus
 import TamgaCore
 import TamgaLedger
 public import TamgaNode
+public import TamgaIntegrations
 import TamgaStorage
 
 /// The node's HTTP API (JSON under `/v1`, Prometheus text under `/metrics`). Errors are RFC 9457
@@ -22,7 +23,7 @@ public enum NodeAPI {
     public static let notificationStreamsPerParty = 4
 
     public static func router(node: Node, metrics: PrometheusCollectorRegistry?, limits: NodeConfig.RateLimits = .init(),
-                              demoParties: [DemoParty] = []) -> Router<APIRequestContext> {
+                              demoParties: [DemoParty] = [], integrations: IntegrationStore? = nil) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let sessions = SessionStore()
         let idempotency = IdempotencyStore()
@@ -65,6 +66,10 @@ public enum NodeAPI {
         }
         PortalFiles.load().add(to: router)
         DocumentRoutes.add(to: router, node: node, gate: gate)
+        if let integrations {
+            IntegrationRoutes.add(to: router, node: node, gate: gate, store: integrations,
+                                  allowPrivateAddresses: node.config.delivery?.webhookPrivateAddresses ?? false)
+        }
         router.post("/v1/transactions") { request, context in
             let body = try await collectBody(request)
             let wait = request.uri.queryParameters.get("wait") == "commit"

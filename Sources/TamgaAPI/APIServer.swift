@@ -12,6 +12,7 @@ import SwiftASN1
 import X509
 public import Prometheus
 public import TamgaNode
+public import TamgaIntegrations
 
 extension NodeAPI {
     /// The node's API server as its config says: on `apiHost:apiPort`, with the configured rate
@@ -19,12 +20,13 @@ extension NodeAPI {
     /// to the node's folder unless absolute).
     ///
     /// - Throws: `NodeFileError` when a TLS file cannot be read.
-    public static func application(node: Node, home: NodeHome, metrics: PrometheusCollectorRegistry?, logger: Logger) throws
+    public static func application(node: Node, home: NodeHome, metrics: PrometheusCollectorRegistry?, integrations: IntegrationStore? = nil,
+                                   logger: Logger) throws
         -> Application<RouterResponder<APIRequestContext>>
     {
         let config = node.config
         let router = router(node: node, metrics: metrics, limits: config.apiRateLimits ?? .init(),
-                            demoParties: DemoParty.load(config: config, home: home, genesis: node.genesis))
+                            demoParties: DemoParty.load(config: config, home: home, genesis: node.genesis), integrations: integrations)
         let configuration = ApplicationConfiguration(address: .hostname(config.apiHost, port: config.apiPort), serverName: "tamga")
         // A connection idle for a minute is closed, so slow clients cannot hold sockets for good.
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))

@@ -7,7 +7,7 @@ import TamgaCore
 /// The web portal's files (HTML, CSS, JavaScript modules and message catalogs under
 /// `Sources/TamgaAPI/Portal`), read once from the module's resources. Only the files found there
 /// are served, by exact name, so no request path reaches the file system.
-struct PortalFiles: Sendable {
+public struct PortalFiles: Sendable {
     struct File: Sendable {
         let bytes: ByteBuffer
         let contentType: String
@@ -28,6 +28,21 @@ struct PortalFiles: Sendable {
         "html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
         "json": "application/json", "svg": "image/svg+xml",
     ]
+
+    /// The portal's names of event kinds (`event.<kind>` in each catalog), by language: the words
+    /// SMS and e-mail use too.
+    public static func eventLabels() -> [String: [String: String]] {
+        guard let root = Bundle.module.resourceURL?.appendingPathComponent("Portal/i18n") else { return [:] }
+        var labels: [String: [String: String]] = [:]
+        for language in ["en", "ru", "kk"] {
+            guard let data = try? Data(contentsOf: root.appendingPathComponent("\(language).json")),
+                  let catalog = try? JSONDecoder().decode([String: String].self, from: data) else { continue }
+            labels[language] = Dictionary(uniqueKeysWithValues: catalog.compactMap { key, value in
+                key.hasPrefix("event.") ? (String(key.dropFirst(6)), value) : nil
+            })
+        }
+        return labels
+    }
 
     static func load() -> PortalFiles {
         guard let root = Bundle.module.resourceURL?.appendingPathComponent("Portal") else { return PortalFiles(files: [:]) }

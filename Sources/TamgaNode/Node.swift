@@ -1132,7 +1132,7 @@ public actor Node {
         logger.critical("node stopping: \(reason)")
     }
 
-    static func wallClock() -> Timestamp {
+    public static func wallClock() -> Timestamp {
         Timestamp(millisecondsSinceEpoch: UInt64(max(0, Date().timeIntervalSince1970 * 1_000)))
     }
 }

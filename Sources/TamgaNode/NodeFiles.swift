@@ -134,6 +134,75 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// portal's picker signs in with. Served only while `apiHost` is a loopback address; never set
     /// it on a real network.
     public var demoParties: String?
+    /// Webhooks, SMS and e-mail (docs/integrations.md); webhooks only, to public addresses, when absent.
+    public var delivery: Delivery?
+    /// Project the chain into a PostgreSQL "Real Estate Register" from inside the node (docs/integrations.md).
+    public var register: Register?
+
+    public struct Delivery: Codable, Sendable, Equatable {
+        /// Let webhooks go to loopback and private addresses (a devnet, or an institution's own
+        /// network); off by default, so a subscriber cannot aim the node at its own neighbours.
+        public var webhookPrivateAddresses: Bool?
+        /// The first retry's delay; each next one doubles, up to an hour. 1,000 when absent.
+        public var retryBaseMillis: UInt64?
+        public var sms: SMS?
+        public var email: Email?
+
+        public init(webhookPrivateAddresses: Bool? = nil, retryBaseMillis: UInt64? = nil, sms: SMS? = nil, email: Email? = nil) {
+            self.webhookPrivateAddresses = webhookPrivateAddresses
+            self.retryBaseMillis = retryBaseMillis
+            self.sms = sms
+            self.email = email
+        }
+
+        /// `http`: POST `{"to", "from", "text"}` to `url` with `Authorization: Bearer <token file's
+        /// contents>`; `file`: append each message as a JSON line to `file` (a devnet).
+        public struct SMS: Codable, Sendable, Equatable {
+            public var provider: String
+            public var url: String?
+            public var sender: String?
+            public var tokenFile: String?
+            public var file: String?
+
+            public init(provider: String, url: String? = nil, sender: String? = nil, tokenFile: String? = nil, file: String? = nil) {
+                self.provider = provider
+                self.url = url
+                self.sender = sender
+                self.tokenFile = tokenFile
+                self.file = file
+            }
+        }
+
+        /// `smtp`: plain SMTP to a relay at `host:port` (AUTH PLAIN when `username` is set, its
+        /// password in `passwordFile`); `file`: append each message as a JSON line to `file`.
+        public struct Email: Codable, Sendable, Equatable {
+            public var provider: String
+            public var host: String?
+            public var port: Int?
+            public var from: String?
+            public var username: String?
+            public var passwordFile: String?
+            public var file: String?
+
+            public init(provider: String, host: String? = nil, port: Int? = nil, from: String? = nil, username: String? = nil,
+                        passwordFile: String? = nil, file: String? = nil) {
+                self.provider = provider
+                self.host = host
+                self.port = port
+                self.from = from
+                self.username = username
+                self.passwordFile = passwordFile
+                self.file = file
+            }
+        }
+    }
+
+    public struct Register: Codable, Sendable, Equatable {
+        /// `postgres://user[:password]@host[:port]/database`.
+        public var postgres: String
+
+        public init(postgres: String) { self.postgres = postgres }
+    }
 
     public struct TLSFiles: Codable, Sendable, Equatable {
         public var certificateChain: String
@@ -203,6 +272,11 @@ public struct NodeHome: Sendable {
     public var keyURL: URL { url.appendingPathComponent("validator.key") }
     public var certificateURL: URL { url.appendingPathComponent("node.crt") }
     public var databaseURL: URL { url.appendingPathComponent("data").appendingPathComponent("node.sqlite") }
+    /// Webhook subscriptions, contact details and the outbox (TamgaIntegrations).
+    public var integrationsURL: URL { url.appendingPathComponent("data").appendingPathComponent("integrations.sqlite") }
+
+    /// A path from the config: absolute as written, or relative to the node's folder.
+    public func path(_ file: String) -> String { file.hasPrefix("/") ? file : url.appendingPathComponent(file).path }
 
     public func loadGenesis() throws -> GenesisFile { try GenesisFile.load(genesisURL) }
     public func loadConfig() throws -> NodeConfig { try readJSON(configURL) }

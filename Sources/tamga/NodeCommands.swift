@@ -9,6 +9,8 @@ import UnixSignals
 import TamgaAPI
 import TamgaCore
 import TamgaNode
+import TamgaIntegrations
+import AsyncHTTPClient
 
 struct NetworkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -123,14 +125,22 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as any CodedError {
             throw CommandFailure("cannot start the node: \(error.message) [\(error.code)]")
         }
+        let nodeHome = NodeHome(URL(fileURLWithPath: home))
+        let integrations = try IntegrationStore(path: nodeHome.integrationsURL.path)
         let api: Application<RouterResponder<APIRequestContext>>
+        let delivery: DeliveryService
         do {
-            api = try NodeAPI.application(node: node, home: NodeHome(URL(fileURLWithPath: home)), metrics: registry, logger: Logger(label: "tamga.api"))
+            api = try NodeAPI.application(node: node, home: nodeHome, metrics: registry, integrations: integrations, logger: Logger(label: "tamga.api"))
+            delivery = try DeliveryService.configured(node: node, home: nodeHome, store: integrations, http: HTTPClient.shared,
+                                                      labels: PortalFiles.eventLabels(), logger: Logger(label: "tamga.delivery"))
         } catch let error as any CodedError {
             throw CommandFailure("cannot start the API: \(error.message) [\(error.code)]")
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [NodeService(node: node), api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [NodeService(node: node), api, delivery]
+        if let register = node.config.register {
+            services.append(try RegisterService(node: node, url: register.postgres, logger: Logger(label: "tamga.register")))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,0 +1,186 @@
+public import AsyncHTTPClient
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+public import TamgaCore
+import TamgaLedger
+import TamgaConsensus
+public import TamgaNode
+
+/// Turns events into the words of a message, in the person's language.
+public struct MessageCatalog: Sendable {
+    /// Event kind labels by language (`en`, `ru`, `kk`), e.g. the portal's `event.<kind>` messages.
+    let labels: [String: [String: String]]
+
+    public init(labels: [String: [String: String]]) { self.labels = labels }
+
+    public func render(_ event: FeedEvent, language: String) -> (subject: String, text: String) {
+        let label = labels[language]?[event.event.kind] ?? labels["en"]?[event.event.kind] ?? event.event.kind
+        let about = event.event.properties.map(\.rawValue).joined(separator: ", ")
+        let text = about.isEmpty ? "Tamga: \(label)." : "Tamga: \(label): \(about)."
+        return ("Tamga: \(label)", text)
+    }
+}
+
+/// The node's deliveries, as a service beside it: puts every committed event in the outbox of
+/// each webhook and person it concerns (once, by the stored cursor), then sends what is due,
+/// retrying with back-off. A target's messages go in order, one at a time, so a receiver sees
+/// events in chain order; a message given up on is marked failed and the next one goes.
+public struct DeliveryService: Service {
+    public struct Settings: Sendable {
+        public var allowPrivateAddresses = false
+        public var retryBase = Duration.seconds(1)
+        public var retryMax = Duration.seconds(3_600)
+        public var attemptsMax = 15
+        public var poll = Duration.milliseconds(200)
+
+        public init() {}
+    }
+
+    let node: Node
+    let store: IntegrationStore
+    let http: HTTPClient
+    let sms: (any MessageSender)?
+    let email: (any MessageSender)?
+    let catalog: MessageCatalog
+    let settings: Settings
+    let logger: Logger
+
+    public init(node: Node, store: IntegrationStore, http: HTTPClient, sms: (any MessageSender)?, email: (any MessageSender)?,
+                catalog: MessageCatalog, settings: Settings, logger: Logger) {
+        self.node = node
+        self.store = store
+        self.http = http
+        self.sms = sms
+        self.email = email
+        self.catalog = catalog
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                while try await dispatch() {}
+                try await deliverDue()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("delivery pass failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: settings.poll)
+        }
+    }
+
+    /// Puts the next decided blocks' events in the outbox; false when there were none.
+    @discardableResult
+    public func dispatch() async throws -> Bool {
+        let after = try store.dispatchedHeight()
+        let blocks = try await node.blocks(from: Height(after + 1), limit: 32)
+        guard let last = blocks.last else { return false }
+        let webhooks = try store.webhooks()
+        var items: [OutboxItem] = []
+        var contacts: [PartyID: Contact?] = [:]
+        for (block, _, receipts) in blocks {
+            for event in FeedEvent.of(block, receipts: receipts, chainID: node.genesis.chainID) {
+                for webhook in webhooks where webhook.matches(event) {
+                    items.append(OutboxItem(channel: .webhook, target: webhook.id, eventID: event.id, body: event.webhookBody()))
+                }
+                for party in event.event.parties {
+                    if contacts[party] == nil { contacts[party] = .some(try store.contact(of: party)) }
+                    guard let contact = contacts[party] ?? nil, contact.receives else { continue }
+                    let (subject, text) = catalog.render(event, language: contact.language)
+                    if sms != nil, let phone = contact.phone {
+                        items.append(OutboxItem(channel: .sms, target: party.rawValue, eventID: event.id, body: Self.message(phone, subject, text)))
+                    }
+                    if email != nil, let address = contact.email {
+                        items.append(OutboxItem(channel: .email, target: party.rawValue, eventID: event.id, body: Self.message(address, subject, text)))
+                    }
+                }
+            }
+        }
+        try store.enqueue(items, through: last.block.header.height.rawValue, at: Node.wallClock())
+        return true
+    }
+
+    struct Message: Codable {
+        let to: String
+        let subject: String
+        let text: String
+    }
+
+    static func message(_ to: String, _ subject: String, _ text: String) -> [UInt8] {
+        Array((try? JSONEncoder().encode(Message(to: to, subject: subject, text: text))) ?? Data())
+    }
+
+    /// Sends every target's next due message, each target on its own task.
+    public func deliverDue() async throws {
+        let due = try store.due(at: Node.wallClock(), limit: 64)
+        guard !due.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for entry in due { group.addTask { await deliver(entry) } }
+        }
+    }
+
+    func deliver(_ entry: OutboxEntry) async {
+        do {
+            switch entry.channel {
+            case .webhook:
+                // A subscription removed after its messages were queued has nothing more to send.
+                guard let webhook = try store.webhook(entry.target) else {
+                    try store.markAttemptFailed(entry.seq, error: "the subscription was removed", retryAt: nil)
+                    return
+                }
+                try await send(entry, to: webhook)
+            case .sms, .email:
+                guard let sender = entry.channel == .sms ? sms : email else { throw DeliveryFailure("no \(entry.channel.rawValue) provider is configured") }
+                // Consent is checked again when sending: an opt-out stops what was already queued.
+                guard let party = try? PartyID(entry.target), let contact = try store.contact(of: party), contact.receives else {
+                    try store.markAttemptFailed(entry.seq, error: "the person opted out", retryAt: nil)
+                    return
+                }
+                let message = try JSONDecoder().decode(Message.self, from: Data(entry.body))
+                try await sender.send(to: message.to, subject: message.subject, text: message.text)
+            }
+            try store.markDelivered(entry.seq, at: Node.wallClock())
+        } catch {
+            let attempts = entry.attempts + 1
+            let retryAt = attempts >= settings.attemptsMax ? nil : Timestamp(rawValue: Node.wallClock().rawValue + Self.millis(retryDelay(afterAttempts: attempts)))
+            logger.notice("delivery attempt failed", metadata: ["channel": "\(entry.channel.rawValue)", "target": "\(entry.target)",
+                                                                "event": "\(entry.eventID)", "attempts": "\(attempts)", "error": "\(error)"])
+            try? store.markAttemptFailed(entry.seq, error: "\(error)", retryAt: retryAt)
+        }
+    }
+
+    /// base, 2·base, 4·base, … at most `retryMax`.
+    func retryDelay(afterAttempts attempts: Int) -> Duration {
+        let factor = Int64(1) << Int64(min(max(attempts - 1, 0), 30))
+        return min(settings.retryBase * factor, settings.retryMax)
+    }
+
+    static func millis(_ duration: Duration) -> UInt64 {
+        let parts = duration.components
+        return UInt64(max(0, parts.seconds * 1_000 + parts.attoseconds / 1_000_000_000_000_000))
+    }
+
+    func send(_ entry: OutboxEntry, to webhook: Webhook) async throws {
+        do { try WebhookAddress.check(webhook.url, allowPrivate: settings.allowPrivateAddresses) } catch { throw DeliveryFailure(error.description) }
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        guard let signature = StandardWebhooks.signature(id: entry.eventID, timestamp: timestamp, body: entry.body, secret: webhook.secret) else {
+            throw DeliveryFailure("the subscription's secret is unreadable")
+        }
+        var request = HTTPClientRequest(url: webhook.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tamga-webhooks")
+        request.headers.add(name: "webhook-id", value: entry.eventID)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: signature)
+        request.body = .bytes(ByteBuffer(bytes: entry.body))
+        let response = try await http.execute(request, timeout: .seconds(15))
+        _ = try? await response.body.collect(upTo: 64 * 1024)
+        guard (200..<300).contains(response.status.code) else { throw DeliveryFailure("the receiver answered \(response.status.code)") }
+    }
+}

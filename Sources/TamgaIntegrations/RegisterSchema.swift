@@ -1,0 +1,179 @@
+import Foundation
+import PostgresNIO
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+
+/// The register's tables (docs/integrations.md). Amounts are tiyn as NUMERIC(20), so that no
+/// 64-bit amount is cut; times are the chain's block times.
+enum RegisterSchema {
+    static let statements = [
+        """
+        CREATE TABLE IF NOT EXISTS tamga_checkpoint (
+            id INT PRIMARY KEY CHECK (id = 1), chain_id TEXT NOT NULL, height BIGINT NOT NULL, block_hash TEXT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS tamga_block (
+            height BIGINT PRIMARY KEY, block_hash TEXT NOT NULL UNIQUE, block_time TIMESTAMPTZ NOT NULL, transactions INT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS la_party (
+            party_id TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT[] NOT NULL, balance_tiyn NUMERIC(20) NOT NULL,
+            held_tiyn NUMERIC(20) NOT NULL, updated_height BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS la_baunit (
+            cadastral_number TEXT PRIMARY KEY, region TEXT NOT NULL, kind TEXT NOT NULL, address TEXT NOT NULL,
+            area_m2 NUMERIC(22, 2) NOT NULL, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION,
+            registered_at TIMESTAMPTZ NOT NULL, arrested BOOLEAN NOT NULL, updated_height BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS la_right (
+            cadastral_number TEXT NOT NULL REFERENCES la_baunit, party_id TEXT NOT NULL,
+            share_numerator NUMERIC(20) NOT NULL, share_denominator NUMERIC(20) NOT NULL,
+            PRIMARY KEY (cadastral_number, party_id))
+        """,
+        "CREATE INDEX IF NOT EXISTS la_right_party ON la_right (party_id)",
+        """
+        CREATE TABLE IF NOT EXISTS la_restriction (
+            restriction_id TEXT PRIMARY KEY, cadastral_number TEXT NOT NULL REFERENCES la_baunit, kind TEXT NOT NULL,
+            holder TEXT NOT NULL, source_document TEXT NOT NULL, since TIMESTAMPTZ NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS la_restriction_property ON la_restriction (cadastral_number)",
+        """
+        CREATE TABLE IF NOT EXISTS la_mortgage (
+            pledge_id TEXT PRIMARY KEY, cadastral_number TEXT NOT NULL, bank TEXT NOT NULL, loan_amount_tiyn NUMERIC(20) NOT NULL,
+            status TEXT NOT NULL, documents TEXT[] NOT NULL, signed_by TEXT[] NOT NULL, reviewed_by TEXT, rejection_reason TEXT,
+            created_at TIMESTAMPTZ NOT NULL, updated_height BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS la_administrative_source (
+            document_hash TEXT NOT NULL, record TEXT NOT NULL, transaction_id TEXT NOT NULL, signer TEXT NOT NULL, height BIGINT NOT NULL,
+            PRIMARY KEY (document_hash, transaction_id, record))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS tamga_deed (
+            deed_id TEXT PRIMARY KEY, cadastral_number TEXT NOT NULL, price_tiyn NUMERIC(20) NOT NULL, status TEXT NOT NULL,
+            parties TEXT[] NOT NULL, signed_by TEXT[] NOT NULL, created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL,
+            updated_height BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS tamga_history (
+            height BIGINT NOT NULL, position INT NOT NULL, seq INT NOT NULL, block_time TIMESTAMPTZ NOT NULL,
+            transaction_id TEXT NOT NULL, kind TEXT NOT NULL, parties TEXT[] NOT NULL, properties TEXT[] NOT NULL,
+            deed_id TEXT, amount_tiyn NUMERIC(20), PRIMARY KEY (height, position, seq))
+        """,
+        "CREATE INDEX IF NOT EXISTS tamga_history_properties ON tamga_history USING GIN (properties)",
+        "CREATE INDEX IF NOT EXISTS tamga_history_kind_time ON tamga_history (kind, block_time)",
+    ]
+}
+
+/// What one block changes in the register, as SQL statements, read from the state after it.
+struct RegisterRows {
+    private(set) var statements: [PostgresQuery] = []
+
+    init(block: Block, receipts: [Receipt], queries: LedgerQueries<some LedgerStateReading>) throws {
+        let height = Int64(block.header.height.rawValue)
+        let time = Self.date(block.header.time)
+        statements.append("""
+            INSERT INTO tamga_block (height, block_hash, block_time, transactions) VALUES (\(height), \(block.hash.hex), \(time), \(block.transactions.count))
+            """)
+        var properties = Set<CadastralNumber>()
+        var parties = Set<PartyID>()
+        var deeds = Set<TransactionID>()
+        var pledges = Set<TransactionID>()
+        for (position, (envelope, receipt)) in zip(block.transactions, receipts).enumerated() {
+            for (seq, event) in receipt.events.enumerated() {
+                properties.formUnion(event.properties)
+                parties.formUnion(event.parties)
+                if let deed = event.deed { deeds.insert(deed) }
+                statements.append("""
+                    INSERT INTO tamga_history (height, position, seq, block_time, transaction_id, kind, parties, properties, deed_id, amount_tiyn)
+                    VALUES (\(height), \(position), \(seq), \(time), \(receipt.transaction.description), \(event.kind),
+                            \(event.parties.map(\.rawValue)), \(event.properties.map(\.rawValue)), \(event.deed?.description),
+                            \(event.amount.map { String($0.rawValue) })::numeric)
+                    """)
+            }
+            guard receipt.isCommitted, case let .success(payload) = PreparedTransaction(envelope).payload else { continue }
+            parties.insert(payload.signer)
+            switch payload.action {
+            case .proposePledge: pledges.insert(receipt.transaction)
+            case let .signPledge(body), let .registerPledge(body), let .releasePledge(body): pledges.insert(body.pledge)
+            case let .rejectPledge(body): pledges.insert(body.pledge)
+            default: break
+            }
+            for cited in payload.action.citedDocuments {
+                statements.append("""
+                    INSERT INTO la_administrative_source (document_hash, record, transaction_id, signer, height)
+                    VALUES (\(cited.document.hex), \(cited.record), \(receipt.transaction.description), \(payload.signer.rawValue), \(height))
+                    ON CONFLICT DO NOTHING
+                    """)
+            }
+        }
+        for party in parties.sorted() {
+            guard let record = try queries.party(party) else { continue }
+            let account = try queries.account(party)
+            statements.append("""
+                INSERT INTO la_party (party_id, name, roles, balance_tiyn, held_tiyn, updated_height)
+                VALUES (\(party.rawValue), \(record.name), \(record.roles.map(\.rawValue)), \(String(account.balance.rawValue))::numeric,
+                        \(String(account.held.rawValue))::numeric, \(height))
+                ON CONFLICT (party_id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, balance_tiyn = EXCLUDED.balance_tiyn,
+                    held_tiyn = EXCLUDED.held_tiyn, updated_height = EXCLUDED.updated_height
+                """)
+        }
+        for number in properties.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let passport = try queries.passport(number) else { continue }
+            let region = String(number.rawValue.prefix { $0 != "-" })
+            let area = String(format: "%llu.%02llu", passport.area.rawValue / 100, passport.area.rawValue % 100)
+            let latitude = passport.location.map { Double($0.latitudeMicrodegrees) / 1_000_000 }
+            let longitude = passport.location.map { Double($0.longitudeMicrodegrees) / 1_000_000 }
+            statements.append("""
+                INSERT INTO la_baunit (cadastral_number, region, kind, address, area_m2, latitude, longitude, registered_at, arrested, updated_height)
+                VALUES (\(number.rawValue), \(region), \(passport.kind), \(passport.address), \(area)::numeric, \(latitude), \(longitude),
+                        \(Self.date(passport.registeredAt)), \(passport.isArrested), \(height))
+                ON CONFLICT (cadastral_number) DO UPDATE SET kind = EXCLUDED.kind, address = EXCLUDED.address, area_m2 = EXCLUDED.area_m2,
+                    latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, arrested = EXCLUDED.arrested, updated_height = EXCLUDED.updated_height
+                """)
+            statements.append("DELETE FROM la_right WHERE cadastral_number = \(number.rawValue)")
+            for owner in passport.owners {
+                statements.append("""
+                    INSERT INTO la_right (cadastral_number, party_id, share_numerator, share_denominator)
+                    VALUES (\(number.rawValue), \(owner.party.rawValue), \(String(owner.share.numerator))::numeric, \(String(owner.share.denominator))::numeric)
+                    """)
+            }
+            statements.append("DELETE FROM la_restriction WHERE cadastral_number = \(number.rawValue)")
+            for restriction in passport.restrictions {
+                if restriction.kind == .pledge { pledges.insert(restriction.id) }
+                statements.append("""
+                    INSERT INTO la_restriction (restriction_id, cadastral_number, kind, holder, source_document, since)
+                    VALUES (\(restriction.id.description), \(number.rawValue), \(restriction.kind.rawValue), \(restriction.holder.rawValue),
+                            \(restriction.documentHash.hex), \(Self.date(restriction.since)))
+                    """)
+            }
+        }
+        for id in pledges.sorted() {
+            guard let pledge = try queries.pledge(id) else { continue }
+            statements.append("""
+                INSERT INTO la_mortgage (pledge_id, cadastral_number, bank, loan_amount_tiyn, status, documents, signed_by, reviewed_by,
+                                         rejection_reason, created_at, updated_height)
+                VALUES (\(id.description), \(pledge.cadastralNumber.rawValue), \(pledge.bank.rawValue), \(String(pledge.loanAmount.rawValue))::numeric,
+                        \(pledge.status.rawValue), \(pledge.documents.map(\.hex)), \(pledge.signedBy.map(\.rawValue)), \(pledge.reviewedBy?.rawValue),
+                        \(pledge.rejectionReason), \(Self.date(pledge.createdAt)), \(height))
+                ON CONFLICT (pledge_id) DO UPDATE SET status = EXCLUDED.status, signed_by = EXCLUDED.signed_by, reviewed_by = EXCLUDED.reviewed_by,
+                    rejection_reason = EXCLUDED.rejection_reason, updated_height = EXCLUDED.updated_height
+                """)
+        }
+        for id in deeds.sorted() {
+            guard let deed = try queries.deed(id) else { continue }
+            statements.append("""
+                INSERT INTO tamga_deed (deed_id, cadastral_number, price_tiyn, status, parties, signed_by, created_at, expires_at, updated_height)
+                VALUES (\(id.description), \(deed.cadastralNumber.rawValue), \(String(deed.price.rawValue))::numeric, \(deed.status.rawValue),
+                        \(deed.parties.map(\.rawValue)), \(deed.signedBy.map(\.rawValue)), \(Self.date(deed.createdAt)), \(Self.date(deed.expiresAt)), \(height))
+                ON CONFLICT (deed_id) DO UPDATE SET status = EXCLUDED.status, signed_by = EXCLUDED.signed_by, updated_height = EXCLUDED.updated_height
+                """)
+        }
+    }
+
+    static func date(_ time: Timestamp) -> Date { Date(timeIntervalSince1970: Double(time.rawValue) / 1_000) }
+}
