@@ -258,6 +258,24 @@ public enum NodeAPI {
             try await gate.requireInvolved([pledge.bank] + owners, request: request)
             return try json(pledge)
         }
+        router.get("/v1/pledges/:id/certificate") { request, context in
+            let id = try transactionID(context)
+            guard let pledge = try await node.pledge(id) else { throw Problem(status: .notFound, code: "pledge.unknown", detail: "no pledge \(id)") }
+            let owners = try await node.passport(pledge.cadastralNumber)?.owners.map(\.party) ?? []
+            try await gate.requireInvolved([pledge.bank] + owners, request: request)
+            guard pledge.status == .registered else {
+                throw Problem(status: .conflict, code: "pledge.not_registered", detail: "pledge \(id) is \(pledge.status.rawValue); a certificate is issued for a registered pledge")
+            }
+            guard let parts = try await node.extractParts(pledge.cadastralNumber) else {
+                throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the pledge was registered after the last block; try again in a moment")
+            }
+            let extract = try Extract(cadastralNumber: pledge.cadastralNumber, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
+            try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: pledge.cadastralNumber, height: parts.header.height,
+                                         json: try Answer(extract).body)
+            let origin = "\(node.config.apiTLS == nil ? "http" : "https")://\(request.head.authority ?? "\(node.config.apiHost):\(node.config.apiPort)")"
+            return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders, body: .init(byteBuffer: ByteBuffer(
+                string: ExtractPage.pledgeCertificate(pledge, extract: extract, blockTime: parts.header.time, verifyAddress: "\(origin)/#/verify?code=\(extract.verificationCode)"))))
+        }
 
         router.get("/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))

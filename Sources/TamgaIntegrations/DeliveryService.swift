@@ -41,36 +41,30 @@ public struct DeliveryService: Service {
 
     let node: Node
     let store: IntegrationStore
-    let http: HTTPClient
-    let sms: (any MessageSender)?
-    let email: (any MessageSender)?
+    let deliverer: Deliverer
     let catalog: MessageCatalog
-    let settings: Settings
     let logger: Logger
 
     public init(node: Node, store: IntegrationStore, http: HTTPClient, sms: (any MessageSender)?, email: (any MessageSender)?,
                 catalog: MessageCatalog, settings: Settings, logger: Logger) {
         self.node = node
         self.store = store
-        self.http = http
-        self.sms = sms
-        self.email = email
         self.catalog = catalog
-        self.settings = settings
         self.logger = logger
+        deliverer = Deliverer(store: store, http: http, sms: sms, email: email, settings: settings, logger: logger)
     }
 
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 while try await dispatch() {}
-                try await deliverDue()
+                try await deliverer.deliverDue()
             } catch is CancellationError {
                 return
             } catch {
                 logger.error("delivery pass failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: settings.poll)
+            try? await Task.sleep(for: deliverer.settings.poll)
         }
     }
 
@@ -92,10 +86,10 @@ public struct DeliveryService: Service {
                     if contacts[party] == nil { contacts[party] = .some(try store.contact(of: party)) }
                     guard let contact = contacts[party] ?? nil, contact.receives else { continue }
                     let (subject, text) = catalog.render(event, language: contact.language)
-                    if sms != nil, let phone = contact.phone {
+                    if deliverer.sms != nil, let phone = contact.phone {
                         items.append(OutboxItem(channel: .sms, target: party.rawValue, eventID: event.id, body: Self.message(phone, subject, text)))
                     }
-                    if email != nil, let address = contact.email {
+                    if deliverer.email != nil, let address = contact.email {
                         items.append(OutboxItem(channel: .email, target: party.rawValue, eventID: event.id, body: Self.message(address, subject, text)))
                     }
                 }
@@ -105,23 +99,45 @@ public struct DeliveryService: Service {
         return true
     }
 
+    static func message(_ to: String, _ subject: String, _ text: String) -> [UInt8] {
+        Array((try? JSONEncoder().encode(Deliverer.Message(to: to, subject: subject, text: text))) ?? Data())
+    }
+}
+
+/// Sends what is due in the outbox: each target's next message, on its own task, retrying a
+/// failure after `retryBase`, doubling up to `retryMax`, and giving up after `attemptsMax`.
+public struct Deliverer: Sendable {
+    let store: IntegrationStore
+    let http: HTTPClient
+    let sms: (any MessageSender)?
+    let email: (any MessageSender)?
+    let settings: DeliveryService.Settings
+    let logger: Logger
+
+    public init(store: IntegrationStore, http: HTTPClient, sms: (any MessageSender)?, email: (any MessageSender)?,
+                settings: DeliveryService.Settings, logger: Logger) {
+        self.store = store
+        self.http = http
+        self.sms = sms
+        self.email = email
+        self.settings = settings
+        self.logger = logger
+    }
+
     struct Message: Codable {
         let to: String
         let subject: String
         let text: String
     }
 
-    static func message(_ to: String, _ subject: String, _ text: String) -> [UInt8] {
-        Array((try? JSONEncoder().encode(Message(to: to, subject: subject, text: text))) ?? Data())
-    }
-
-    /// Sends every target's next due message, each target on its own task.
-    public func deliverDue() async throws {
+    /// Sends every target's next due message, each target on its own task; returns how many were tried.
+    @discardableResult
+    public func deliverDue() async throws -> Int {
         let due = try store.due(at: Node.wallClock(), limit: 64)
-        guard !due.isEmpty else { return }
         await withTaskGroup(of: Void.self) { group in
             for entry in due { group.addTask { await deliver(entry) } }
         }
+        return due.count
     }
 
     func deliver(_ entry: OutboxEntry) async {
