@@ -16,6 +16,12 @@ as_owner() {
 case "${1:-}" in
 start)
     dir=$2 port=$3
+    # The server outlives this script: it must not hold the caller's descriptors open (a caller
+    # that waits for their end, as Foundation's Process does, would wait for good).
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
     as_owner "$bin/initdb" -D "$dir/data" -U tamga --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \

@@ -24,8 +24,14 @@ final class ProcessNetwork: @unchecked Sendable {
     private(set) var processes: [Process?]
     let urls: [String]
 
-    init(validators: Int) throws {
+    /// - Parameter configure: changes node i's config before it first starts.
+    init(validators: Int, configure: (Int, inout NodeConfig) throws -> Void = { _, _ in }) throws {
         network = try TestNetwork(validators: validators, citizens: 20)
+        for (index, home) in network.homes.enumerated() {
+            var config = try home.loadConfig()
+            try configure(index, &config)
+            try writeJSON(config, to: home.configURL)
+        }
         urls = try network.homes.map { home in
             let config = try home.loadConfig()
             return "http://\(config.apiHost):\(config.apiPort)"
@@ -91,6 +97,15 @@ final class ProcessNetwork: @unchecked Sendable {
             guard ContinuousClock.now < deadline else { throw TestFailure("validator \(index) did not start; see \(network.homes[index].url.path)/node.log") }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// A typed `tamga tx` subcommand, as a person would type it; returns the transaction id and the output.
+    func tx(node: Int, keys: [String], party: String, _ arguments: [String]) async throws -> (id: String, output: String) {
+        let keyArguments = keys.flatMap { ["--key", network.directory.appendingPathComponent("parties/\($0).key").path] }
+        let result = try await runTamga(["tx"] + arguments + ["--node", urls[node]] + keyArguments + ["--party", party])
+        let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
+        #expect(result.status == 0 && result.output.contains("status: committed"), "\(arguments.first ?? "") by \(party): \(result.output)")
+        return (id, result.output)
     }
 
     /// Submits and waits for finality; returns the id if the node acknowledged it as committed.
@@ -248,39 +263,30 @@ struct BusinessFlowTests {
         _ = try await cluster.shutdown()
     }
 
-    /// A typed `tamga tx` subcommand; returns the transaction id and the output.
-    func tx(_ cluster: ProcessNetwork, node: Int, keys: [String], party: String, _ arguments: [String]) async throws -> (id: String, output: String) {
-        let keyArguments = keys.flatMap { ["--key", cluster.network.directory.appendingPathComponent("parties/\($0).key").path] }
-        let result = try await runTamga(["tx"] + arguments + ["--node", cluster.urls[node]] + keyArguments + ["--party", party])
-        let id = result.output.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) } ?? ""
-        #expect(result.status == 0 && result.output.contains("status: committed"), "\(arguments.first ?? "") by \(party): \(result.output)")
-        return (id, result.output)
-    }
-
     private func run(_ cluster: ProcessNetwork) async throws {
         for index in 0..<4 { try await cluster.waitUntilServing(index) }
         _ = try await send(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1", type: "property.register", body: """
             {"cadastralNumber": "02-002-002-1", "kind": "apartment", "address": "Astana, flow street", "area": 7000,
              "owners": [{"party": "citizen-1", "share": "1"}], "titleDocumentHash": "\(hash("title 1"))"}
             """)
-        _ = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        _ = try await cluster.tx(node: 0, keys: ["registrar-1"], party: "registrar-1",
                    ["register-property", "--property", "02-002-002-4", "--kind", "house", "--address", "Astana, flow street 4",
                     "--area", "12000", "--owner", "citizen-4", "--title-hash", hash("title 4")])
 
         // Sale with escrow: listed by the owner, bought by another citizen; settles at once.
-        _ = try await tx(cluster, node: 1, keys: ["citizen-1"], party: "citizen-1", ["list", "--property", "02-002-002-1", "--price", "50000000"])
-        let sale = try await tx(cluster, node: 2, keys: ["citizen-2"], party: "citizen-2", ["buy", "--property", "02-002-002-1", "--price", "50000000"])
+        _ = try await cluster.tx(node: 1, keys: ["citizen-1"], party: "citizen-1", ["list", "--property", "02-002-002-1", "--price", "50000000"])
+        let sale = try await cluster.tx(node: 2, keys: ["citizen-2"], party: "citizen-2", ["buy", "--property", "02-002-002-1", "--price", "50000000"])
         #expect(sale.output.contains("deed.settled"), "\(sale.output)")
 
         // A court invalidates the sale by a new, signed transaction.
-        let ruling = try await tx(cluster, node: 3, keys: ["court-1"], party: "court-1", ["court-invalidate", "--deed", sale.id, "--order-hash", hash("ruling 1")])
+        let ruling = try await cluster.tx(node: 3, keys: ["court-1"], party: "court-1", ["court-invalidate", "--deed", sale.id, "--order-hash", hash("ruling 1")])
         #expect(ruling.output.contains("02-002-002-1"))
 
         // A bank pledge: proposed by the bank, signed by the owner, registered after review.
-        let pledge = try await tx(cluster, node: 0, keys: ["bank-1"], party: "bank-1",
+        let pledge = try await cluster.tx(node: 0, keys: ["bank-1"], party: "bank-1",
                             ["pledge-propose", "--property", "02-002-002-4", "--loan", "20000000", "--document", hash("loan agreement")])
-        _ = try await tx(cluster, node: 1, keys: ["citizen-4"], party: "citizen-4", ["pledge-sign", "--pledge", pledge.id])
-        _ = try await tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["pledge-register", "--pledge", pledge.id])
+        _ = try await cluster.tx(node: 1, keys: ["citizen-4"], party: "citizen-4", ["pledge-sign", "--pledge", pledge.id])
+        _ = try await cluster.tx(node: 2, keys: ["registrar-1"], party: "registrar-1", ["pledge-register", "--pledge", pledge.id])
         let check = try await runTamga(["query", "encumbrances", "02-002-002-4", "--node", cluster.urls[3]])
         #expect(check.output.contains("isFree: false") && check.output.contains("pledge"), "\(check.output)")
 
@@ -292,25 +298,25 @@ struct BusinessFlowTests {
         #expect(pledgeRecord.output.contains("status: registered"), "\(pledgeRecord.output)")
 
         // A deed with one seller and two buyers, proposed by a buyer; and a governance proposal.
-        _ = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        _ = try await cluster.tx(node: 0, keys: ["registrar-1"], party: "registrar-1",
                    ["register-property", "--property", "02-002-002-7", "--kind", "land", "--address", "Astana, flow street 7",
                     "--area", "50000", "--owner", "citizen-7", "--title-hash", hash("title 7")])
-        let deed = try await tx(cluster, node: 1, keys: ["citizen-8"], party: "citizen-8",
+        let deed = try await cluster.tx(node: 1, keys: ["citizen-8"], party: "citizen-8",
                           ["deed-propose", "--property", "02-002-002-7", "--seller", "citizen-7:1",
                            "--buyer", "citizen-8:1/2:1000000", "--buyer", "citizen-9:1/2:1000000"])
         #expect(deed.output.contains("deed.opened"), "\(deed.output)")
-        _ = try await tx(cluster, node: 2, keys: ["operator-0"], party: "operator-0", ["governance-propose", "--grant-role", "citizen-8:notary"])
+        _ = try await cluster.tx(node: 2, keys: ["operator-0"], party: "operator-0", ["governance-propose", "--grant-role", "citizen-8:notary"])
 
         // Key recovery: citizen-5 lost its key; two registrars recover it to a new one.
         let newKey = SigningKey()
         let newKeyFile = cluster.network.directory.appendingPathComponent("parties/citizen-5-new.key")
         try Data(KeyFile.encode(newKey)).write(to: newKeyFile)
-        let request = try await tx(cluster, node: 0, keys: ["registrar-1"], party: "registrar-1",
+        let request = try await cluster.tx(node: 0, keys: ["registrar-1"], party: "registrar-1",
                              ["recovery-request", "--for-party", "citizen-5", "--new-key", newKeyFile.path, "--verification-hash", hash("identity check")])
-        _ = try await tx(cluster, node: 1, keys: ["registrar-2"], party: "registrar-2", ["recovery", "approve", "--recovery", request.id])
+        _ = try await cluster.tx(node: 1, keys: ["registrar-2"], party: "registrar-2", ["recovery", "approve", "--recovery", request.id])
         try await Task.sleep(for: .seconds(3))
-        _ = try await tx(cluster, node: 2, keys: ["registrar-1"], party: "registrar-1", ["recovery", "complete", "--recovery", request.id])
-        _ = try await tx(cluster, node: 3, keys: ["citizen-5-new"], party: "citizen-5", ["transfer", "--to", "citizen-6", "--amount", "5"])
+        _ = try await cluster.tx(node: 2, keys: ["registrar-1"], party: "registrar-1", ["recovery", "complete", "--recovery", request.id])
+        _ = try await cluster.tx(node: 3, keys: ["citizen-5-new"], party: "citizen-5", ["transfer", "--to", "citizen-6", "--amount", "5"])
         let old = try await runTamga(["tx", "send", "--node", cluster.urls[0], "--key", cluster.network.directory.appendingPathComponent("parties/citizen-5.key").path,
                                 "--party", "citizen-5", "--type", "token.transfer", "--body", #"{"to": "citizen-6", "amount": 5}"#])
         #expect(old.status != 0 && old.output.contains("tx.unknown_key"), "the lost key no longer signs: \(old.output)")
