@@ -41,7 +41,7 @@ public struct DeliveryService: Service {
 
     let node: Node
     let store: IntegrationStore
-    let deliverer: Deliverer
+    public let deliverer: Deliverer
     let catalog: MessageCatalog
     let logger: Logger
 

@@ -95,7 +95,8 @@ public actor RegisterProjector {
         return configuration
     }
 
-    /// Projects every decided block the source has; returns how many it wrote.
+    /// Projects every decided block the source has; returns how many it wrote (blocks at or
+    /// below the checkpoint are executed again in memory, not written).
     @discardableResult
     public func catchUp(from source: some BlockSource, batch: Int = 64) async throws -> Int {
         try await prepare()
@@ -103,10 +104,7 @@ public actor RegisterProjector {
         while true {
             let blocks = try await source.blocks(from: height + 1, limit: batch)
             if blocks.isEmpty { return written }
-            for block in blocks {
-                try await apply(block)
-                written += 1
-            }
+            for block in blocks where try await apply(block) { written += 1 }
         }
     }
 
@@ -126,17 +124,17 @@ public actor RegisterProjector {
         if checkpoint > 0 { logger.info("register resumes", metadata: ["checkpoint": "\(checkpoint)"]) }
     }
 
-    /// Executes one block; writes it unless it is at or below the checkpoint.
-    func apply(_ block: Block) async throws {
+    /// Executes one block; writes it unless it is at or below the checkpoint. Returns whether it wrote.
+    func apply(_ block: Block) async throws -> Bool {
         let blockHeight = block.header.height.rawValue
-        guard blockHeight == height + 1 else { return }
+        guard blockHeight == height + 1 else { return false }
         guard try map.rootHash(at: version) == block.header.stateRoot else { throw RegisterError.stateMismatch(height: height) }
         let outcome = try ledger.execute(block.transactions, blockTime: block.header.time, state: MapSnapshot(map: map, version: version))
         try map.apply(outcome.updates, as: version + 1)
         version += 1
         height = blockHeight
         if version > 3 { treeStore.prune(keepingFrom: version - 1) }
-        guard blockHeight > checkpoint else { return }
+        guard blockHeight > checkpoint else { return false }
         let queries = LedgerQueries(state: MapSnapshot(map: map, version: version))
         let rows = try RegisterRows(block: block, receipts: outcome.receipts, queries: queries)
         let expected = checkpoint
@@ -155,6 +153,7 @@ public actor RegisterProjector {
         }
         checkpoint = blockHeight
         rowsWritten += rows.statements.count
+        return true
     }
 }
 

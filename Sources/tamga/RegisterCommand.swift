@@ -38,7 +38,8 @@ struct RegisterCommand: AsyncParsableCommand {
             group.addTask { await client.run() }
             let started = ContinuousClock.now
             let blocks = try await projector.catchUp(from: store)
-            let seconds = max(0.001, Double(started.duration(to: .now).components.attoseconds) / 1e18 + Double(started.duration(to: .now).components.seconds))
+            let elapsed = started.duration(to: .now).components
+            let seconds = max(0.001, Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
             let rows = await projector.rowsWritten
             print("projected \(blocks) blocks (\(rows) rows) to height \(await projector.projectedHeight) in \(String(format: "%.1f", seconds)) s: "
                   + "\(Int(Double(blocks) / seconds)) blocks/s, \(Int(Double(rows) / seconds)) rows/s")

@@ -7,6 +7,7 @@ import TamgaAPI
 import TamgaCore
 import TamgaLedger
 import TamgaNode
+import TamgaIntegrations
 import TamgaStorage
 import Testing
 
@@ -16,11 +17,13 @@ struct APIFixture {
     let network: TestNetwork
     let node: Node
     let running: Task<Void, any Error>
+    let integrations: IntegrationStore
     let property = "01-001-001-1"
 
     init() async throws {
         network = try TestNetwork(validators: 1)
         node = try Node(home: network.homes[0], logger: quietLogger)
+        integrations = try IntegrationStore(path: network.homes[0].integrationsURL.path)
         running = start(node)
         let registrar = try TestSigner("registrar-1", in: network)
         let owner = try TestSigner("citizen-1", in: network)
@@ -41,7 +44,7 @@ struct APIFixture {
 
     @discardableResult
     func test<Value: Sendable>(limits: NodeConfig.RateLimits = .init(), _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Value) async throws -> Value {
-        let app = Application(router: NodeAPI.router(node: node, metrics: nil, limits: limits))
+        let app = Application(router: NodeAPI.router(node: node, metrics: nil, limits: limits, integrations: integrations))
         return try await app.test(.router) { client in try await body(client) }
     }
 
@@ -259,19 +262,27 @@ struct OpenAPIDocumentTests {
         #expect(file == NodeAPI.openAPIDocument, "run python3 scripts/openapi.py")
     }
 
+    /// JSON or a problem everywhere; pages for the portal and the certificate; a document's own type.
+    static func isDocumentedType(_ type: String, of template: String) -> Bool {
+        if type.hasPrefix("application/json") || type.hasPrefix("application/problem+json") { return true }
+        if type.hasPrefix("text/") { return template == "/" || template.hasPrefix("/portal/") || template.hasSuffix("/certificate") }
+        return template == "/v1/documents/{hash}" && SourceDocument.mediaTypes.contains(type)
+    }
+
     @Test("every documented operation exists and answers with a documented status and media type")
     func everyOperationAnswersAsDocumented() async throws {
         let fixture = try await APIFixture()
         defer { fixture.finish() }
         let document = try #require(try JSONSerialization.jsonObject(with: Data(NodeAPI.openAPIDocument.utf8)) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: [String: Any]])
-        let examples = ["{cadastralNumber}": fixture.property, "{id}": "citizen-1", "{height}": "1", "{code}": Hash.sha256([2]).hex, "{file}": "style.css"]
+        let examples = ["{cadastralNumber}": fixture.property, "{id}": "citizen-1", "{height}": "1", "{code}": Hash.sha256([2]).hex, "{file}": "style.css",
+                        "{hash}": Hash.sha256([3]).hex, "{webhook}": "wh_unknown"]
         let operations: [(template: String, method: String, documented: Set<String>)] = paths.sorted { $0.key < $1.key }.flatMap { template, methods in
             methods.map { method, operation in
                 (template, method, Set(((operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]).keys))
             }
         }
-        #expect(operations.count == 28, "the operations this test expects")
+        #expect(operations.count == 39, "the operations this test expects")
         try await fixture.test { client in
             for (template, method, documented) in operations {
                 do {
@@ -280,13 +291,12 @@ struct OpenAPIDocumentTests {
                     if template.hasPrefix("/v1/transactions/") || template.hasPrefix("/v1/deeds/") || template.hasPrefix("/v1/pledges/") {
                         path = path.replacingOccurrences(of: "citizen-1", with: Hash.sha256([1]).hex)
                     }
-                    let verb: HTTPRequest.Method = method == "post" ? .post : method == "delete" ? .delete : .get
-                    let response = try await client.execute(uri: path, method: verb, body: method == "post" ? ByteBuffer(string: "{}") : nil) { $0 }
+                    let verb: HTTPRequest.Method = method == "post" ? .post : method == "put" ? .put : method == "delete" ? .delete : .get
+                    let response = try await client.execute(uri: path, method: verb, body: verb == .post || verb == .put ? ByteBuffer(string: "{}") : nil) { $0 }
                     #expect(documented.contains(String(response.status.code)), "\(method.uppercased()) \(path) answered \(response.status.code), documented \(documented.sorted())")
                     #expect(code(response) != "request.not_found", "\(method.uppercased()) \(path) is documented but not served")
                     let type = response.headers[.contentType] ?? ""
-                    let portal = template == "/" || template.hasPrefix("/portal/")
-                    #expect(type.hasPrefix("application/json") || type == "application/problem+json" || (portal && type.hasPrefix("text/")), "\(path): \(type)")
+                    #expect(Self.isDocumentedType(type, of: template), "\(path): \(type)")
                 }
             }
         }

@@ -1,0 +1,368 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import TamgaAPI
+import TamgaConsensus
+import TamgaCore
+import TamgaIntegrations
+import TamgaLedger
+import TamgaNode
+import TamgaStorage
+import Testing
+
+@Suite("Webhooks, messages and the outbox")
+struct DeliveryTests {
+    @Test("signatures follow the Standard Webhooks test vector; a changed body, id, secret or old timestamp fails")
+    func standardWebhooksVector() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let signature = StandardWebhooks.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret)
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        let header = "v1,bm9ub3RoaXM= " + (signature ?? "")
+        #expect(StandardWebhooks.verify(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signatures: header, body: body, secret: secret, now: 1_614_265_330))
+        #expect(!StandardWebhooks.verify(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signatures: header, body: body + [32], secret: secret, now: 1_614_265_330))
+        #expect(!StandardWebhooks.verify(id: "msg_other", timestamp: "1614265330", signatures: header, body: body, secret: secret, now: 1_614_265_330))
+        #expect(!StandardWebhooks.verify(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signatures: header, body: body,
+                                         secret: StandardWebhooks.newSecret(), now: 1_614_265_330))
+        #expect(!StandardWebhooks.verify(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signatures: header, body: body, secret: secret, now: 1_614_265_330 + 301))
+        #expect(StandardWebhooks.signature(id: "x", timestamp: 1, body: [], secret: "not a secret") == nil)
+    }
+
+    @Test("webhooks go to public addresses only, unless the node allows private ones")
+    func webhookAddresses() {
+        for url in ["http://127.0.0.1/x", "http://localhost:8080/", "https://10.1.2.3/", "http://192.168.0.1/", "http://169.254.169.254/latest",
+                    "http://[::1]/", "http://2130706433/", "http://intranet/", "http://user:pass@bank.kz/", "ftp://bank.kz/", "bank.kz", "http://172.20.0.1/"] {
+            #expect(throws: WebhookAddress.Refused.self, "\(url)") { try WebhookAddress.check(url, allowPrivate: false) }
+        }
+        for url in ["https://hooks.bank.kz/tamga", "http://203.0.113.7:8443/in", "https://172.32.0.1/"] {
+            #expect(throws: Never.self, "\(url)") { try WebhookAddress.check(url, allowPrivate: false) }
+        }
+        #expect(throws: Never.self) { try WebhookAddress.check("http://127.0.0.1:9000/hook", allowPrivate: true) }
+    }
+
+    @Test("the outbox: each event once, a target's messages one at a time in order, retries, give-up and replay")
+    func outboxSemantics() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-outbox-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try IntegrationStore(path: directory.appendingPathComponent("i.sqlite").path)
+        let now = Timestamp(rawValue: 1_000)
+        let items = (1...3).map { OutboxItem(channel: .webhook, target: "wh_a", eventID: "evt_\($0)_0_0", body: [UInt8($0)]) }
+            + [OutboxItem(channel: .webhook, target: "wh_b", eventID: "evt_1_0_0", body: [9])]
+        try store.enqueue(items, through: 3, at: now)
+        try store.enqueue(items, through: 3, at: now)
+        #expect(try store.dispatchedHeight() == 3)
+        #expect(try store.counts()[.pending] == 4, "enqueuing the same events again adds nothing")
+
+        var due = try store.due(at: now, limit: 10)
+        #expect(due.map { "\($0.target):\($0.eventID)" } == ["wh_a:evt_1_0_0", "wh_b:evt_1_0_0"], "one message per target, the oldest")
+        let first = try #require(due.first)
+        try store.markAttemptFailed(first.seq, error: "receiver down", retryAt: Timestamp(rawValue: 5_000))
+        due = try store.due(at: Timestamp(rawValue: 2_000), limit: 10)
+        #expect(due.map(\.target) == ["wh_b"], "a failed head waits for its retry and holds back its target's later messages")
+        due = try store.due(at: Timestamp(rawValue: 5_000), limit: 10)
+        #expect(due.first { $0.target == "wh_a" }?.attempts == 1)
+        try store.markDelivered(first.seq, at: Timestamp(rawValue: 5_000))
+        let second = try #require(try store.due(at: Timestamp(rawValue: 5_000), limit: 10).first { $0.target == "wh_a" })
+        #expect(second.eventID == "evt_2_0_0")
+        try store.markAttemptFailed(second.seq, error: "gone", retryAt: nil)
+        #expect(try store.due(at: Timestamp(rawValue: 5_000), limit: 10).first { $0.target == "wh_a" }?.eventID == "evt_3_0_0",
+                "a message given up on lets the next one go")
+
+        let states = try store.entries(channel: .webhook, target: "wh_a", after: 0, limit: 10).map(\.state)
+        #expect(states == [.delivered, .failed, .pending])
+        #expect(try store.replay(webhook: "wh_a", from: first.seq, at: Timestamp(rawValue: 6_000)) == 3)
+        #expect(try store.entries(channel: .webhook, target: "wh_a", after: 0, limit: 10).allSatisfy { $0.state == .pending && $0.attempts == 0 })
+    }
+
+    @Test("e-mail through an SMTP relay: the conversation, the headers, and a relay that refuses")
+    func smtp() async throws {
+        let relay = try await FakeSMTPRelay.start()
+        let mailer = SMTPMailer(host: "127.0.0.1", port: relay.port, from: "registry@tamga.kz", credentials: ("tamga", "secret"))
+        try await mailer.send(to: "citizen-4@example.kz", subject: "Tamga: Залог зарегистрирован", text: "Залог на 03-003-003-1 зарегистрирован.")
+        let session = await relay.transcript()
+        #expect(session.contains("MAIL FROM:<registry@tamga.kz>") && session.contains("RCPT TO:<citizen-4@example.kz>"))
+        #expect(session.contains("AUTH PLAIN " + Data("\u{0}tamga\u{0}secret".utf8).base64EncodedString()))
+        #expect(session.contains("Subject: =?UTF-8?B?\(Data("Tamga: Залог зарегистрирован".utf8).base64EncodedString())?="))
+        #expect(session.replacingOccurrences(of: "\n", with: "").contains(Data("Залог на 03-003-003-1 зарегистрирован.".utf8).base64EncodedString()))
+        await #expect(throws: DeliveryFailure.self) {
+            try await mailer.send(to: "refused@example.kz", subject: "s", text: "t")
+        }
+        await #expect(throws: DeliveryFailure.self, "a header cannot be injected through the address") {
+            try await mailer.send(to: "a@b.kz>\r\nRCPT TO:<c@d.kz", subject: "s", text: "t")
+        }
+        try await relay.stop()
+    }
+
+    @Test("messages follow consent: queued for a consenting person, withheld once they opt out")
+    func consent() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let sink = fixture.network.directory.appendingPathComponent("sms.jsonl")
+        let service = DeliveryService(node: fixture.node, store: fixture.integrations, http: HTTPClient.shared,
+                                      sms: FileSink(path: sink.path, channel: "sms"), email: nil,
+                                      catalog: MessageCatalog(labels: PortalFiles.eventLabels()), settings: .init(), logger: quietLogger)
+        try await fixture.test { client in
+            let registrar = try await fixture.session("registrar-1", client: client)
+            let citizen = try await fixture.session("citizen-1", client: client)
+            for (body, expected) in [(#"{"phone": "87010000001", "consent": true}"#, "contact.bad_phone"), (#"{"email": "a@b", "consent": true}"#, "contact.bad_email"),
+                                     (#"{"phone": "+77010000001", "language": "de", "consent": true}"#, "contact.bad_language"), (#"{"consent": true}"#, "contact.empty")] {
+                let reply = try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .put, headers: bearer(registrar), body: ByteBuffer(string: body)) { $0 }
+                #expect(code(reply) == expected, "\(body)")
+            }
+            let byCitizen = try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .put, headers: bearer(citizen),
+                                                     body: ByteBuffer(string: #"{"phone": "+77010000001", "consent": true}"#)) { $0 }
+            #expect(byCitizen.status == .forbidden, "only a registrar records contact details")
+            let recorded = try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .put, headers: bearer(registrar),
+                                                    body: ByteBuffer(string: #"{"phone": "+77010000001", "language": "kk", "consent": true}"#)) { $0 }
+            #expect(recorded.status == .ok)
+            let other = try await fixture.session("citizen-2", client: client)
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .get, headers: bearer(other)) { $0 }.status == .forbidden)
+
+            while try await service.dispatch() {}
+            let queued = try fixture.integrations.entries(channel: .sms, target: "citizen-1", after: 0, limit: 50)
+            #expect(!queued.isEmpty, "the property's registration and access code name citizen-1")
+            let optOut = try await client.execute(uri: "/v1/parties/citizen-1/contact/opt-out", method: .post, headers: bearer(citizen)) { $0 }
+            #expect(optOut.status == .ok)
+            while try await service.deliverer.deliverDue() > 0 {}
+            let after = try fixture.integrations.entries(channel: .sms, target: "citizen-1", after: 0, limit: 50)
+            #expect(after.allSatisfy { $0.state == .failed && $0.lastError == "the person opted out" }, "\(after.map(\.lastError))")
+            #expect(!FileManager.default.fileExists(atPath: sink.path), "nothing was sent after the opt-out")
+        }
+    }
+
+    @Test("webhook subscriptions: own session only, public URLs, known kinds, whole-chain for registrars and courts")
+    func subscriptions() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        try await fixture.test { client in
+            let citizen = try await fixture.session("citizen-1", client: client)
+            let registrar = try await fixture.session("registrar-1", client: client)
+            func subscribe(_ party: String, _ token: String, _ body: String) async throws -> TestResponse {
+                try await client.execute(uri: "/v1/parties/\(party)/webhooks", method: .post, headers: bearer(token), body: ByteBuffer(string: body)) { $0 }
+            }
+            #expect(code(try await subscribe("citizen-1", citizen, #"{"url": "http://127.0.0.1:9/x"}"#)) == "webhook.bad_url")
+            #expect(code(try await subscribe("citizen-1", citizen, #"{"url": "https://hooks.example.kz/x", "kinds": ["Pledge!"]}"#)) == "webhook.bad_kinds")
+            #expect(try await subscribe("citizen-1", citizen, #"{"url": "https://hooks.example.kz/x", "allParties": true}"#).status == .forbidden)
+            #expect(try await subscribe("citizen-2", citizen, #"{"url": "https://hooks.example.kz/x"}"#).status == .forbidden)
+            let made = try await subscribe("registrar-1", registrar, #"{"url": "https://hooks.example.kz/x", "kinds": ["pledge.*"], "allParties": true}"#)
+            #expect(made.status == .created)
+            let body = try json(made)
+            #expect((body["secret"] as? String)?.hasPrefix("whsec_") == true)
+            let listed = try await client.execute(uri: "/v1/parties/registrar-1/webhooks", method: .get, headers: bearer(registrar)) { $0 }
+            #expect(String(buffer: listed.body).contains("hooks.example.kz") && !String(buffer: listed.body).contains("whsec_"), "the secret is shown once")
+            let id = try #require(body["id"] as? String)
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/webhooks/\(id)", method: .delete, headers: bearer(citizen)) { $0 }.status == .notFound)
+            #expect(try await client.execute(uri: "/v1/parties/registrar-1/webhooks/\(id)", method: .delete, headers: bearer(registrar)) { $0 }.status == .noContent)
+        }
+    }
+}
+
+@Suite("Source documents through the API")
+struct DocumentAPITests {
+    @Test("upload by type and size; read by the uploader, owners and authorities only; a cited document no node has is reported")
+    func documents() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        try await fixture.test { client in
+            let citizen = try await fixture.session("citizen-1", client: client)
+            let stranger = try await fixture.session("citizen-2", client: client)
+            let registrar = try await fixture.session("registrar-1", client: client)
+            func upload(_ bytes: [UInt8], _ type: String, token: String?) async throws -> TestResponse {
+                var headers: HTTPFields = token.map(bearer) ?? [:]
+                headers[.contentType] = type
+                return try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: bytes)) { $0 }
+            }
+            let pdf = Array("%PDF-1.7\nsale contract\n%%EOF".utf8)
+            #expect(try await upload(pdf, "application/pdf", token: nil).status == .unauthorized)
+            #expect(code(try await upload(pdf, "image/png", token: citizen)) == "document.bad_type")
+            #expect(code(try await upload(Array("<html><script>".utf8), "text/html", token: citizen)) == "document.bad_type")
+            #expect(code(try await upload([], "application/pdf", token: citizen)) == "document.empty")
+            #expect(try await upload(Array("%PDF-".utf8) + [UInt8](repeating: 0, count: Limits.documentBytesMax), "application/pdf", token: citizen).status == .contentTooLarge)
+            let made = try await upload(pdf, "application/pdf; charset=binary", token: citizen)
+            #expect(made.status == .created)
+            let hash = Hash.sha256(pdf).hex
+            #expect(try json(made)["hash"] as? String == hash)
+
+            let read = try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(citizen)) { $0 }
+            #expect(read.status == .ok && Array(read.body.readableBytesView) == pdf)
+            #expect(read.headers[.contentDisposition]?.hasPrefix("attachment") == true && read.headers[.contentSecurityPolicy]?.contains("sandbox") == true)
+            #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(stranger)) { $0 }.status == .forbidden)
+            #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(registrar)) { $0 }.status == .ok)
+            #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get) { $0 }.status == .unauthorized)
+            #expect(code(try await client.execute(uri: "/v1/documents/\(Hash.sha256([7]).hex)", method: .get, headers: bearer(citizen)) { $0 }) == "document.unknown")
+
+            // The fixture's property cites a title document nobody uploaded: reported, never faked.
+            let title = Hash.sha256(Array("title".utf8)).hex
+            #expect(try await client.execute(uri: "/v1/documents/\(title)", method: .get, headers: bearer(stranger)) { $0 }.status == .forbidden)
+            let missing = try await client.execute(uri: "/v1/documents/\(title)", method: .get, headers: bearer(citizen)) { $0 }
+            #expect(missing.status == .serviceUnavailable && code(missing) == "document.unavailable")
+        }
+    }
+}
+
+@Suite("The PostgreSQL register", .serialized)
+struct RegisterTests {
+    @Test("projects a chain exactly once per block, resumes from its checkpoint, rebuilds from genesis, and refuses a source that is not the chain")
+    func projection() async throws {
+        let postgres = try await TestPostgres.start()
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        do {
+            try await postgres.withClient { client in
+                let first = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                let written = try await first.catchUp(from: fixture.node)
+                #expect(written >= 2)
+                let snapshot = try await Self.snapshot(client)
+                #expect(snapshot.contains("right 01-001-001-1 citizen-1 1/1"), "\(snapshot)")
+
+                // A second projector on the same database writes nothing twice.
+                let again = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                #expect(try await again.catchUp(from: fixture.node) == 0)
+                #expect(try await Self.snapshot(client) == snapshot)
+
+                // New blocks continue from the checkpoint.
+                let owner = try TestSigner("citizen-1", in: fixture.network)
+                let transfer = try owner.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(12_345))), nonce: 2)
+                _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(transfer), timeout: .seconds(20)))
+                #expect(try await again.catchUp(from: fixture.node) >= 1)
+                let grown = try await Self.snapshot(client)
+                #expect(grown.count > snapshot.count)
+
+                // Dropped, the register is rebuilt from genesis to the same rows.
+                try await Self.dropAll(client)
+                let rebuilt = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                _ = try await rebuilt.catchUp(from: fixture.node)
+                #expect(try await Self.snapshot(client) == grown)
+
+                // A source whose block lost a transaction does not lead to the next header's state.
+                try await Self.dropAll(client)
+                let lying = LyingSource(node: fixture.node)
+                let fooled = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                await #expect(throws: RegisterError.self) { try await fooled.catchUp(from: lying) }
+            }
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        await postgres.stop()
+    }
+
+    static func dropAll(_ client: PostgresClient) async throws {
+        for table in ["tamga_checkpoint", "tamga_block", "la_right", "la_restriction", "la_baunit", "la_party", "la_mortgage",
+                      "la_administrative_source", "tamga_deed", "tamga_history"] {
+            try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \(table)"))
+        }
+    }
+
+    /// Every row the register holds, as text, in a fixed order.
+    static func snapshot(_ client: PostgresClient) async throws -> [String] {
+        var rows: [String] = []
+        for row in try await client.query("SELECT cadastral_number, party_id, share_numerator::text, share_denominator::text FROM la_right ORDER BY 1, 2").collect() {
+            let (number, party, numerator, denominator) = try row.decode((String, String, String, String).self)
+            rows.append("right \(number) \(party) \(numerator)/\(denominator)")
+        }
+        for row in try await client.query("SELECT party_id, balance_tiyn::text, held_tiyn::text FROM la_party ORDER BY 1").collect() {
+            let (party, balance, held) = try row.decode((String, String, String).self)
+            rows.append("party \(party) \(balance) \(held)")
+        }
+        for row in try await client.query("SELECT height, position, seq, kind FROM tamga_history ORDER BY 1, 2, 3").collect() {
+            let (height, position, seq, kind) = try row.decode((Int64, Int32, Int32, String).self)
+            rows.append("event \(height).\(position).\(seq) \(kind)")
+        }
+        for row in try await client.query("SELECT document_hash, record FROM la_administrative_source ORDER BY 1, 2").collect() {
+            let (hash, record) = try row.decode((String, String).self)
+            rows.append("source \(hash) \(record)")
+        }
+        return rows
+    }
+}
+
+/// The node's blocks, except that the first one with transactions has lost its last one.
+struct LyingSource: BlockSource {
+    let node: Node
+
+    func blocks(from height: UInt64, limit: Int) async throws -> [Block] {
+        try await node.blocks(from: height, limit: limit).map { block in
+            guard !block.transactions.isEmpty, block.header.height.rawValue <= 3 else { return block }
+            return Block(header: block.header, transactions: Array(block.transactions.dropLast()), lastCommit: block.lastCommit, evidence: block.evidence)
+        }
+    }
+}
+
+/// A relay that speaks enough SMTP for the mailer, records the conversation, and refuses one recipient.
+actor FakeSMTPRelay {
+    private var lines: [String] = []
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private var serving: Task<Void, any Error>?
+    nonisolated let port: Int
+
+    init(channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, port: Int) {
+        self.channel = channel
+        self.port = port
+    }
+
+    static func start() async throws -> FakeSMTPRelay {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0) { child in
+            child.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child) }
+        }
+        let relay = FakeSMTPRelay(channel: server, port: server.channel.localAddress?.port ?? 0)
+        await relay.serve()
+        return relay
+    }
+
+    func record(_ line: String) { lines.append(line) }
+    func transcript() -> String { lines.joined(separator: "\n") }
+
+    private func serve() {
+        let channel = channel
+        serving = Task {
+            try await channel.executeThenClose { inbound in
+                for try await connection in inbound {
+                    try await connection.executeThenClose { input, output in
+                        try await output.write(ByteBuffer(string: "220 relay ready\r\n"))
+                        var pending = ""
+                        var inData = false
+                        for try await var buffer in input {
+                            pending += buffer.readString(length: buffer.readableBytes) ?? ""
+                            while let end = pending.range(of: "\r\n") {
+                                let line = String(pending[..<end.lowerBound])
+                                pending.removeSubrange(..<end.upperBound)
+                                await self.record(line)
+                                let reply: String?
+                                if inData {
+                                    reply = line == "." ? "250 queued" : nil
+                                    if line == "." { inData = false }
+                                } else if line.hasPrefix("EHLO") {
+                                    reply = "250-relay\r\n250 AUTH PLAIN"
+                                } else if line.hasPrefix("RCPT TO:<refused@") {
+                                    reply = "550 no such mailbox"
+                                } else if line == "DATA" {
+                                    inData = true
+                                    reply = "354 go ahead"
+                                } else if line.hasPrefix("AUTH") {
+                                    reply = "235 ok"
+                                } else if line == "QUIT" {
+                                    reply = "221 bye"
+                                } else {
+                                    reply = "250 ok"
+                                }
+                                if let reply { try await output.write(ByteBuffer(string: reply + "\r\n")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func stop() async throws {
+        serving?.cancel()
+        try? await channel.channel.close()
+    }
+}
