@@ -130,43 +130,62 @@ public struct Deliverer: Sendable {
         let text: String
     }
 
-    /// Sends every target's next due message, each target on its own task; returns how many were tried.
+    /// Sends every target's next due message, each target on its own task, and records the
+    /// outcomes in one transaction; returns how many were tried.
+    ///
+    /// A target's task sends up to `batchPerTarget` of its messages one after another, stopping at
+    /// the first failure. A crash before the outcomes are recorded sends them again (with the same
+    /// ids): deliveries are at least once, never lost.
     @discardableResult
     public func deliverDue() async throws -> Int {
-        let due = try store.due(at: Node.wallClock(), limit: 64)
-        await withTaskGroup(of: Void.self) { group in
-            for entry in due { group.addTask { await deliver(entry) } }
+        let heads = try store.due(at: Node.wallClock(), limit: 64)
+        let queues = try heads.map { head in
+            try store.entries(channel: head.channel, target: head.target, after: head.seq - 1, limit: Self.batchPerTarget).filter { $0.state == .pending }
         }
-        return due.count
+        let outcomes = await withTaskGroup(of: [(seq: Int64, attempt: IntegrationStore.Attempt)].self) { group in
+            for queue in queues {
+                group.addTask {
+                    var done: [(seq: Int64, attempt: IntegrationStore.Attempt)] = []
+                    for entry in queue {
+                        let outcome = await attempt(entry)
+                        done.append((entry.seq, outcome))
+                        guard case .delivered = outcome else { break }
+                    }
+                    return done
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        try store.record(outcomes)
+        return outcomes.count
     }
 
-    func deliver(_ entry: OutboxEntry) async {
+    /// How many of one target's messages one pass sends, in order.
+    static let batchPerTarget = 16
+
+    func attempt(_ entry: OutboxEntry) async -> IntegrationStore.Attempt {
         do {
             switch entry.channel {
             case .webhook:
                 // A subscription removed after its messages were queued has nothing more to send.
-                guard let webhook = try store.webhook(entry.target) else {
-                    try store.markAttemptFailed(entry.seq, error: "the subscription was removed", retryAt: nil)
-                    return
-                }
+                guard let webhook = try store.webhook(entry.target) else { return .failed(error: "the subscription was removed", retryAt: nil) }
                 try await send(entry, to: webhook)
             case .sms, .email:
                 guard let sender = entry.channel == .sms ? sms : email else { throw DeliveryFailure("no \(entry.channel.rawValue) provider is configured") }
                 // Consent is checked again when sending: an opt-out stops what was already queued.
                 guard let party = try? PartyID(entry.target), let contact = try store.contact(of: party), contact.receives else {
-                    try store.markAttemptFailed(entry.seq, error: "the person opted out", retryAt: nil)
-                    return
+                    return .failed(error: "the person opted out", retryAt: nil)
                 }
                 let message = try JSONDecoder().decode(Message.self, from: Data(entry.body))
                 try await sender.send(to: message.to, subject: message.subject, text: message.text)
             }
-            try store.markDelivered(entry.seq, at: Node.wallClock())
+            return .delivered(at: Node.wallClock())
         } catch {
             let attempts = entry.attempts + 1
             let retryAt = attempts >= settings.attemptsMax ? nil : Timestamp(rawValue: Node.wallClock().rawValue + Self.millis(retryDelay(afterAttempts: attempts)))
             logger.notice("delivery attempt failed", metadata: ["channel": "\(entry.channel.rawValue)", "target": "\(entry.target)",
                                                                 "event": "\(entry.eventID)", "attempts": "\(attempts)", "error": "\(error)"])
-            try? store.markAttemptFailed(entry.seq, error: "\(error)", retryAt: retryAt)
+            return .failed(error: "\(error)", retryAt: retryAt)
         }
     }
 

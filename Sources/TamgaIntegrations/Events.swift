@@ -15,6 +15,16 @@ public struct FeedEvent: Sendable, Equatable {
     public let transaction: TransactionID
     public let event: LedgerEvent
 
+    public init(chainID: ChainID, height: UInt64, position: Int, seq: Int, blockTime: Timestamp, transaction: TransactionID, event: LedgerEvent) {
+        self.chainID = chainID
+        self.height = height
+        self.position = position
+        self.seq = seq
+        self.blockTime = blockTime
+        self.transaction = transaction
+        self.event = event
+    }
+
     /// Stable across retries, replays and nodes of one chain: `evt_<height>_<position>_<seq>`.
     public var id: String { "evt_\(height)_\(position)_\(seq)" }
 

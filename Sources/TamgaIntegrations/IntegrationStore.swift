@@ -201,26 +201,40 @@ public final class IntegrationStore: Sendable {
     public func due(at time: Timestamp, limit: Int) throws -> [OutboxEntry] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT o.* FROM outbox o WHERE o.state = 'pending' AND o.next_attempt <= ?
-                AND o.seq = (SELECT MIN(p.seq) FROM outbox p WHERE p.channel = o.channel AND p.target = o.target AND p.state = 'pending')
-                ORDER BY o.seq LIMIT ?
+                SELECT o.* FROM (SELECT MIN(seq) AS head FROM outbox WHERE state = 'pending' GROUP BY channel, target) h
+                JOIN outbox o ON o.seq = h.head WHERE o.next_attempt <= ? ORDER BY o.seq LIMIT ?
                 """, arguments: [Int64(time.rawValue), limit])
         }.map(Self.entry)
     }
 
-    public func markDelivered(_ seq: Int64, at time: Timestamp) throws {
+    /// What became of one attempt.
+    public enum Attempt: Sendable, Equatable {
+        case delivered(at: Timestamp)
+        /// Tried again at `retryAt`, or given up on when it is nil.
+        case failed(error: String, retryAt: Timestamp?)
+    }
+
+    /// Records attempts, all in one transaction.
+    public func record(_ attempts: [(seq: Int64, attempt: Attempt)]) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE seq = ?",
-                           arguments: [Int64(time.rawValue), seq])
+            for (seq, attempt) in attempts {
+                switch attempt {
+                case let .delivered(time):
+                    try db.execute(sql: "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE seq = ?",
+                                   arguments: [Int64(time.rawValue), seq])
+                case let .failed(error, retryAt):
+                    try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = ?, next_attempt = ? WHERE seq = ?",
+                                   arguments: [String(error.prefix(500)), retryAt == nil ? "failed" : "pending", Int64(retryAt?.rawValue ?? 0), seq])
+                }
+            }
         }
     }
 
+    public func markDelivered(_ seq: Int64, at time: Timestamp) throws { try record([(seq, .delivered(at: time))]) }
+
     /// Records a failed attempt: tried again at `retryAt`, or given up on when it is nil.
     public func markAttemptFailed(_ seq: Int64, error: String, retryAt: Timestamp?) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = ?, next_attempt = ? WHERE seq = ?",
-                           arguments: [String(error.prefix(500)), retryAt == nil ? "failed" : "pending", Int64(retryAt?.rawValue ?? 0), seq])
-        }
+        try record([(seq, .failed(error: error, retryAt: retryAt))])
     }
 
     /// A target's messages after `seq`, oldest first.
