@@ -96,7 +96,13 @@ public struct NetworkSetup: Sendable {
         for (index, key) in keys.enumerated() {
             let peers = (0..<validators).filter { $0 != index }.map { NodeConfig.Peer(validator: UInt16($0), host: host, port: ports.peer[$0]) }
             var config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index], peers: peers)
-            if demo { config.demoParties = "../parties" }
+            if demo {
+                config.demoParties = "../parties"
+                // A demo network's webhooks go to receivers on this machine, and its SMS and
+                // e-mail to files in each node's folder (docs/integrations.md).
+                config.delivery = NodeConfig.Delivery(webhookPrivateAddresses: true, sms: .init(provider: "file", file: "sms.jsonl"),
+                                                      email: .init(provider: "file", file: "email.jsonl"))
+            }
             let certificate = try PeerIdentity.makeCertificatePEM(for: key, name: "validator-\(index).\(chainID)")
             try NodeHome(directory.appendingPathComponent("node-\(index)")).write(genesis: genesis, config: config, key: key, certificatePEM: certificate)
         }

@@ -33,6 +33,9 @@ struct DevnetCommand: AsyncParsableCommand {
     @Option(help: "Validator i serves the HTTP API on api-port+i.")
     var apiPort = 8_080
 
+    @Option(help: "Also project the chain into this PostgreSQL database from node 0: postgres://user@host:port/database (docs/integrations.md).")
+    var registerPostgres: String?
+
     @Flag(help: "Delete the folder first and start from a new genesis.")
     var reset = false
 
@@ -59,6 +62,11 @@ struct DevnetCommand: AsyncParsableCommand {
             print("wrote a new \(validators)-validator network to \(dir)/")
         }
         let homes = try NetworkSetup.nodeHomes(in: directory)
+        if let registerPostgres, let first = homes.first {
+            var config = try first.loadConfig()
+            config.register = NodeConfig.Register(postgres: registerPostgres)
+            try writeJSON(config, to: first.configURL)
+        }
         let processes = try homes.map { try launch($0) }
         let stop = StopSignal(processes: processes)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
