@@ -153,7 +153,8 @@ schemas = {
    "language": {"type": "string", "enum": ["kk", "ru", "en"]}, "consent": {"type": "boolean", "description": "must be true"}}},
  "Contact": {"type": "object", "required": ["party", "language", "consentAt", "recordedBy"], "properties": {
    "party": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"}, "language": {"type": "string"},
-   "consentAt": {"type": "integer"}, "optedOutAt": {"type": "integer"}, "recordedBy": {"type": "string"}}},
+   "consentAt": {"type": "integer"}, "optedOutAt": {"type": "integer"}, "recordedBy": {"type": "string"},
+   "fromHeight": {"type": "integer", "description": "messages are about blocks from this height on (the block after the consent)"}}},
  "Problem": {"type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "code": {"type": "string"}, "detail": {"type": "string"}}},
  "Envelope": {"type": "object", "required": ["payload", "signatures"], "properties": {

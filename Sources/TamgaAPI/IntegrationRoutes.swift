@@ -94,7 +94,7 @@ enum IntegrationRoutes {
             let language = asked.language ?? "kk"
             guard ["kk", "ru", "en"].contains(language) else { throw Problem(status: .badRequest, code: "contact.bad_language", detail: "language is kk, ru or en") }
             let contact = Contact(party: party, phone: asked.phone, email: asked.email, language: language, consentAt: Node.wallClock(),
-                                  optedOutAt: nil, recordedBy: session.party)
+                                  optedOutAt: nil, recordedBy: session.party, fromHeight: await node.status().height.rawValue + 1)
             try store.setContact(contact)
             return try NodeAPI.json(contact)
         }

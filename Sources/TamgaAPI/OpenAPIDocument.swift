@@ -94,6 +94,10 @@ extension NodeAPI {
           "email": {
             "type": "string"
           },
+          "fromHeight": {
+            "description": "messages are about blocks from this height on (the block after the consent)",
+            "type": "integer"
+          },
           "language": {
             "type": "string"
           },

@@ -84,7 +84,8 @@ public struct DeliveryService: Service {
                 }
                 for party in event.event.parties {
                     if contacts[party] == nil { contacts[party] = .some(try store.contact(of: party)) }
-                    guard let contact = contacts[party] ?? nil, contact.receives else { continue }
+                    // A person hears of what happened from their consent on, never of what came before.
+                    guard let contact = contacts[party] ?? nil, contact.receives, event.height >= contact.fromHeight ?? 0 else { continue }
                     let (subject, text) = catalog.render(event, language: contact.language)
                     if deliverer.sms != nil, let phone = contact.phone {
                         items.append(OutboxItem(channel: .sms, target: party.rawValue, eventID: event.id, body: Self.message(phone, subject, text)))

@@ -56,8 +56,11 @@ public struct Contact: Sendable, Equatable, Codable {
     public var optedOutAt: Timestamp?
     /// The registrar who recorded the details and the consent.
     public var recordedBy: PartyID
+    /// Messages are about events of blocks from this height on: the block after the consent.
+    public var fromHeight: UInt64?
 
-    public init(party: PartyID, phone: String?, email: String?, language: String, consentAt: Timestamp, optedOutAt: Timestamp?, recordedBy: PartyID) {
+    public init(party: PartyID, phone: String?, email: String?, language: String, consentAt: Timestamp, optedOutAt: Timestamp?,
+                recordedBy: PartyID, fromHeight: UInt64?) {
         self.party = party
         self.phone = phone
         self.email = email
@@ -65,6 +68,7 @@ public struct Contact: Sendable, Equatable, Codable {
         self.consentAt = consentAt
         self.optedOutAt = optedOutAt
         self.recordedBy = recordedBy
+        self.fromHeight = fromHeight
     }
 
     public var receives: Bool { optedOutAt == nil }

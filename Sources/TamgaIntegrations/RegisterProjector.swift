@@ -152,7 +152,7 @@ public actor RegisterProjector {
                 """, logger: logger)
         }
         checkpoint = blockHeight
-        rowsWritten += rows.statements.count
+        rowsWritten += rows.rowCount
         return true
     }
 }

@@ -72,28 +72,44 @@ enum RegisterSchema {
 /// What one block changes in the register, as SQL statements, read from the state after it.
 struct RegisterRows {
     private(set) var statements: [PostgresQuery] = []
+    /// Rows inserted or updated.
+    private(set) var rowCount = 0
+
+    private mutating func add(_ statement: PostgresQuery, rows: Int = 1) {
+        statements.append(statement)
+        rowCount += rows
+    }
 
     init(block: Block, receipts: [Receipt], queries: LedgerQueries<some LedgerStateReading>) throws {
         let height = Int64(block.header.height.rawValue)
         let time = Self.date(block.header.time)
-        statements.append("""
+        add("""
             INSERT INTO tamga_block (height, block_hash, block_time, transactions) VALUES (\(height), \(block.hash.hex), \(time), \(block.transactions.count))
             """)
         var properties = Set<CadastralNumber>()
         var parties = Set<PartyID>()
         var deeds = Set<TransactionID>()
         var pledges = Set<TransactionID>()
+        var history = MultiRowInsert(
+            into: "tamga_history (height, position, seq, block_time, transaction_id, kind, parties, properties, deed_id, amount_tiyn)",
+            casts: ["", "", "", "", "", "", "", "", "", "::numeric"], then: "")
         for (position, (envelope, receipt)) in zip(block.transactions, receipts).enumerated() {
             for (seq, event) in receipt.events.enumerated() {
                 properties.formUnion(event.properties)
                 parties.formUnion(event.parties)
                 if let deed = event.deed { deeds.insert(deed) }
-                statements.append("""
-                    INSERT INTO tamga_history (height, position, seq, block_time, transaction_id, kind, parties, properties, deed_id, amount_tiyn)
-                    VALUES (\(height), \(position), \(seq), \(time), \(receipt.transaction.description), \(event.kind),
-                            \(event.parties.map(\.rawValue)), \(event.properties.map(\.rawValue)), \(event.deed?.description),
-                            \(event.amount.map { String($0.rawValue) })::numeric)
-                    """)
+                history.row { binds in
+                    binds.append(height)
+                    binds.append(Int32(position))
+                    binds.append(Int32(seq))
+                    binds.append(time)
+                    binds.append(receipt.transaction.description)
+                    binds.append(event.kind)
+                    binds.append(event.parties.map(\.rawValue))
+                    binds.append(event.properties.map(\.rawValue))
+                    binds.append(event.deed?.description)
+                    binds.append(event.amount.map { String($0.rawValue) })
+                }
             }
             guard receipt.isCommitted, case let .success(payload) = PreparedTransaction(envelope).payload else { continue }
             parties.insert(payload.signer)
@@ -104,48 +120,59 @@ struct RegisterRows {
             default: break
             }
             for cited in payload.action.citedDocuments {
-                statements.append("""
+                add("""
                     INSERT INTO la_administrative_source (document_hash, record, transaction_id, signer, height)
                     VALUES (\(cited.document.hex), \(cited.record), \(receipt.transaction.description), \(payload.signer.rawValue), \(height))
                     ON CONFLICT DO NOTHING
                     """)
             }
         }
-        for party in parties.sorted() {
-            guard let record = try queries.party(party) else { continue }
-            let account = try queries.account(party)
-            statements.append("""
-                INSERT INTO la_party (party_id, name, roles, balance_tiyn, held_tiyn, updated_height)
-                VALUES (\(party.rawValue), \(record.name), \(record.roles.map(\.rawValue)), \(String(account.balance.rawValue))::numeric,
-                        \(String(account.held.rawValue))::numeric, \(height))
+        statements += history.allStatements
+        rowCount += history.total
+        var partyRows = MultiRowInsert(
+            into: "la_party (party_id, name, roles, balance_tiyn, held_tiyn, updated_height)", casts: ["", "", "", "::numeric", "::numeric", ""],
+            then: """
                 ON CONFLICT (party_id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, balance_tiyn = EXCLUDED.balance_tiyn,
                     held_tiyn = EXCLUDED.held_tiyn, updated_height = EXCLUDED.updated_height
                 """)
+        for party in parties.sorted() {
+            guard let record = try queries.party(party) else { continue }
+            let account = try queries.account(party)
+            partyRows.row { binds in
+                binds.append(party.rawValue)
+                binds.append(record.name)
+                binds.append(record.roles.map(\.rawValue))
+                binds.append(String(account.balance.rawValue))
+                binds.append(String(account.held.rawValue))
+                binds.append(height)
+            }
         }
+        statements += partyRows.allStatements
+        rowCount += partyRows.total
         for number in properties.sorted(by: { $0.rawValue < $1.rawValue }) {
             guard let passport = try queries.passport(number) else { continue }
             let region = String(number.rawValue.prefix { $0 != "-" })
             let area = String(format: "%llu.%02llu", passport.area.rawValue / 100, passport.area.rawValue % 100)
             let latitude = passport.location.map { Double($0.latitudeMicrodegrees) / 1_000_000 }
             let longitude = passport.location.map { Double($0.longitudeMicrodegrees) / 1_000_000 }
-            statements.append("""
+            add("""
                 INSERT INTO la_baunit (cadastral_number, region, kind, address, area_m2, latitude, longitude, registered_at, arrested, updated_height)
                 VALUES (\(number.rawValue), \(region), \(passport.kind), \(passport.address), \(area)::numeric, \(latitude), \(longitude),
                         \(Self.date(passport.registeredAt)), \(passport.isArrested), \(height))
                 ON CONFLICT (cadastral_number) DO UPDATE SET kind = EXCLUDED.kind, address = EXCLUDED.address, area_m2 = EXCLUDED.area_m2,
                     latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, arrested = EXCLUDED.arrested, updated_height = EXCLUDED.updated_height
                 """)
-            statements.append("DELETE FROM la_right WHERE cadastral_number = \(number.rawValue)")
+            add("DELETE FROM la_right WHERE cadastral_number = \(number.rawValue)", rows: 0)
             for owner in passport.owners {
-                statements.append("""
+                add("""
                     INSERT INTO la_right (cadastral_number, party_id, share_numerator, share_denominator)
                     VALUES (\(number.rawValue), \(owner.party.rawValue), \(String(owner.share.numerator))::numeric, \(String(owner.share.denominator))::numeric)
                     """)
             }
-            statements.append("DELETE FROM la_restriction WHERE cadastral_number = \(number.rawValue)")
+            add("DELETE FROM la_restriction WHERE cadastral_number = \(number.rawValue)", rows: 0)
             for restriction in passport.restrictions {
                 if restriction.kind == .pledge { pledges.insert(restriction.id) }
-                statements.append("""
+                add("""
                     INSERT INTO la_restriction (restriction_id, cadastral_number, kind, holder, source_document, since)
                     VALUES (\(restriction.id.description), \(number.rawValue), \(restriction.kind.rawValue), \(restriction.holder.rawValue),
                             \(restriction.documentHash.hex), \(Self.date(restriction.since)))
@@ -154,7 +181,7 @@ struct RegisterRows {
         }
         for id in pledges.sorted() {
             guard let pledge = try queries.pledge(id) else { continue }
-            statements.append("""
+            add("""
                 INSERT INTO la_mortgage (pledge_id, cadastral_number, bank, loan_amount_tiyn, status, documents, signed_by, reviewed_by,
                                          rejection_reason, created_at, updated_height)
                 VALUES (\(id.description), \(pledge.cadastralNumber.rawValue), \(pledge.bank.rawValue), \(String(pledge.loanAmount.rawValue))::numeric,
@@ -166,7 +193,7 @@ struct RegisterRows {
         }
         for id in deeds.sorted() {
             guard let deed = try queries.deed(id) else { continue }
-            statements.append("""
+            add("""
                 INSERT INTO tamga_deed (deed_id, cadastral_number, price_tiyn, status, parties, signed_by, created_at, expires_at, updated_height)
                 VALUES (\(id.description), \(deed.cadastralNumber.rawValue), \(String(deed.price.rawValue))::numeric, \(deed.status.rawValue),
                         \(deed.parties.map(\.rawValue)), \(deed.signedBy.map(\.rawValue)), \(Self.date(deed.createdAt)), \(Self.date(deed.expiresAt)), \(height))
@@ -176,4 +203,51 @@ struct RegisterRows {
     }
 
     static func date(_ time: Timestamp) -> Date { Date(timeIntervalSince1970: Double(time.rawValue) / 1_000) }
+}
+
+/// One `INSERT … VALUES (…), (…), …` per `rowsPerStatement` rows: a block of thousands of
+/// transactions is a few round trips to the server, not one per row.
+struct MultiRowInsert {
+    static let rowsPerStatement = 500
+
+    let into: String
+    /// A cast after each column's placeholder (`::numeric`), or "".
+    let casts: [String]
+    /// What follows the values (an `ON CONFLICT` clause), or "".
+    let then: String
+    private var rows = 0
+    private(set) var total = 0
+    private var binds = PostgresBindings()
+    private(set) var statements: [PostgresQuery] = []
+
+    init(into: String, casts: [String], then: String) {
+        self.into = into
+        self.casts = casts
+        self.then = then
+    }
+
+    /// Adds a row; `fill` appends exactly one bind per column.
+    mutating func row(_ fill: (inout PostgresBindings) -> Void) {
+        fill(&binds)
+        rows += 1
+        total += 1
+        if rows == Self.rowsPerStatement { flush() }
+    }
+
+    private mutating func flush() {
+        guard rows > 0 else { return }
+        let columns = casts.count
+        let tuples = (0..<rows).map { row in
+            "(" + casts.enumerated().map { column, cast in "$\(row * columns + column + 1)\(cast)" }.joined(separator: ", ") + ")"
+        }
+        statements.append(PostgresQuery(unsafeSQL: "INSERT INTO \(into) VALUES \(tuples.joined(separator: ", ")) \(then)", binds: binds))
+        rows = 0
+        binds = PostgresBindings()
+    }
+
+    var allStatements: [PostgresQuery] {
+        var copy = self
+        copy.flush()
+        return copy.statements
+    }
 }

@@ -282,13 +282,16 @@ struct PilotTests {
 
         // The applicant's SMS and e-mail.
         let smsFile = cluster.network.homes[0].url.appendingPathComponent("sms.jsonl")
-        try await waitFor("the SMS sink gets the registration") {
-            (try? String(contentsOf: smsFile, encoding: .utf8))?.contains("+77010000004") == true
-                && (try? String(contentsOf: smsFile, encoding: .utf8))?.split(separator: "\n").count ?? 0 >= 4
+        // The person consented after the property was registered: they hear of the three pledge events.
+        let emailFile = cluster.network.homes[0].url.appendingPathComponent("email.jsonl")
+        try await waitFor("the SMS and e-mail sinks get the registration") {
+            [smsFile, emailFile].allSatisfy { ((try? String(contentsOf: $0, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 3 }
         }
         let messages = try String(contentsOf: smsFile, encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-        #expect(messages.allSatisfy { $0["to"] == "+77010000004" })
+        #expect(messages.count == 3 && messages.allSatisfy { $0["to"] == "+77010000004" }, "\(messages)")
+        let emails = try String(contentsOf: emailFile, encoding: .utf8).split(separator: "\n")
+        #expect(emails.count == 3 && emails.allSatisfy { $0.contains("citizen-4@example.kz") })
         #expect(messages.contains { $0["text"]?.contains(property) == true }, "\(messages)")
 
         // The certificate, with its check code, and the extract it names.
