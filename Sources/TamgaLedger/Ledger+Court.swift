@@ -29,7 +29,9 @@ extension Ledger {
         try state.save(passport, context: &context)
 
         // Match what each seller received with what each payer paid, in party order, and refund
-        // each matched part as far as the seller's balance allows.
+        // each matched part as far as the seller's balance allows. A price paid outside the token
+        // cannot be refunded by the ledger: all of it is recorded as claims, for the court's order
+        // to be enforced outside.
         var owed = try Self.sellerPayments(deed, collected: deed.price).sorted { $0.0 < $1.0 }
         var entitled = (deed.buyers.map { ($0.party, $0.pays) } + (deed.financing.map { [($0.bank, $0.amount)] } ?? [])).sorted { $0.0 < $1.0 }
         var claims: [Claim] = []
@@ -38,7 +40,7 @@ extension Ledger {
         while sellerIndex < owed.count, payerIndex < entitled.count {
             let part = min(owed[sellerIndex].1, entitled[payerIndex].1)
             let (seller, payer) = (owed[sellerIndex].0, entitled[payerIndex].0)
-            let available = try state.account(seller).balance
+            let available = deed.isPaidOutsideToken ? .zero : try state.account(seller).balance
             let paid = min(part, available)
             if paid > .zero {
                 try move(paid, from: seller, to: payer, state: &state)

@@ -61,7 +61,7 @@ extension Ledger {
             cadastralNumber: body.cadastralNumber,
             sellers: passport.owners.map { Deed.Seller(party: $0.party, share: $0.share) },
             buyers: [Deed.Buyer(party: context.signer, share: .whole, pays: listing.price)],
-            financing: nil, acceptedPledges: [], context: context, state: state
+            financing: nil, acceptedPledges: [], paymentBank: nil, context: context, state: state
         )
         context.emit(LedgerEvent("deed.opened", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
         var signed = deed
@@ -73,9 +73,12 @@ extension Ledger {
     /// whose signature counts at once.
     func proposeDeed(_ body: ProposeDeed, context: inout ExecutionContext, state: inout WorkingState) throws {
         let deed = try openDeed(cadastralNumber: body.cadastralNumber, sellers: body.sellers, buyers: body.buyers, financing: body.financing,
-                                acceptedPledges: body.acceptedPledges ?? [], context: context, state: state)
+                                acceptedPledges: body.acceptedPledges ?? [], paymentBank: body.paymentBank, context: context, state: state)
         guard deed.parties.contains(context.signer) else {
             throw Rejection(.notADeedParty, "\(context.signer) is not a party to the deed it proposes")
+        }
+        guard context.signer != deed.paymentBank else {
+            throw Rejection(.paymentNotDue, "the paying bank confirms a payment once the parties have signed; it does not propose the deed")
         }
         context.emit(LedgerEvent("deed.opened", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
         var signed = deed
@@ -88,11 +91,43 @@ extension Ledger {
         var deed = try openDeedRecord(body.deed, context: context, state: state)
         guard deed.parties.contains(context.signer) else { throw Rejection(.notADeedParty, "\(context.signer) is not a party to deed \(deed.id)") }
         guard !deed.signedBy.contains(context.signer) else { throw Rejection(.alreadySigned, "\(context.signer) already signed deed \(deed.id)") }
+        guard context.signer != deed.paymentBank else {
+            throw Rejection(.paymentNotDue, "the paying bank agrees to deed \(deed.id) by confirming its payment (deed.confirm_payment)")
+        }
         guard body.termsHash == deed.termsHash else {
             throw Rejection(.termsMismatch, "the signed terms \(body.termsHash) are not the deed's terms \(deed.termsHash)")
         }
         try addSignature(of: context.signer, to: &deed, state: &state)
         context.emit(LedgerEvent("deed.signed", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id))
+        try finish(deed, context: &context, state: &state)
+    }
+
+    /// `deed.confirm_payment`: the bank a deed names as its buyers' bank confirms that the price
+    /// was paid outside the token. It comes last, once every other party has signed (and a
+    /// required notary has attested), so the deed settles in this transaction; the bank vouches
+    /// for a payment the ledger cannot see, which is why it must be named in the signed terms.
+    func confirmPayment(_ body: ConfirmPayment, context: inout ExecutionContext, state: inout WorkingState) throws {
+        try state.requireRole(.bank, of: context.signer, for: "confirming a payment")
+        var deed = try openDeedRecord(body.deed, context: context, state: state)
+        guard deed.paymentBank == context.signer else {
+            throw Rejection(.notThePaymentBank, "deed \(deed.id) is not paid through \(context.signer)")
+        }
+        guard body.termsHash == deed.termsHash else {
+            throw Rejection(.termsMismatch, "the confirmed terms \(body.termsHash) are not the deed's terms \(deed.termsHash)")
+        }
+        let unsigned = deed.parties.filter { $0 != context.signer && !deed.signedBy.contains($0) }
+        guard unsigned.isEmpty else {
+            throw Rejection(.paymentNotDue, "deed \(deed.id) still needs the signatures of \(unsigned.map(\.rawValue).joined(separator: ", "))")
+        }
+        if deed.notaryRequired {
+            // As in `finish`: an attestation counts only while its notary still holds the role.
+            guard let notary = deed.attestedBy, try state.party(notary).has(.notary) else {
+                throw Rejection(.attestationMissing, "deed \(deed.id) needs a notary's attestation before its payment")
+            }
+        }
+        deed.signedBy.append(context.signer)
+        deed.paymentOrderHash = body.paymentOrderHash
+        context.emit(LedgerEvent("deed.payment_confirmed", parties: deed.parties, properties: [deed.cadastralNumber], deed: deed.id, amount: deed.price))
         try finish(deed, context: &context, state: &state)
     }
 
@@ -119,7 +154,7 @@ extension Ledger {
     /// A new open deed, checked against the passport: sellers own what they sell, buyers receive
     /// exactly what is sold, the payments add up, and the property is not under arrest.
     private func openDeed(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], financing: Deed.Financing?,
-                          acceptedPledges: [TransactionID], context: ExecutionContext, state: WorkingState) throws -> Deed {
+                          acceptedPledges: [TransactionID], paymentBank: PartyID?, context: ExecutionContext, state: WorkingState) throws -> Deed {
         let passport = try state.passport(cadastralNumber)
         guard !passport.isArrested else { throw Rejection(.propertyArrested, "\(cadastralNumber) is under arrest") }
         guard !sellers.isEmpty, !buyers.isEmpty, sellers.count + buyers.count <= Limits.deedPartiesMax else {
@@ -158,6 +193,14 @@ extension Ledger {
             else { throw Rejection(.invalidDeed, "the financing bank pays a positive amount and is neither seller nor buyer") }
             price = total
         }
+        if let paymentBank {
+            guard try state.party(paymentBank).has(.bank) else {
+                throw Rejection(.roleRequired, "a payment outside the token is confirmed by a bank, which \(paymentBank) is not")
+            }
+            guard !sellerParties.contains(paymentBank), !buyerParties.contains(paymentBank) else {
+                throw Rejection(.invalidDeed, "the paying bank is neither seller nor buyer")
+            }
+        }
         let pledged = Set(passport.restrictions.filter { $0.kind == .pledge }.map(\.id))
         guard Set(acceptedPledges).isSubset(of: pledged), acceptedPledges.count <= 16 else {
             throw Rejection(.unknownPledge, "an accepted pledge is not registered on \(cadastralNumber)")
@@ -168,7 +211,8 @@ extension Ledger {
                     buyers: buyers.sorted { $0.party < $1.party }, financing: financing, acceptedPledges: Array(Set(acceptedPledges)).sorted(),
                     price: price, signedBy: [], holds: [],
                     notaryRequired: parameters.notaryAttestationRequired, attestedBy: nil, status: .open,
-                    createdAt: context.blockTime, expiresAt: try context.blockTime.adding(millis: parameters.deedLifetimeMillis))
+                    createdAt: context.blockTime, expiresAt: try context.blockTime.adding(millis: parameters.deedLifetimeMillis),
+                    paymentBank: paymentBank)
     }
 
     private func openDeedRecord(_ id: TransactionID, context: ExecutionContext, state: WorkingState) throws -> Deed {
@@ -179,9 +223,10 @@ extension Ledger {
     }
 
     /// Records a party's signature; a buyer's or the financing bank's holds its payment from its
-    /// available balance.
+    /// available balance, unless the deed is paid outside the token.
     private func addSignature(of party: PartyID, to deed: inout Deed, state: inout WorkingState) throws {
         deed.signedBy.append(party)
+        guard !deed.isPaidOutsideToken else { return }
         let payment = deed.buyers.first { $0.party == party }?.pays ?? (deed.financing?.bank == party ? deed.financing?.amount : nil) ?? .zero
         guard payment > .zero else { return }
         var account = try state.account(party)
@@ -228,6 +273,7 @@ extension Ledger {
             throw Rejection(.invalidDeed, "a financed deed must leave its buyers the only owners; \(other.party) would still own a share the bank's pledge would cover")
         }
         passport.documents.append(deed.id.hash)
+        if let paymentOrder = deed.paymentOrderHash { passport.documents.append(paymentOrder) }
         if let financing = deed.financing {
             // The financing bank's pledge is registered in the same settlement.
             let pledge = Pledge(id: deed.id, cadastralNumber: deed.cadastralNumber, bank: financing.bank, loanAmount: financing.amount,

@@ -269,6 +269,7 @@ public struct Ledger<Verifier: SignatureVerifying> {
         case let .signDeed(body): try signDeed(body, context: &context, state: &state)
         case let .attestDeed(body): try attestDeed(body, context: &context, state: &state)
         case let .cancelDeed(body): try cancelDeed(body, context: &context, state: &state)
+        case let .confirmPayment(body): try confirmPayment(body, context: &context, state: &state)
         case let .proposePledge(body): try proposePledge(body, context: &context, state: &state)
         case let .signPledge(body): try signPledge(body, context: &context, state: &state)
         case let .registerPledge(body): try registerPledge(body, context: &context, state: &state)

@@ -190,10 +190,19 @@ public struct Deed: Codable, Hashable, Sendable {
     public var status: Status
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
+    /// The buyers' bank when the price is paid outside the token (absent: paid in tokens held by
+    /// the ledger). Its confirmation counts as its signature and comes last.
+    public var paymentBank: PartyID?
+    /// The hash of the payment order the paying bank confirmed.
+    public var paymentOrderHash: Hash?
 
-    /// Everyone who must sign.
-    public var parties: [PartyID] { Array(Set(sellers.map(\.party) + buyers.map(\.party) + (financing.map { [$0.bank] } ?? []))).sorted() }
+    /// Everyone who must sign (a paying bank by confirming the payment).
+    public var parties: [PartyID] {
+        Array(Set(sellers.map(\.party) + buyers.map(\.party) + (financing.map { [$0.bank] } ?? []) + (paymentBank.map { [$0] } ?? []))).sorted()
+    }
     public var isFullySigned: Bool { parties.allSatisfy(signedBy.contains) }
+    /// True when the price is paid outside the token and confirmed by `paymentBank`.
+    public var isPaidOutsideToken: Bool { paymentBank != nil }
 
     /// What the deed's parties sign: a hash of the terms, so that a signature cannot be moved to other terms.
     public var termsHash: Hash {
@@ -202,6 +211,7 @@ public struct Deed: Codable, Hashable, Sendable {
         for buyer in buyers { text += "|b:\(buyer.party):\(buyer.share):\(buyer.pays.rawValue)" }
         if let financing { text += "|f:\(financing.bank):\(financing.amount.rawValue):\(financing.documentHash)" }
         for pledge in acceptedPledges { text += "|p:\(pledge)" }
+        if let paymentBank { text += "|o:\(paymentBank)" }
         return .sha256(Array(text.utf8))
     }
 }

@@ -44,6 +44,8 @@ public struct Rejection: CodedError, Equatable {
         case sharesExceedOwnership = "deed.shares_exceed_ownership"
         case invalidDeed = "deed.invalid"
         case attestationMissing = "deed.attestation_missing"
+    case paymentNotDue = "deed.payment_not_due"
+    case notThePaymentBank = "deed.not_the_payment_bank"
         case unknownPledge = "pledge.unknown"
         case pledgeNotPending = "pledge.not_pending"
         case pledgeUnsigned = "pledge.owner_signature_missing"

@@ -105,6 +105,9 @@ public enum Action: Hashable, Sendable {
     case attestDeed(DeedReference)
     /// `deed.cancel`: a party withdraws before settlement; every hold is released.
     case cancelDeed(DeedReference)
+    /// `deed.confirm_payment`: the buyer's bank named by a deed paid outside the token confirms
+    /// that the price was paid; the deed settles.
+    case confirmPayment(ConfirmPayment)
     /// `pledge.propose`, by a bank.
     case proposePledge(ProposePledge)
     /// `pledge.sign`, by each owner.
@@ -170,6 +173,7 @@ public enum Action: Hashable, Sendable {
         case .signDeed: "deed.sign"
         case .attestDeed: "deed.attest"
         case .cancelDeed: "deed.cancel"
+        case .confirmPayment: "deed.confirm_payment"
         case .proposePledge: "pledge.propose"
         case .signPledge: "pledge.sign"
         case .registerPledge: "pledge.register"
@@ -204,6 +208,7 @@ public enum Action: Hashable, Sendable {
         case let .imposeArrest(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
         case let .liftArrest(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
         case let .invalidateDeed(body): [(body.orderHash, "deed/\(body.deed)")]
+        case let .confirmPayment(body): [(body.paymentOrderHash, "deed/\(body.deed)")]
         case let .orderTransfer(body): [(body.orderHash, "property/\(body.cadastralNumber)")]
         case let .proposeCorrection(body): [(body.documentHash, "property/\(body.cadastralNumber)")]
         default: []
@@ -325,15 +330,20 @@ public struct ProposeDeed: Codable, Hashable, Sendable, StrictlyDecodable {
     public var financing: Deed.Financing?
     /// Optional: pledges on the property that the buyers take over.
     public var acceptedPledges: [TransactionID]?
+    /// Optional: the buyers' bank, when the price is paid outside the token. Nothing is held; the
+    /// deed settles when that bank confirms the payment (`deed.confirm_payment`).
+    public var paymentBank: PartyID?
 
-    public init(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], financing: Deed.Financing? = nil, acceptedPledges: [TransactionID]? = nil) {
+    public init(cadastralNumber: CadastralNumber, sellers: [Deed.Seller], buyers: [Deed.Buyer], financing: Deed.Financing? = nil,
+                acceptedPledges: [TransactionID]? = nil, paymentBank: PartyID? = nil) {
         self.cadastralNumber = cadastralNumber
         self.sellers = sellers
         self.buyers = buyers
         self.financing = financing
         self.acceptedPledges = acceptedPledges
+        self.paymentBank = paymentBank
     }
-    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers, financing, acceptedPledges }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case cadastralNumber, sellers, buyers, financing, acceptedPledges, paymentBank }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -342,7 +352,24 @@ public struct ProposeDeed: Codable, Hashable, Sendable, StrictlyDecodable {
         buyers = try container.decodeStrictly([Deed.Buyer].self, forKey: .buyers)
         financing = try container.decodeStrictlyIfPresent(Deed.Financing.self, forKey: .financing)
         acceptedPledges = try container.decodeIfPresent([TransactionID].self, forKey: .acceptedPledges)
+        paymentBank = try container.decodeIfPresent(PartyID.self, forKey: .paymentBank)
     }
+}
+
+/// The paying bank's confirmation that a deed's price was paid outside the token.
+public struct ConfirmPayment: Codable, Hashable, Sendable, StrictlyDecodable {
+    public var deed: TransactionID
+    /// The deed's terms the bank paid for; must equal the deed's terms hash.
+    public var termsHash: Hash
+    /// The hash of the bank's payment order, kept with the property's documents.
+    public var paymentOrderHash: Hash
+
+    public init(deed: TransactionID, termsHash: Hash, paymentOrderHash: Hash) {
+        self.deed = deed
+        self.termsHash = termsHash
+        self.paymentOrderHash = paymentOrderHash
+    }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case deed, termsHash, paymentOrderHash }
 }
 
 public struct SignDeed: Codable, Hashable, Sendable, StrictlyDecodable {
@@ -688,6 +715,7 @@ extension TransactionPayload: Codable {
         case "deed.sign": action = .signDeed(try body(SignDeed.self))
         case "deed.attest": action = .attestDeed(try body(DeedReference.self))
         case "deed.cancel": action = .cancelDeed(try body(DeedReference.self))
+        case "deed.confirm_payment": action = .confirmPayment(try body(ConfirmPayment.self))
         case "pledge.propose": action = .proposePledge(try body(ProposePledge.self))
         case "pledge.sign": action = .signPledge(try body(PledgeReference.self))
         case "pledge.register": action = .registerPledge(try body(PledgeReference.self))
@@ -734,6 +762,7 @@ extension TransactionPayload: Codable {
         case let .signDeed(value): try value.encode(to: body)
         case let .attestDeed(value): try value.encode(to: body)
         case let .cancelDeed(value): try value.encode(to: body)
+        case let .confirmPayment(value): try value.encode(to: body)
         case let .proposePledge(value): try value.encode(to: body)
         case let .signPledge(value): try value.encode(to: body)
         case let .registerPledge(value): try value.encode(to: body)

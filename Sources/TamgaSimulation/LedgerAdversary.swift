@@ -187,8 +187,9 @@ public struct LedgerAdversary {
             }
             let financing = chance(15) ? Deed.Financing(bank: try PartyID(chance(80) ? "bank-1" : anyParty()), amount: amount(), documentHash: hash()) : nil
             let proposer = chance(50) ? buyer.rawValue : (sellers.first?.party.rawValue ?? citizen())
+            let paymentBank = chance(20) ? try PartyID(chance(80) ? "bank-1" : anyParty()) : nil
             return envelope(signer(proposer), .proposeDeed(ProposeDeed(cadastralNumber: number, sellers: sellers, buyers: buyers, financing: financing,
-                                                                    acceptedPledges: chance(50) ? pledges.suffix(2) : nil)))
+                                                                    acceptedPledges: chance(50) ? pledges.suffix(2) : nil, paymentBank: paymentBank)))
         case 9, 10, 11:
             guard let id = deeds.last(where: { _ in chance(70) }) ?? deeds.last,
                   let deed = try LedgerQueries(state: MapSnapshot(map: map, version: version)).deed(id) else { return try fallback() }
@@ -199,7 +200,12 @@ public struct LedgerAdversary {
             return envelope(signer("notary-1"), .attestDeed(DeedReference(deed: id)))
         case 13:
             guard let id = deeds.last else { return try fallback() }
-            return envelope(anyParty(), .cancelDeed(DeedReference(deed: id)))
+            guard chance(50), let deed = try LedgerQueries(state: MapSnapshot(map: map, version: version)).deed(id) else {
+                return envelope(anyParty(), .cancelDeed(DeedReference(deed: id)))
+            }
+            // A bank confirms a payment: the deed's own bank or another, early or on time, for its terms or others.
+            let bank = chance(80) ? (deed.paymentBank?.rawValue ?? "bank-1") : anyParty()
+            return envelope(signer(bank), .confirmPayment(ConfirmPayment(deed: id, termsHash: chance(90) ? deed.termsHash : hash(), paymentOrderHash: hash())))
         case 14:
             return envelope(signer("bank-1"), .proposePledge(ProposePledge(cadastralNumber: number, loanAmount: amount(), documents: [hash()])))
         case 15:

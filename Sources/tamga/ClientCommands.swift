@@ -175,7 +175,7 @@ struct TxCommand: AsyncParsableCommand {
         commandName: "tx",
         abstract: "Build, sign and submit transactions; each prints its receipt once final.",
         subcommands: [Enroll.self, Register.self, AccessCode.self, Mint.self, Burn.self, Transfer.self, List.self, Withdraw.self, Buy.self,
-                      DeedPropose.self, DeedSign.self, DeedAttest.self, DeedCancel.self, PledgePropose.self, PledgeSign.self, PledgeRegister.self,
+                      DeedPropose.self, DeedSign.self, DeedAttest.self, DeedConfirmPayment.self, DeedCancel.self, PledgePropose.self, PledgeSign.self, PledgeRegister.self,
                       PledgeReject.self, PledgeRelease.self, ArrestImpose.self, ArrestLift.self, CourtInvalidate.self, CourtTransfer.self,
                       KeyAdd.self, KeyRevoke.self, RecoveryRequest.self, RecoveryStep.self, GovernancePropose.self, GovernanceApprove.self, Send.self]
     )

@@ -168,6 +168,20 @@ extension TxCommand {
         func run() async throws { try await signer.submit(.attestDeed(DeedReference(deed: try parseID(deed, "--deed")))) }
     }
 
+    struct DeedConfirmPayment: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deed-confirm-payment",
+            abstract: "deed.confirm_payment: the bank a deed names confirms it paid the price outside the token; the deed settles.")
+        @OptionGroup var signer: SignerOptions
+        @Option(help: "The deed id.") var deed: String
+        @Option(help: "The deed's terms hash (64 hex).") var termsHash: String
+        @Option(help: "SHA-256 of the bank's payment order (64 hex).") var paymentOrderHash: String
+        func run() async throws {
+            try await signer.submit(.confirmPayment(ConfirmPayment(deed: try parseID(deed, "--deed"), termsHash: try parseHash(termsHash, "--terms-hash"),
+                                                                   paymentOrderHash: try parseHash(paymentOrderHash, "--payment-order-hash"))))
+        }
+    }
+
     struct DeedCancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "deed-cancel", abstract: "deed.cancel: a party cancels an open deed; every hold is released.")
         @OptionGroup var signer: SignerOptions
@@ -322,6 +336,8 @@ extension TxCommand {
         @Option(help: "A buyer, the share bought and what it pays in tiyn, party:share:pays; repeat for each.") var buyer: [String]
         @Option(help: "A financing bank, bank:amount:documentHash.") var financing: String?
         @Option(help: "A registered pledge the buyers accept (its id); repeat for each.") var acceptPledge: [String] = []
+        @Option(help: "The buyers' bank, when the price is paid outside the token: nothing is held, and the deed settles when this bank confirms the payment (deed-confirm-payment).")
+        var paymentBank: String?
         func run() async throws {
             let sellers = try seller.map { text -> Deed.Seller in
                 let parsed = try parseOwnership(text, "--seller")
@@ -341,7 +357,8 @@ extension TxCommand {
             }
             try await signer.submit(.proposeDeed(ProposeDeed(
                 cadastralNumber: try CadastralNumber(property), sellers: sellers, buyers: buyers, financing: bank,
-                acceptedPledges: acceptPledge.isEmpty ? nil : try acceptPledge.map { try parseID($0, "--accept-pledge") })))
+                acceptedPledges: acceptPledge.isEmpty ? nil : try acceptPledge.map { try parseID($0, "--accept-pledge") },
+                paymentBank: try paymentBank.map { try PartyID($0) })))
         }
     }
 

@@ -299,10 +299,11 @@ extension PeerDefenseTests {
         let identity = try suite.network.homes[1].loadIdentity()
         let channel = try await suite.connect(as: identity)
         try await suite.send(suite.hello, on: channel)
+        // Taken before the offence, so the back-off measured from here is never shorter than the
+        // node's own, however late this task runs after the connection closes.
+        let offence = ContinuousClock.now
         try await suite.send([0x01, 0xff], on: channel)
         _ = try? await channel.closeFuture.get()
-        // Measured from the offence, so that a slow machine's connects cannot eat into it.
-        let offence = ContinuousClock.now
         #expect(suite.node.network.isBackedOff(ValidatorIndex(1)))
         // An honest hello at once: refused (`isClosed` then waits out the back-off).
         let refused = try await suite.connect(as: identity)

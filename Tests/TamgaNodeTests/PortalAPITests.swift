@@ -58,8 +58,9 @@ struct PortalAPITests {
             #expect(english.subtracting(other).isEmpty, "\(language) lacks \(english.subtracting(other).sorted())")
             #expect(other.subtracting(english).isEmpty, "\(language) has extra \(other.subtracting(english).sorted())")
         }
-        // Every rejection code the ledger can return has a message for the person.
-        for code in ["sale.listing_stale", "deed.terms_mismatch", "token.insufficient_funds", "auth.session_revoked", "node.catching_up", "mempool.nonce_taken"] {
+        // Every rejection code the ledger can return has a message for the person, and so do
+        // the API's and the mempool's.
+        for code in Rejection.Code.allCases.map(\.rawValue) + ["auth.session_revoked", "node.catching_up", "mempool.nonce_taken"] {
             #expect(english.contains("error.\(code)"), "no message for \(code)")
         }
     }

@@ -150,6 +150,7 @@ export async function termsHash(deed) {
   for (const buyer of deed.buyers) text += `|b:${buyer.party}:${buyer.share}:${buyer.pays}`;
   if (deed.financing) text += `|f:${deed.financing.bank}:${deed.financing.amount}:${deed.financing.documentHash}`;
   for (const pledge of deed.acceptedPledges ?? []) text += `|p:${pledge}`;
+  if (deed.paymentBank) text += `|o:${deed.paymentBank}`;
   return hex.encode(await sha256(new TextEncoder().encode(text)));
 }
 
@@ -183,13 +184,15 @@ function deedView(deed, status, session) {
         h('br'), h('span', { class: 'hash' }, `${t('deeds.loan_document')}: ${deed.financing.documentHash}`))] : null,
       (deed.acceptedPledges ?? []).length ? [h('dt', {}, t('deeds.accepted_pledges')), h('dd', {}, h('p', {}, t('deeds.accepted_pledges_text')),
         h('ul', {}, deed.acceptedPledges.map((pledge) => h('li', { class: 'hash' }, pledge))))] : null,
+      deed.paymentBank ? [h('dt', {}, t('deeds.payment_bank')), h('dd', { id: `payment-${deed.id}` }, t('deeds.payment_bank_line', { bank: deed.paymentBank }))] : null,
       h('dt', {}, t('market.price')), h('dd', { class: 'price' }, money(deed.price)),
       h('dt', {}, t('deeds.holds')), h('dd', {}, deed.holds.length ? h('ul', {}, deed.holds.map((hold) => h('li', {}, `${hold.party}: ${money(hold.amount)}`))) : t('deeds.no_holds')),
       h('dt', {}, t('deeds.signed_by')), h('dd', {}, deed.signedBy.join(', ') || '—'),
       deed.notaryRequired ? [h('dt', {}, t('deeds.notary')), h('dd', {}, deed.attestedBy ?? t('deeds.notary_waiting'))] : null,
       h('dt', {}, t('deeds.expires')), h('dd', {}, date(deed.expiresAt)),
       h('dt', {}, t('passport.encumbrances')), h('dd', {}, restrictionList(status.restrictions))),
-    signed ? h('p', {}, t('deeds.you_signed')) : signButton, ' ', cancelButton, out);
+    signed ? h('p', {}, t('deeds.you_signed')) : session.party === deed.paymentBank ? h('p', {}, t('deeds.payment_bank_yours')) : signButton,
+    ' ', cancelButton, out);
 }
 
 export async function notifications(main) {
