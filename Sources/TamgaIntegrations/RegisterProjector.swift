@@ -136,7 +136,9 @@ public actor RegisterProjector {
         if version > 3 { treeStore.prune(keepingFrom: version - 1) }
         guard blockHeight > checkpoint else { return false }
         let queries = LedgerQueries(state: MapSnapshot(map: map, version: version))
-        let rows = try RegisterRows(block: block, receipts: outcome.receipts, queries: queries)
+        // Block 1's write also carries the genesis state (its parties and their opening balances).
+        let updates = blockHeight == 1 ? genesis.ledgerGenesis.stateUpdates() + outcome.updates : outcome.updates
+        let rows = try RegisterRows(block: block, receipts: outcome.receipts, updates: updates, queries: queries)
         let expected = checkpoint
         try await client.withTransaction(logger: logger) { connection in
             // Two projectors on one database: the second waits here, then finds the checkpoint moved.
@@ -181,7 +183,10 @@ public struct RegisterService: Service {
                     } catch is CancellationError {
                         return
                     } catch let error as RegisterError {
-                        logger.critical("the register stopped", metadata: ["error": "\(error.message)"])
+                        // The register is a copy for others to read: the node goes on validating
+                        // and serving without it, and the operator is told why it stopped.
+                        logger.critical("the register stopped; the node goes on without it", metadata: ["error": "\(error.message)"])
+                        try? await gracefulShutdown()
                         return
                     } catch {
                         logger.error("the register could not write; trying again", metadata: ["error": "\(String(reflecting: error))"])

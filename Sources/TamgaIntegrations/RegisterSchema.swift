@@ -64,12 +64,19 @@ enum RegisterSchema {
             transaction_id TEXT NOT NULL, kind TEXT NOT NULL, parties TEXT[] NOT NULL, properties TEXT[] NOT NULL,
             deed_id TEXT, amount_tiyn NUMERIC(20), PRIMARY KEY (height, position, seq))
         """,
+        // Deeds paid outside the token name the bank that confirmed the payment (added after the first release).
+        "ALTER TABLE tamga_deed ADD COLUMN IF NOT EXISTS payment_bank TEXT",
+        "ALTER TABLE tamga_deed ADD COLUMN IF NOT EXISTS payment_order TEXT",
         "CREATE INDEX IF NOT EXISTS tamga_history_properties ON tamga_history USING GIN (properties)",
         "CREATE INDEX IF NOT EXISTS tamga_history_kind_time ON tamga_history (kind, block_time)",
     ]
 }
 
 /// What one block changes in the register, as SQL statements, read from the state after it.
+///
+/// Which records changed is read from the block's state updates, not from its events: fees, the
+/// validators' share of them and the expiry of deeds at the end of a block change accounts and
+/// deeds without an event naming them, and the register must hold what the state holds.
 struct RegisterRows {
     private(set) var statements: [PostgresQuery] = []
     /// Rows inserted or updated.
@@ -80,7 +87,8 @@ struct RegisterRows {
         rowCount += rows
     }
 
-    init(block: Block, receipts: [Receipt], queries: LedgerQueries<some LedgerStateReading>) throws {
+    /// - Parameter updates: every record the block changed (for block 1, with the genesis state's).
+    init(block: Block, receipts: [Receipt], updates: [StateUpdate], queries: LedgerQueries<some LedgerStateReading>) throws {
         let height = Int64(block.header.height.rawValue)
         let time = Self.date(block.header.time)
         add("""
@@ -90,14 +98,23 @@ struct RegisterRows {
         var parties = Set<PartyID>()
         var deeds = Set<TransactionID>()
         var pledges = Set<TransactionID>()
+        for update in updates {
+            let key = String(decoding: update.key, as: UTF8.self)
+            guard let slash = key.firstIndex(of: "/") else { continue }
+            let name = key[key.index(after: slash)...]
+            switch key[..<slash] {
+            case "party", "account": if let party = try? PartyID(String(name)) { parties.insert(party) }
+            case "property": if let number = try? CadastralNumber(String(name)) { properties.insert(number) }
+            case "deed": if let hash = Hash(hex: name) { deeds.insert(TransactionID(hash: hash)) }
+            case "pledge": if let hash = Hash(hex: name) { pledges.insert(TransactionID(hash: hash)) }
+            default: break
+            }
+        }
         var history = MultiRowInsert(
             into: "tamga_history (height, position, seq, block_time, transaction_id, kind, parties, properties, deed_id, amount_tiyn)",
             casts: ["", "", "", "", "", "", "", "", "", "::numeric"], then: "")
         for (position, (envelope, receipt)) in zip(block.transactions, receipts).enumerated() {
             for (seq, event) in receipt.events.enumerated() {
-                properties.formUnion(event.properties)
-                parties.formUnion(event.parties)
-                if let deed = event.deed { deeds.insert(deed) }
                 history.row { binds in
                     binds.append(height)
                     binds.append(Int32(position))
@@ -112,13 +129,6 @@ struct RegisterRows {
                 }
             }
             guard receipt.isCommitted, case let .success(payload) = PreparedTransaction(envelope).payload else { continue }
-            parties.insert(payload.signer)
-            switch payload.action {
-            case .proposePledge: pledges.insert(receipt.transaction)
-            case let .signPledge(body), let .registerPledge(body), let .releasePledge(body): pledges.insert(body.pledge)
-            case let .rejectPledge(body): pledges.insert(body.pledge)
-            default: break
-            }
             for cited in payload.action.citedDocuments {
                 add("""
                     INSERT INTO la_administrative_source (document_hash, record, transaction_id, signer, height)
@@ -171,7 +181,6 @@ struct RegisterRows {
             }
             add("DELETE FROM la_restriction WHERE cadastral_number = \(number.rawValue)", rows: 0)
             for restriction in passport.restrictions {
-                if restriction.kind == .pledge { pledges.insert(restriction.id) }
                 add("""
                     INSERT INTO la_restriction (restriction_id, cadastral_number, kind, holder, source_document, since)
                     VALUES (\(restriction.id.description), \(number.rawValue), \(restriction.kind.rawValue), \(restriction.holder.rawValue),
@@ -194,10 +203,13 @@ struct RegisterRows {
         for id in deeds.sorted() {
             guard let deed = try queries.deed(id) else { continue }
             add("""
-                INSERT INTO tamga_deed (deed_id, cadastral_number, price_tiyn, status, parties, signed_by, created_at, expires_at, updated_height)
+                INSERT INTO tamga_deed (deed_id, cadastral_number, price_tiyn, status, parties, signed_by, created_at, expires_at, payment_bank,
+                                        payment_order, updated_height)
                 VALUES (\(id.description), \(deed.cadastralNumber.rawValue), \(String(deed.price.rawValue))::numeric, \(deed.status.rawValue),
-                        \(deed.parties.map(\.rawValue)), \(deed.signedBy.map(\.rawValue)), \(Self.date(deed.createdAt)), \(Self.date(deed.expiresAt)), \(height))
-                ON CONFLICT (deed_id) DO UPDATE SET status = EXCLUDED.status, signed_by = EXCLUDED.signed_by, updated_height = EXCLUDED.updated_height
+                        \(deed.parties.map(\.rawValue)), \(deed.signedBy.map(\.rawValue)), \(Self.date(deed.createdAt)), \(Self.date(deed.expiresAt)),
+                        \(deed.paymentBank?.rawValue), \(deed.paymentOrderHash?.hex), \(height))
+                ON CONFLICT (deed_id) DO UPDATE SET status = EXCLUDED.status, signed_by = EXCLUDED.signed_by, payment_order = EXCLUDED.payment_order,
+                    updated_height = EXCLUDED.updated_height
                 """)
         }
     }

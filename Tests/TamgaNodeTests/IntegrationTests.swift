@@ -264,6 +264,29 @@ struct RegisterTests {
         await postgres.stop()
     }
 
+    @Test("after a load of every family, each row equals the node's own read, and the node's records are all there")
+    func projectionMatchesTheNodeRecordByRecord() async throws {
+        let postgres = try await TestPostgres.start()
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        do {
+            let load = try await RegisterLoad.run(on: fixture)
+            try await postgres.withClient { client in
+                let projector = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                try await projector.catchUp(from: fixture.node)
+                // Blocks decided since the load are empty and change no record; catch up once more
+                // so the comparison reads the state the node reads.
+                try await projector.catchUp(from: fixture.node)
+                try await RegisterLoad.compare(client, with: fixture.node, load: load)
+                try await RegisterLoad.documentedQueries(client)
+            }
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        await postgres.stop()
+    }
+
     static func dropAll(_ client: PostgresClient) async throws {
         for table in ["tamga_checkpoint", "tamga_block", "la_right", "la_restriction", "la_baunit", "la_party", "la_mortgage",
                       "la_administrative_source", "tamga_deed", "tamga_history"] {
@@ -375,5 +398,180 @@ actor FakeSMTPRelay {
     func stop() async throws {
         serving?.cancel()
         try? await channel.channel.close()
+    }
+}
+
+/// A load of every transaction family on one node, and the check of the register against the
+/// node's reads after it.
+struct RegisterLoad {
+    var properties: [CadastralNumber] = []
+    var deeds: [TransactionID] = []
+    var pledges: [TransactionID] = []
+
+    static func run(on fixture: APIFixture) async throws -> RegisterLoad {
+        var load = RegisterLoad()
+        let network = fixture.network
+        let node = fixture.node
+        var signers: [String: TestSigner] = [:]
+        for name in ["registrar-1", "registrar-2", "bank-1", "court-1"] + (1...10).map({ "citizen-\($0)" }) {
+            // Some signed for the fixture already: each goes on from its nonce on chain.
+            signers[name] = try TestSigner(name, in: network, after: try await node.party(try PartyID(name))?.nonce ?? 0)
+        }
+        func signer(_ name: String) throws -> TestSigner { try #require(signers[name], "no signer \(name)") }
+        func commit(_ envelopes: [SignedEnvelope]) async throws -> [StoredReceipt] {
+            var ids: [TransactionID] = []
+            for envelope in envelopes { ids.append(try await node.submit(envelope)) }
+            var receipts: [StoredReceipt] = []
+            for id in ids { receipts.append(try #require(try await node.waitForCommit(id, timeout: .seconds(60)), "\(id) was dropped")) }
+            return receipts
+        }
+        let fixtureProperty = try CadastralNumber(fixture.property)
+        // Twelve properties, some co-owned; then transfers between citizens.
+        var batch: [SignedEnvelope] = []
+        for index in 1...12 {
+            let number = try CadastralNumber("02-00\(index % 3 + 1)-002-\(index)")
+            let owners = index % 4 == 0
+                ? [Ownership(party: try PartyID("citizen-\(index % 10 + 1)"), share: try Share(1, 3)), Ownership(party: try PartyID("citizen-\((index + 1) % 10 + 1)"), share: try Share(2, 3))]
+                : [Ownership(party: try PartyID("citizen-\(index % 10 + 1)"), share: .whole)]
+            batch.append(try signer(index % 2 == 0 ? "registrar-1" : "registrar-2").sign(.registerProperty(RegisterProperty(
+                cadastralNumber: number, kind: index % 3 == 0 ? "house" : "apartment", address: "Almaty, load street \(index)",
+                area: AreaHundredths(UInt64(5_000 + index * 17)), location: nil, owners: owners, titleDocumentHash: .sha256(Array("title \(index)".utf8))))))
+            load.properties.append(number)
+        }
+        for index in 0..<40 {
+            batch.append(try signer("citizen-\(index % 9 + 2)").sign(.transfer(Transfer(to: try PartyID("citizen-\(index % 9 + 1)"), amount: Tiyn(UInt64(1_000 + index))))))
+        }
+        // A transaction refused at execution still pays its fee.
+        batch.append(try signer("citizen-5").sign(.buy(Buy(cadastralNumber: fixtureProperty, price: Tiyn(1)))))
+        let first = try await commit(batch)
+        #expect(first.filter { !$0.receipt.isCommitted }.map(\.receipt.rejectionCode) == ["sale.not_listed"])
+
+        // Deeds: sold in tokens, paid through the bank, left open; a pledge; an arrest.
+        let sold = load.properties[0], throughBank = load.properties[2], open = load.properties[4]
+        let pledged = load.properties[6], arrested = load.properties[8]
+        func owner(_ number: CadastralNumber) async throws -> String { try #require(try await node.passport(number)).owners[0].party.rawValue }
+        let proposals = [
+            try signer("citizen-9").sign(.proposeDeed(ProposeDeed(cadastralNumber: sold, sellers: [Deed.Seller(party: try PartyID(try await owner(sold)), share: .whole)],
+                                                                  buyers: [Deed.Buyer(party: try PartyID("citizen-9"), share: .whole, pays: Tiyn(2_500_000))]))),
+            try signer("citizen-8").sign(.proposeDeed(ProposeDeed(cadastralNumber: throughBank, sellers: [Deed.Seller(party: try PartyID(try await owner(throughBank)), share: .whole)],
+                                                                  buyers: [Deed.Buyer(party: try PartyID("citizen-8"), share: .whole, pays: Tiyn(90_000_000_000))],
+                                                                  paymentBank: try PartyID("bank-1")))),
+            try signer("citizen-7").sign(.proposeDeed(ProposeDeed(cadastralNumber: open, sellers: [Deed.Seller(party: try PartyID(try await owner(open)), share: .whole)],
+                                                                  buyers: [Deed.Buyer(party: try PartyID("citizen-7"), share: .whole, pays: Tiyn(700_000))]))),
+            try signer("bank-1").sign(.proposePledge(ProposePledge(cadastralNumber: pledged, loanAmount: Tiyn(5_000_000), documents: [.sha256(Array("loan".utf8))]))),
+            try signer("court-1").sign(.imposeArrest(ImposeArrest(cadastralNumber: arrested, orderHash: .sha256(Array("order".utf8))))),
+        ]
+        let second = try await commit(proposals)
+        #expect(second.allSatisfy { $0.receipt.isCommitted }, "\(second.map(\.receipt))")
+        load.deeds = Array(second.prefix(3).map(\.receipt.transaction))
+        load.pledges = [second[3].receipt.transaction]
+
+        var signatures: [SignedEnvelope] = []
+        for id in load.deeds.prefix(2) {
+            let deed = try #require(try await node.deed(id))
+            signatures.append(try signer(deed.sellers[0].party.rawValue).sign(.signDeed(SignDeed(deed: id, termsHash: deed.termsHash))))
+        }
+        signatures.append(try signer(try await owner(pledged)).sign(.signPledge(PledgeReference(pledge: load.pledges[0]))))
+        _ = try await commit(signatures)
+        let paid = try #require(try await node.deed(load.deeds[1]))
+        let last = try await commit([
+            try signer("bank-1").sign(.confirmPayment(ConfirmPayment(deed: paid.id, termsHash: paid.termsHash, paymentOrderHash: .sha256(Array("paid".utf8))))),
+            try signer("registrar-2").sign(.registerPledge(PledgeReference(pledge: load.pledges[0]))),
+        ])
+        #expect(last.allSatisfy { $0.receipt.isCommitted }, "\(last.map(\.receipt))")
+        for id in load.deeds.prefix(2) { #expect(try await node.deed(id)?.status == .settled) }
+        load.properties.append(fixtureProperty)
+        return load
+    }
+
+    /// Runs every query of docs/integrations.md's "questions a ministry asks" and checks the
+    /// answers to the load's pledge and sales.
+    static func documentedQueries(_ client: PostgresClient) async throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/integrations.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let start = try #require(text.range(of: "### The questions a ministry asks"))
+        let block = try #require(text[start.upperBound...].split(separator: "```").dropFirst().first)
+        let queries = block.dropFirst("sql".count).split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        #expect(queries.count >= 7)
+        var answers: [String: [String]] = [:]
+        for query in queries {
+            var rows: [String] = []
+            for row in try await client.query(PostgresQuery(unsafeSQL: "SELECT row_to_json(q)::text FROM (\(query.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n"))) q")).collect() {
+                rows.append(try row.decode(String.self))
+            }
+            answers[String(query.split(separator: "\n").first ?? "")] = rows
+        }
+        let pledges = try #require(answers["-- Pledges registered per bank and month (a registration event names its bank and loan amount)."])
+        #expect(pledges.count == 1 && pledges[0].contains(#""bank":"bank-1""#) && pledges[0].contains(#""pledges":1"#) && pledges[0].contains(#""tenge":50000"#), "\(pledges)")
+        let outside = try #require(answers["-- Sales paid outside the token, by the bank that confirmed the payment."])
+        #expect(outside.count == 1 && outside[0].contains(#""sales":1"#) && outside[0].contains(#""tenge":900000000"#), "\(outside)")
+        let owners = try #require(answers["-- Who owns a property, with shares?"])
+        #expect(owners == [#"{"party_id":"citizen-1","share":"1/1"}"#], "\(owners)")
+    }
+
+    /// Every row of la_party, la_baunit, la_right, la_restriction, la_mortgage and tamga_deed
+    /// against the node's reads, and the sets both ways.
+    static func compare(_ client: PostgresClient, with node: Node, load: RegisterLoad) async throws {
+        var parties: [String: (String, [String], String, String)] = [:]
+        for row in try await client.query("SELECT party_id, name, roles, balance_tiyn::text, held_tiyn::text FROM la_party").collect() {
+            let (id, name, roles, balance, held) = try row.decode((String, String, [String], String, String).self)
+            parties[id] = (name, roles, balance, held)
+        }
+        #expect(Set(parties.keys) == Set(node.genesis.parties.map(\.id.rawValue)), "the register's parties are genesis's")
+        for (id, row) in parties {
+            let party = try PartyID(id)
+            let record = try #require(try await node.party(party)).record
+            let account = try await node.account(of: party)
+            #expect(row.0 == record.name && row.1 == record.roles.map(\.rawValue), "\(id)")
+            #expect(row.2 == String(account.balance.rawValue) && row.3 == String(account.held.rawValue), "\(id): register \(row.2)/\(row.3), node \(account.balance)/\(account.held)")
+        }
+
+        var units: [String: (String, String, String, Bool)] = [:]
+        for row in try await client.query("SELECT cadastral_number, kind, address, area_m2::text, arrested FROM la_baunit").collect() {
+            let (number, kind, address, area, arrested) = try row.decode((String, String, String, String, Bool).self)
+            units[number] = (kind, address, area, arrested)
+        }
+        #expect(Set(units.keys) == Set(load.properties.map(\.rawValue)))
+        var rights: [String: [String]] = [:], restrictions: [String: [String]] = [:]
+        for row in try await client.query("SELECT cadastral_number, party_id, share_numerator::text, share_denominator::text FROM la_right").collect() {
+            let (number, party, numerator, denominator) = try row.decode((String, String, String, String).self)
+            rights[number, default: []].append("\(party) \(numerator)/\(denominator)")
+        }
+        for row in try await client.query("SELECT restriction_id, cadastral_number, kind, holder FROM la_restriction").collect() {
+            let (id, number, kind, holder) = try row.decode((String, String, String, String).self)
+            restrictions[number, default: []].append("\(id) \(kind) \(holder)")
+        }
+        for number in load.properties {
+            let passport = try #require(try await node.passport(number))
+            let unit = try #require(units[number.rawValue])
+            #expect(unit.0 == passport.kind && unit.1 == passport.address && unit.3 == passport.isArrested, "\(number)")
+            #expect(unit.2 == String(format: "%llu.%02llu", passport.area.rawValue / 100, passport.area.rawValue % 100), "\(number)")
+            #expect(rights[number.rawValue, default: []].sorted() == passport.owners.map { "\($0.party) \($0.share.numerator)/\($0.share.denominator)" }.sorted(), "\(number)")
+            #expect(restrictions[number.rawValue, default: []].sorted() == passport.restrictions.map { "\($0.id) \($0.kind.rawValue) \($0.holder)" }.sorted(), "\(number)")
+        }
+        #expect(Set(rights.keys).isSubset(of: Set(units.keys)) && Set(restrictions.keys).isSubset(of: Set(units.keys)))
+
+        var deeds: [String: (String, [String], String?)] = [:]
+        for row in try await client.query("SELECT deed_id, status, signed_by, payment_bank FROM tamga_deed").collect() {
+            let (id, status, signedBy, bank) = try row.decode((String, String, [String], String?).self)
+            deeds[id] = (status, signedBy, bank)
+        }
+        #expect(Set(deeds.keys) == Set(load.deeds.map(\.description)))
+        for id in load.deeds {
+            let deed = try #require(try await node.deed(id))
+            let row = try #require(deeds[id.description])
+            #expect(row.0 == deed.status.rawValue && row.1 == deed.signedBy.map(\.rawValue) && row.2 == deed.paymentBank?.rawValue, "\(id)")
+        }
+        var mortgages: [String: (String, [String])] = [:]
+        for row in try await client.query("SELECT pledge_id, status, signed_by FROM la_mortgage").collect() {
+            let (id, status, signedBy) = try row.decode((String, String, [String]).self)
+            mortgages[id] = (status, signedBy)
+        }
+        #expect(Set(mortgages.keys) == Set(load.pledges.map(\.description)))
+        for id in load.pledges {
+            let pledge = try #require(try await node.pledge(id))
+            #expect(mortgages[id.description].map { $0.0 == pledge.status.rawValue && $0.1 == pledge.signedBy.map(\.rawValue) } == true, "\(id)")
+        }
     }
 }

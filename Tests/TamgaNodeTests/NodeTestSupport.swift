@@ -71,10 +71,12 @@ final class TestSigner: @unchecked Sendable {
     let chain: ChainID
     private(set) var nonce: UInt64 = 0
 
-    init(_ party: String, in network: TestNetwork) throws {
+    /// - Parameter nonce: the party's last nonce on chain, for a party that signed before.
+    init(_ party: String, in network: TestNetwork, after nonce: UInt64 = 0) throws {
         self.party = try PartyID(party)
         key = try network.key(of: party)
         chain = network.genesis.chainID
+        self.nonce = nonce
     }
 
     /// Signs with the next nonce, or with `nonce` (leaving the count alone).
