@@ -5,6 +5,7 @@ import TamgaCore
 import TamgaIntegrations
 import TamgaLedger
 import TamgaNode
+import TamgaStorage
 
 /// Webhook subscriptions (a party's own, with their delivery status and replay) and people's
 /// contact details for SMS and e-mail (recorded by a registrar with the person's consent).
@@ -80,6 +81,12 @@ enum IntegrationRoutes {
                 throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "only a registrar records a person's contact details")
             }
             guard try await node.party(party) != nil else { throw Problem(status: .notFound, code: "party.unknown", detail: "no enrolled party \(party)") }
+            // The registrar who checked the person's identity at enrollment records their details
+            // (any registrar, for a party of genesis, whom nobody enrolled on chain).
+            if let enrolledBy = try enrollingRegistrar(of: party, node: node), enrolledBy != session.party {
+                throw Problem(status: .forbidden, code: "contact.not_the_enrolling_registrar",
+                              detail: "\(party) was enrolled by \(enrolledBy), whose office records their contact details")
+            }
             let asked: ContactRequest = try await NodeAPI.decodeBody(request)
             guard asked.consent else {
                 throw Problem(status: .badRequest, code: "contact.no_consent", detail: "contact details are kept only with the person's consent (consent: true)")
@@ -93,10 +100,19 @@ enum IntegrationRoutes {
             }
             let language = asked.language ?? "kk"
             guard ["kk", "ru", "en"].contains(language) else { throw Problem(status: .badRequest, code: "contact.bad_language", detail: "language is kk, ru or en") }
+            // An opt-out stands until the person takes it back themself (`opt-in`).
             let contact = Contact(party: party, phone: asked.phone, email: asked.email, language: language, consentAt: Node.wallClock(),
-                                  optedOutAt: nil, recordedBy: session.party, fromHeight: await node.status().height.rawValue + 1)
+                                  optedOutAt: try store.contact(of: party)?.optedOutAt, recordedBy: session.party,
+                                  fromHeight: await node.status().height.rawValue + 1)
             try store.setContact(contact)
             return try NodeAPI.json(contact)
+        }
+        router.delete("/v1/parties/:id/contact") { request, context in
+            let party = try await selfOrRegistrar(request, context, gate: gate)
+            guard try store.removeContact(of: party) else {
+                throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
+            }
+            return Response(status: .noContent)
         }
         router.get("/v1/parties/:id/contact") { request, context in
             let party = try await selfOrRegistrar(request, context, gate: gate)
@@ -114,6 +130,26 @@ enum IntegrationRoutes {
             try store.setContact(contact)
             return try NodeAPI.json(contact)
         }
+        router.post("/v1/parties/:id/contact/opt-in") { request, context in
+            let party = try await gate.requireSelf(request, context: context)
+            guard var contact = try store.contact(of: party) else {
+                throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
+            }
+            if contact.optedOutAt != nil {
+                // Told again only of what happens from now on.
+                contact.optedOutAt = nil
+                contact.consentAt = Node.wallClock()
+                contact.fromHeight = await node.status().height.rawValue + 1
+                try store.setContact(contact)
+            }
+            return try NodeAPI.json(contact)
+        }
+    }
+
+    /// The registrar whose `identity.enroll` made the party, or nil for a party of genesis.
+    static func enrollingRegistrar(of party: PartyID, node: Node) throws -> PartyID? {
+        guard let first = try node.events(about: "party/\(party)", after: nil, limit: 1).first, first.event.kind == "identity.enrolled" else { return nil }
+        return first.event.parties.first { $0 != party }
     }
 
     static func ownWebhook(_ request: Request, _ context: APIRequestContext, gate: Gate, store: IntegrationStore) async throws -> Webhook {

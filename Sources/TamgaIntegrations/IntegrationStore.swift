@@ -175,6 +175,16 @@ public final class IntegrationStore: Sendable {
         }
     }
 
+    /// Forgets a person's contact details; returns whether there were any. Messages already in
+    /// the outbox for them are not sent (the sender reads the details when it sends).
+    @discardableResult
+    public func removeContact(of party: PartyID) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM contacts WHERE party = ?", arguments: [party.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
     public func contact(of party: PartyID) throws -> Contact? {
         try database.read { db in try Data.fetchOne(db, sql: "SELECT body FROM contacts WHERE party = ?", arguments: [party.rawValue]) }
             .map { try JSONDecoder().decode(Contact.self, from: $0) }

@@ -139,6 +139,44 @@ struct DeliveryTests {
             let after = try fixture.integrations.entries(channel: .sms, target: "citizen-1", after: 0, limit: 50)
             #expect(after.allSatisfy { $0.state == .failed && $0.lastError == "the person opted out" }, "\(after.map(\.lastError))")
             #expect(!FileManager.default.fileExists(atPath: sink.path), "nothing was sent after the opt-out")
+
+            // A registrar's new record keeps the person's opt-out; only the person takes it back.
+            let again = try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .put, headers: bearer(registrar),
+                                                 body: ByteBuffer(string: #"{"phone": "+77010000009", "consent": true}"#)) { try json($0) }
+            #expect(again["optedOutAt"] != nil && again["phone"] as? String == "+77010000009")
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/contact/opt-in", method: .post, headers: bearer(registrar)) { $0 }.status == .forbidden)
+            let optedIn = try await client.execute(uri: "/v1/parties/citizen-1/contact/opt-in", method: .post, headers: bearer(citizen)) { try json($0) }
+            #expect(optedIn["optedOutAt"] == nil)
+            #expect(try fixture.integrations.contact(of: try PartyID("citizen-1"))?.receives == true)
+            // The person has their details forgotten; a stranger cannot.
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .delete, headers: bearer(other)) { $0 }.status == .forbidden)
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .delete, headers: bearer(citizen)) { $0 }.status == .noContent)
+            #expect(try fixture.integrations.contact(of: try PartyID("citizen-1")) == nil)
+            #expect(code(try await client.execute(uri: "/v1/parties/citizen-1/contact", method: .delete, headers: bearer(citizen)) { $0 }) == "contact.unknown")
+        }
+    }
+
+    @Test("a person enrolled on chain has their contact details recorded by the registrar who enrolled them")
+    func enrollingRegistrar() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let newcomer = SigningKey()
+        let registrar = try TestSigner("registrar-1", in: fixture.network, after: try await fixture.node.party(try PartyID("registrar-1"))?.nonce ?? 0)
+        let enroll = try registrar.sign(.enroll(Enroll(party: try PartyID("citizen-77"), publicKey: newcomer.publicKey,
+                                                        identityCommitment: .sha256(Array("iin".utf8)), name: "Citizen 77")), cosigners: [newcomer])
+        let enrolled = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(enroll), timeout: .seconds(20)))
+        #expect(enrolled.receipt.isCommitted, "\(enrolled.receipt)")
+        try await fixture.test { client in
+            let body = #"{"email": "citizen77@example.kz", "language": "ru", "consent": true}"#
+            let second = try await fixture.session("registrar-2", client: client)
+            let refused = try await client.execute(uri: "/v1/parties/citizen-77/contact", method: .put, headers: bearer(second), body: ByteBuffer(string: body)) { $0 }
+            #expect(refused.status == .forbidden && code(refused) == "contact.not_the_enrolling_registrar")
+            let first = try await fixture.session("registrar-1", client: client)
+            let recorded = try await client.execute(uri: "/v1/parties/citizen-77/contact", method: .put, headers: bearer(first), body: ByteBuffer(string: body)) { try json($0) }
+            #expect(recorded["recordedBy"] as? String == "registrar-1")
+            // A party of genesis was enrolled by nobody on chain: any registrar records it.
+            let genesisParty = try await client.execute(uri: "/v1/parties/citizen-3/contact", method: .put, headers: bearer(second), body: ByteBuffer(string: body)) { $0 }
+            #expect(genesisParty.status == .ok)
         }
     }
 

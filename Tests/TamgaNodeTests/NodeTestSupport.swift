@@ -80,11 +80,13 @@ final class TestSigner: @unchecked Sendable {
     }
 
     /// Signs with the next nonce, or with `nonce` (leaving the count alone).
-    func sign(_ action: Action, fee: Tiyn = Tiyn(100), nonce explicit: UInt64? = nil, expiresInMillis: UInt64 = 3_600_000) throws -> SignedEnvelope {
+    /// - Parameter cosigners: keys whose signatures the envelope also carries (a new key proving itself).
+    func sign(_ action: Action, fee: Tiyn = Tiyn(100), nonce explicit: UInt64? = nil, expiresInMillis: UInt64 = 3_600_000,
+              cosigners: [SigningKey] = []) throws -> SignedEnvelope {
         if explicit == nil { nonce += 1 }
         let payload = TransactionPayload(chainID: chain, signer: party, nonce: explicit ?? nonce, fee: fee,
                                          expiresAt: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000) + expiresInMillis), action: action)
-        return try SignedEnvelope.signing(payload.encoded(), with: [key])
+        return try SignedEnvelope.signing(payload.encoded(), with: [key] + cosigners)
     }
 }
 
