@@ -68,12 +68,16 @@ enum DocumentRoutes {
         }
     }
 
-    /// The uploader, a reviewing authority, a signer of a citing transaction, a current owner of
-    /// a cited property, or a party to a cited deed.
+    /// The uploader; once it is cited on chain, a reviewing authority, a signer of a citing
+    /// transaction, a current owner of a cited property, or a party to a cited deed or to the
+    /// deed a citing proposal opened (its loan agreement).
     static func mayRead(_ session: SessionStore.Session, held: StoredDocument?, citations: [DocumentCitation], node: Node) async throws -> Bool {
-        if held?.uploadedBy == session.party.rawValue || !readers.isDisjoint(with: session.roles) { return true }
+        if held?.uploadedBy == session.party.rawValue { return true }
+        // An upload nobody cites yet belongs to no record: only its uploader reads it.
+        if !citations.isEmpty, !readers.isDisjoint(with: session.roles) { return true }
         for citation in citations {
             if citation.signer == session.party.rawValue { return true }
+            if let deed = try await node.deed(citation.transaction), deed.parties.contains(session.party) { return true }
             let parts = citation.record.split(separator: "/", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
             if parts[0] == "property", let number = try? CadastralNumber(parts[1]),

@@ -239,13 +239,30 @@ struct DocumentAPITests {
             #expect(read.status == .ok && Array(read.body.readableBytesView) == pdf)
             #expect(read.headers[.contentDisposition]?.hasPrefix("attachment") == true && read.headers[.contentSecurityPolicy]?.contains("sandbox") == true)
             #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(stranger)) { $0 }.status == .forbidden)
-            #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(registrar)) { $0 }.status == .ok)
+            // Not cited yet, it belongs to no record: not even an authority reads it.
+            #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(registrar)) { $0 }.status == .forbidden)
             #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get) { $0 }.status == .unauthorized)
+
+            // Cited as the loan agreement of a deed the owner proposes: the authorities, the
+            // buyer and the financing bank read it (parties to the deed, though they signed
+            // nothing yet); someone else still does not.
+            let owner = try TestSigner("citizen-1", in: fixture.network, after: try await fixture.node.party(try PartyID("citizen-1"))?.nonce ?? 0)
+            let proposal = try owner.sign(.proposeDeed(ProposeDeed(
+                cadastralNumber: try CadastralNumber(fixture.property), sellers: [Deed.Seller(party: try PartyID("citizen-1"), share: .whole)],
+                buyers: [Deed.Buyer(party: try PartyID("citizen-2"), share: .whole, pays: Tiyn(1_000_000))],
+                financing: Deed.Financing(bank: try PartyID("bank-1"), amount: Tiyn(4_000_000), documentHash: try #require(Hash(hex: hash))))))
+            let proposed = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(proposal), timeout: .seconds(20)))
+            #expect(proposed.receipt.isCommitted, "\(proposed.receipt)")
+            let bank = try await fixture.session("bank-1", client: client)
+            let outsider = try await fixture.session("citizen-3", client: client)
+            for (token, status) in [(registrar, HTTPResponse.Status.ok), (stranger, .ok), (bank, .ok), (outsider, .forbidden)] {
+                #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(token)) { $0 }.status == status)
+            }
             #expect(code(try await client.execute(uri: "/v1/documents/\(Hash.sha256([7]).hex)", method: .get, headers: bearer(citizen)) { $0 }) == "document.unknown")
 
             // The fixture's property cites a title document nobody uploaded: reported, never faked.
             let title = Hash.sha256(Array("title".utf8)).hex
-            #expect(try await client.execute(uri: "/v1/documents/\(title)", method: .get, headers: bearer(stranger)) { $0 }.status == .forbidden)
+            #expect(try await client.execute(uri: "/v1/documents/\(title)", method: .get, headers: bearer(outsider)) { $0 }.status == .forbidden)
             let missing = try await client.execute(uri: "/v1/documents/\(title)", method: .get, headers: bearer(citizen)) { $0 }
             #expect(missing.status == .serviceUnavailable && code(missing) == "document.unavailable")
         }
