@@ -190,8 +190,10 @@ public enum NodeAPI {
                 try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: number, height: parts.header.height, json: answer.body)
             }
             guard request.uri.queryParameters.get("format") == "html" else { return answer.response }
+            // Only the latest extract is found again by its code; a past one is verified from its file.
+            let verifyAddress = verifier(request, node: node) + (height == nil ? "?code=\(extract.verificationCode)" : "")
             return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders,
-                            body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract))))
+                            body: .init(byteBuffer: ByteBuffer(string: ExtractPage.html(extract, blockTime: parts.header.time, verifyAddress: verifyAddress))))
         }
         router.get("/v1/properties/:cadastralNumber/extract", use: extract)
         router.get("/v1/properties/:cadastralNumber/proof", use: extract)
@@ -272,9 +274,9 @@ public enum NodeAPI {
             let extract = try Extract(cadastralNumber: pledge.cadastralNumber, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
             try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: pledge.cadastralNumber, height: parts.header.height,
                                          json: try Answer(extract).body)
-            let origin = "\(node.config.apiTLS == nil ? "http" : "https")://\(request.head.authority ?? "\(node.config.apiHost):\(node.config.apiPort)")"
             return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders, body: .init(byteBuffer: ByteBuffer(
-                string: ExtractPage.pledgeCertificate(pledge, extract: extract, blockTime: parts.header.time, verifyAddress: "\(origin)/#/verify?code=\(extract.verificationCode)"))))
+                string: ExtractPage.pledgeCertificate(pledge, extract: extract, blockTime: parts.header.time,
+                                                      verifyAddress: verifier(request, node: node) + "?code=\(extract.verificationCode)"))))
         }
 
         router.get("/v1/openapi.json") { _, _ in
@@ -352,6 +354,11 @@ public enum NodeAPI {
         let limit = try pageLimit(request)
         let events = try await node.events(about: subject, after: try cursor(request), limit: limit)
         return Page(items: events.map(EventBody.init), next: events.count == limit ? events.last?.cursor.text : nil)
+    }
+
+    /// The portal's verifier on the node the request reached, as printed on extracts and certificates.
+    static func verifier(_ request: Request, node: Node) -> String {
+        "\(node.config.apiTLS == nil ? "http" : "https")://\(request.head.authority ?? "\(node.config.apiHost):\(node.config.apiPort)")/#/verify"
     }
 
     /// `?height=H`: the state that block H's header names.

@@ -5,7 +5,7 @@ import TamgaLedger
 /// The printable view of an extract: the passport as a person reads it, with the verification
 /// code and how to check the document offline.
 enum ExtractPage {
-    static func html(_ extract: Extract) -> String {
+    static func html(_ extract: Extract, blockTime: Timestamp, verifyAddress: String) -> String {
         let passport = extract.passport
         let owners = passport.owners.map { "<li>\(escape($0.party.rawValue)): share \(escape(describe($0.share)))</li>" }.joined()
         let restrictions = passport.restrictions.isEmpty
@@ -17,16 +17,17 @@ enum ExtractPage {
             <style>body{font-family:serif;max-width:42em;margin:2em auto}code{word-break:break-all}.free{font-weight:bold}</style></head>
             <body>
             <h1>Extract from the real-estate register</h1>
-            <p>Chain <code>\(escape(extract.chainId))</code>, block \(extract.height).</p>
+            <p>Chain <code>\(escape(extract.chainId))</code>, block \(extract.height) of \(date(blockTime.rawValue)).</p>
             <h2>Property \(escape(extract.cadastralNumber))</h2>
             <p>\(escape(passport.kind)), \(escape(passport.address)), area \(passport.area.rawValue / 100).\(String(format: "%02d", passport.area.rawValue % 100)) m²,
             registered \(date(passport.registeredAt.rawValue)).</p>
             <h3>Owners</h3><ul>\(owners)</ul>
             <h3>Encumbrances</h3>\(restrictions)
             <h3>Verification</h3>
-            <p>Verification code: <code>\(extract.verificationCode)</code></p>
-            <p>The machine-readable extract (the same URL without <code>?format=html</code>) carries the proof, the block
-            header and the validators' signatures. Check it offline with <code>tamga verify extract.json --genesis genesis.json</code>.</p>
+            <p>Check code: <code>\(extract.verificationCode)</code></p>
+            <p>Verify at <code>\(escape(verifyAddress))</code>. The machine-readable extract (the same URL without
+            <code>?format=html</code>) carries the proof, the block header and the validators' signatures; check it offline with
+            <code>tamga verify extract.json --genesis genesis.json</code>.</p>
             </body></html>
             """
     }

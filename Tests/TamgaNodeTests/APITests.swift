@@ -326,6 +326,7 @@ struct ExtractTests {
         let header = try extract.verify(chain: genesis.chainID, validators: try genesis.validatorSet())
         #expect(extract.passport.owners.map(\.party.rawValue) == ["citizen-1"])
         #expect(html.contains(extract.verificationCode) && html.contains("free of encumbrances"))
+        #expect(html.contains("/#/verify") && html.contains("block \(extract.height) of 20"), "the page names the verifier and the block's date")
 
         // The readable passport says someone else owns it.
         var readable = extract
