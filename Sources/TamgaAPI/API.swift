@@ -253,6 +253,25 @@ public enum NodeAPI {
             try await gate.requireInvolved(deed.parties + [deed.attestedBy].compactMap { $0 }, request: request)
             return try json(deed)
         }
+        // The registrars' review list: pledges proposed or signed, not yet registered or rejected.
+        router.get("/v1/pledges") { request, _ in
+            guard let session = try await gate.session(request) else {
+                throw Problem(status: .unauthorized, code: "auth.required", detail: "the pledges under review are for registrars")
+            }
+            guard session.roles.contains(.registrar) else {
+                throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "the pledges under review are for registrars")
+            }
+            var after: (height: UInt64, position: Int)?
+            if let text = request.uri.queryParameters.get("after") {
+                let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+                guard parts.count == 2, let height = UInt64(parts[0]), let position = Int(parts[1]), position >= 0 else {
+                    throw Problem(status: .badRequest, code: "request.bad_cursor", detail: "after is a cursor from a previous page's next")
+                }
+                after = (height, position)
+            }
+            let page = try await node.pledgesUnderReview(after: after, limit: try pageLimit(request))
+            return try json(Page(items: page.pledges, next: page.next.map { "\($0.height).\($0.position)" }))
+        }
         router.get("/v1/pledges/:id") { request, context in
             let id = try transactionID(context)
             guard let pledge = try await node.pledge(id) else { throw Problem(status: .notFound, code: "pledge.unknown", detail: "no pledge \(id)") }

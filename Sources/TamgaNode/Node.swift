@@ -576,6 +576,39 @@ public actor Node {
 
     public func pledge(_ id: TransactionID) throws -> Pledge? { try currentQueries().pledge(id) }
 
+    /// Pledges that wait for a registrar (proposed, or signed by the owners), oldest first after
+    /// the cursor `height.position` of the previous page's last; `next` is nil at the end.
+    /// Candidates that were decided since are dropped from the index as they are met.
+    public nonisolated func pledgesUnderReview(after: (height: UInt64, position: Int)?, limit: Int) async throws
+        -> (pledges: [Pledge], next: (height: UInt64, position: Int)?) {
+        var pledges: [Pledge] = []
+        var cursor = after
+        while pledges.count < limit {
+            let candidates = try store.pledgeCandidates(after: cursor, limit: limit * 2)
+            var decided: [TransactionID] = []
+            for (candidate, pledge) in zip(candidates, try await currentPledges(candidates.map(\.id))) {
+                cursor = (candidate.height, candidate.position)
+                guard let pledge, pledge.status == .proposed || pledge.status == .signed else {
+                    decided.append(candidate.id)
+                    continue
+                }
+                pledges.append(pledge)
+                if pledges.count == limit {
+                    try store.forgetPledgeCandidates(decided)
+                    return (pledges, cursor)
+                }
+            }
+            try store.forgetPledgeCandidates(decided)
+            if candidates.count < limit * 2 { break }
+        }
+        return (pledges, nil)
+    }
+
+    private func currentPledges(_ ids: [TransactionID]) throws -> [Pledge?] {
+        let queries = try currentQueries()
+        return try ids.map { try queries.pledge($0) }
+    }
+
     /// Events naming `subject` (`party/<id>` or `property/<number>`), oldest first, after a cursor.
     public nonisolated func events(about subject: String, after cursor: EventCursor?, limit: Int) throws -> [StoredEvent] {
         try store.events(about: subject, after: cursor, limit: limit)

@@ -204,6 +204,12 @@ public final class NodeStore: Sendable {
                     signer TEXT NOT NULL, height INTEGER NOT NULL, PRIMARY KEY (document, tx, record)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6: pledges under review") { db in
+            try db.execute(sql: """
+                CREATE TABLE pledge_candidates (height INTEGER NOT NULL, position INTEGER NOT NULL, id BLOB NOT NULL,
+                    PRIMARY KEY (height, position)) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 
@@ -236,12 +242,15 @@ public final class NodeStore: Sendable {
             let insertTransaction = try db.cachedStatement(sql: "INSERT OR IGNORE INTO transactions (id, height, position, receipt) VALUES (?, ?, ?, ?)")
             let insertSubject = try db.cachedStatement(sql: "INSERT INTO event_subjects (subject, height, position, seq) VALUES (?, ?, ?, ?)")
             let insertListed = try db.cachedStatement(sql: "INSERT OR IGNORE INTO listed_properties (cadastral_number) VALUES (?)")
+            let insertPledge = try db.cachedStatement(sql: "INSERT OR IGNORE INTO pledge_candidates (height, position, id) VALUES (?, ?, ?)")
             for (position, receipt) in committed.receipts.enumerated() {
                 try insertTransaction.execute(arguments: [Data(receipt.transaction.hash.bytes), height, position, Data(receipt.encoded())])
                 for (seq, event) in receipt.events.enumerated() {
                     if event.kind == "sale.listed" {
                         for number in event.properties { try insertListed.execute(arguments: [number.rawValue]) }
                     }
+                    // A proposal's id is its pledge's.
+                    if event.kind == "pledge.proposed" { try insertPledge.execute(arguments: [height, position, Data(receipt.transaction.hash.bytes)]) }
                     for subject in event.parties.map({ "party/\($0)" }) + event.properties.map({ "property/\($0)" }) {
                         try insertSubject.execute(arguments: [subject, height, position, seq])
                     }
@@ -439,6 +448,29 @@ public final class NodeStore: Sendable {
         try database.read { db in
             try String.fetchAll(db, sql: "SELECT cadastral_number FROM listed_properties WHERE cadastral_number > ? ORDER BY cadastral_number LIMIT ?",
                                 arguments: [after ?? "", limit])
+        }
+    }
+
+    /// Pledges proposed and not yet known to be decided, oldest first after `after` (a
+    /// proposal's height and position): the candidates for a registrar's review list (whether
+    /// each still waits is in the state).
+    public func pledgeCandidates(after: (height: UInt64, position: Int)?, limit: Int) throws -> [(height: UInt64, position: Int, id: TransactionID)] {
+        let (height, position) = after.map { (Self.storedHeight($0.height) ?? Int64.max, Int64($0.position)) } ?? (0, -1)
+        let rows = try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT height, position, id FROM pledge_candidates WHERE (height, position) > (?, ?) ORDER BY height, position LIMIT ?",
+                             arguments: [height, position, limit])
+        }
+        return try rows.map { row in
+            guard let hash = Hash(bytes: [UInt8](row["id"] as Data)) else { throw StorageError.corruptRow(table: "pledge_candidates", reason: "not a transaction id") }
+            return (UInt64(row["height"] as Int64), Int(row["position"] as Int64), TransactionID(hash: hash))
+        }
+    }
+
+    /// Drops candidates whose pledges were registered, rejected or released.
+    public func forgetPledgeCandidates(_ ids: [TransactionID]) throws {
+        guard !ids.isEmpty else { return }
+        try database.write { db in
+            for id in ids { try db.execute(sql: "DELETE FROM pledge_candidates WHERE id = ?", arguments: [Data(id.hash.bytes)]) }
         }
     }
 

@@ -269,6 +269,61 @@ struct DocumentAPITests {
     }
 }
 
+@Suite("A registrar's review of pledges")
+struct PledgeReviewTests {
+    @Test("pledges under review are listed to registrars only, with their documents, until registered or rejected")
+    func reviewList() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let node = fixture.node
+        let bank = try TestSigner("bank-1", in: fixture.network)
+        let owner = try TestSigner("citizen-1", in: fixture.network, after: try await node.party(try PartyID("citizen-1"))?.nonce ?? 0)
+        let registrar = try TestSigner("registrar-2", in: fixture.network)
+        let number = try CadastralNumber(fixture.property)
+        @Sendable func commit(_ envelope: SignedEnvelope) async throws -> StoredReceipt {
+            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+            #expect(stored.receipt.isCommitted, "\(stored.receipt)")
+            return stored
+        }
+        try await fixture.test { client in
+            let contract = Array("%PDF-1.4\nloan contract\n%%EOF".utf8)
+            var headers = bearer(try await fixture.session("bank-1", client: client))
+            headers[.contentType] = "application/pdf"
+            #expect(try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: contract)) { $0 }.status == .created)
+            let first = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(9_000_000), documents: [.sha256(contract)]))))
+            let second = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1_000), documents: [.sha256(contract)]))))
+
+            let reviewer = try await fixture.session("registrar-1", client: client)
+            #expect(try await client.execute(uri: "/v1/pledges", method: .get) { $0 }.status == .unauthorized)
+            for party in ["citizen-1", "bank-1", "court-1"] {
+                #expect(try await client.execute(uri: "/v1/pledges", method: .get, headers: bearer(try await fixture.session(party, client: client))) { $0 }.status == .forbidden, "\(party)")
+            }
+            #expect(code(try await client.execute(uri: "/v1/pledges?after=x", method: .get, headers: bearer(reviewer)) { $0 }) == "request.bad_cursor")
+            func listed(limit: Int = 100, after: String? = nil) async throws -> (ids: [String], statuses: [String], next: String?) {
+                let page = try await client.execute(uri: "/v1/pledges?limit=\(limit)" + (after.map { "&after=\($0)" } ?? ""), method: .get, headers: bearer(reviewer)) { try json($0) }
+                let items = page["items"] as? [[String: Any]] ?? []
+                return (items.compactMap { $0["id"] as? String }, items.compactMap { $0["status"] as? String }, page["next"] as? String)
+            }
+            let ids = [first.receipt.transaction.description, second.receipt.transaction.description]
+            #expect(try await listed().ids == ids)
+            // Paged oldest first.
+            let page = try await listed(limit: 1)
+            #expect(page.ids == [ids[0]])
+            #expect(try await listed(limit: 1, after: page.next).ids == [ids[1]])
+            // The reviewer opens the contract the proposal cites.
+            let document = try await client.execute(uri: "/v1/documents/\(Hash.sha256(contract).hex)", method: .get, headers: bearer(reviewer)) { $0 }
+            #expect(document.status == .ok && Array(document.body.readableBytesView) == contract)
+
+            _ = try await commit(try owner.sign(.signPledge(PledgeReference(pledge: first.receipt.transaction))))
+            #expect(try await listed().statuses == ["signed", "proposed"])
+            _ = try await commit(try registrar.sign(.registerPledge(PledgeReference(pledge: first.receipt.transaction))))
+            _ = try await commit(try registrar.sign(.rejectPledge(RejectPledge(pledge: second.receipt.transaction, reason: "the loan is too small to pledge a home"))))
+            #expect(try await listed().ids.isEmpty, "registered and rejected pledges leave the list")
+            #expect(try NodeStore(path: fixture.network.homes[0].databaseURL.path).pledgeCandidates(after: nil, limit: 10).isEmpty, "and the index")
+        }
+    }
+}
+
 @Suite("The PostgreSQL register", .serialized)
 struct RegisterTests {
     @Test("projects a chain exactly once per block, resumes from its checkpoint, rebuilds from genesis, and refuses a source that is not the chain")
