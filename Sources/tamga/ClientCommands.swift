@@ -40,8 +40,20 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Read from a node: status, blocks, transactions, encumbrances, passports.",
         subcommands: [Status.self, Block.self, Transaction.self, Encumbrances.self, Offers.self, Passport.self, History.self,
-                      Account.self, Notifications.self, Deed.self, Pledge.self]
+                      Account.self, Notifications.self, Deed.self, Pledge.self, Pledges.self]
     )
+
+    struct Pledges: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pledges waiting for a registrar's review, oldest first (a registrar's session).")
+        @OptionGroup var options: NodeOptions
+        @OptionGroup var session: SessionOptions
+        @Option(help: "The `next` of the previous page.") var after: String?
+        func run() async throws {
+            _ = try session.requiredParty()
+            let query = after.map { "&after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["."])) ?? "")" } ?? ""
+            try await runRequest(options, "/v1/pledges?limit=100\(query)", headers: try await session.headers(node: options))
+        }
+    }
 
     struct Offers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Properties listed for sale now.")
@@ -150,23 +162,8 @@ struct SessionOptions: ParsableArguments {
         if let accessCode { return [("X-Access-Code", accessCode)] }
         guard let key, let party else { return [] }
         let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))
-        let token = try await NodeClient.with(node) { try await Self.openSession(client: $0, party: party, key: signingKey) }
+        let token = try await NodeClient.with(node) { try await $0.openSession(party: party, key: signingKey) }
         return [("Authorization", "Bearer \(token)")]
-    }
-
-    private static func openSession(client: NodeClient, party: String, key: SigningKey) async throws -> String {
-        func post(_ path: String, _ body: [String: String]) async throws -> [String: Any] {
-            let reply = try await client.request(path, method: .POST, body: try JSONEncoder().encode(body))
-            return (try? JSONSerialization.jsonObject(with: reply)) as? [String: Any] ?? [:]
-        }
-        let challenge = try await post("/v1/auth/challenge", [:])
-        guard let text = challenge["signText"] as? String, let nonce = challenge["challenge"] as? String else { throw CommandFailure("the node sent no challenge") }
-        let session = try await post("/v1/auth/session", [
-            "party": party, "keyId": key.publicKey.keyID.description, "challenge": nonce,
-            "signature": Hex.encode(key.sign(Array(text.utf8)).bytes),
-        ])
-        guard let token = session["token"] as? String else { throw CommandFailure("the node opened no session") }
-        return token
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import TamgaCore
 import TamgaLedger
 import TamgaNode
@@ -146,7 +147,20 @@ struct DevnetCommand: AsyncParsableCommand {
                                                          depositReference: .sha256(Array("deposit \(index)".utf8)))), chain: chain))
         }
         try await commit(try citizen.sign(.list(ListProperty(cadastralNumber: try CadastralNumber(Self.demoProperty(1)), price: Tiyn(850_000_000))), chain: chain))
-        print("seeded 10 properties, 3 token deposits and 1 listing")
+        // A bank's pledge on property 10 with its loan contract, signed by the owner, waiting for
+        // a registrar's review (the portal's "Pledges to review").
+        let bank = try await Wallet.load("bank-1", network: network, client: client)
+        let owner = try await Wallet.load("citizen-10", network: network, client: client)
+        let contract = DemoDocument.pdf(lines: ["Loan contract 2026/10", "Lender: bank-1. Borrower and pledgor: citizen-10.",
+                                                "Loan: 12,000,000.00 KZT for 15 years, secured by a pledge of \(Self.demoProperty(10))."])
+        let token = try await client.openSession(party: "bank-1", key: bank.key)
+        _ = try await client.request("/v1/documents", method: .POST, headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/pdf")],
+                                     body: Data(contract))
+        let proposal = try bank.sign(.proposePledge(ProposePledge(cadastralNumber: try CadastralNumber(Self.demoProperty(10)), loanAmount: Tiyn(1_200_000_000),
+                                                                  documents: [.sha256(contract)])), chain: chain)
+        try await commit(proposal)
+        try await commit(try owner.sign(.signPledge(PledgeReference(pledge: proposal.transactionID)), chain: chain))
+        print("seeded 10 properties, 3 token deposits, 1 listing and 1 pledge waiting for review")
     }
 
     static func demoProperty(_ index: Int) -> String { "01-001-001-\(index)" }
@@ -216,5 +230,33 @@ final class StopSignal: @unchecked Sendable {
     func terminateAll() {
         for process in processes where process.isRunning { process.terminate() }
         for process in processes { process.waitUntilExit() }
+    }
+}
+
+/// A one-page PDF of plain lines, for the devnet's demo documents (ASCII text, Helvetica).
+enum DemoDocument {
+    static func pdf(lines: [String]) -> [UInt8] {
+        func escaped(_ line: String) -> String {
+            line.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "(", with: "\\(").replacingOccurrences(of: ")", with: "\\)")
+        }
+        let text = "BT /F1 12 Tf 72 770 Td " + lines.map { "(\(escaped($0))) Tj 0 -18 Td" }.joined(separator: " ") + " ET"
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+            "<< /Length \(text.utf8.count) >>\nstream\n\(text)\nendstream",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+        var document = "%PDF-1.4\n"
+        var offsets: [Int] = []
+        for (index, object) in objects.enumerated() {
+            offsets.append(document.utf8.count)
+            document += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+        }
+        let table = document.utf8.count
+        document += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+        for offset in offsets { document += String(format: "%010d 00000 n \n", offset) }
+        document += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(table)\n%%EOF\n"
+        return Array(document.utf8)
     }
 }

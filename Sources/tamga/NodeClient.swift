@@ -103,6 +103,22 @@ struct NodeClient: Sendable {
     }
 
     /// The body of a successful answer; any other answer is a `Failure` naming the problem.
+    /// Opens a session for `party` by signing the node's challenge with `key`; returns its token.
+    func openSession(party: String, key: SigningKey) async throws -> String {
+        func post(_ path: String, _ body: [String: String]) async throws -> [String: Any] {
+            let reply = try await request(path, method: .POST, body: try JSONEncoder().encode(body))
+            return (try? JSONSerialization.jsonObject(with: reply)) as? [String: Any] ?? [:]
+        }
+        let challenge = try await post("/v1/auth/challenge", [:])
+        guard let text = challenge["signText"] as? String, let nonce = challenge["challenge"] as? String else { throw CommandFailure("the node sent no challenge") }
+        let session = try await post("/v1/auth/session", [
+            "party": party, "keyId": key.publicKey.keyID.description, "challenge": nonce,
+            "signature": Hex.encode(key.sign(Array(text.utf8)).bytes),
+        ])
+        guard let token = session["token"] as? String else { throw CommandFailure("the node opened no session") }
+        return token
+    }
+
     func request(_ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: Data? = nil) async throws -> Data {
         let (status, reply) = try await send(path, method: method, headers: headers, body: body)
         try check(status, reply)
@@ -114,7 +130,7 @@ struct NodeClient: Sendable {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "application/json") }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response = try await http.execute(request, timeout: .seconds(60))

@@ -302,6 +302,40 @@ def downloaded(folder, prefix):
     raise AssertionError(f"no file {prefix}* was downloaded")
 
 
+@case("a registrar opens a pledge's loan contract from the review list and registers it")
+def pledge_review(driver, downloads):
+    # The devnet seeds bank-1's pledge on property 10, signed by its owner, with the contract uploaded.
+    for name in os.listdir(downloads):
+        os.remove(os.path.join(downloads, name))
+    sign_in_as(driver, "registrar-1")
+    go(driver, "account/review")
+    item = wait_text(driver, "[data-pledge]", "01-001-001-10")
+    assert "bank-1" in item and "12,000,000.00" in item and "citizen-10" in item, item
+    for code in LANGUAGES:
+        language(driver, code)
+        wait(driver, "[data-pledge]")
+        driver.save_screenshot(os.path.join(SHOTS, f"account-review-{code}.png"))
+    language(driver, "en")
+    axe = Axe(driver)
+    axe.inject()
+    serious = [v["id"] for v in axe.run()["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+    button = wait(driver, "[data-pledge] [data-document]")
+    digest = button.get_attribute("data-document")
+    button.click()
+    contract = open(downloaded(downloads, digest), "rb").read()
+    assert contract.startswith(b"%PDF-") and hashlib.sha256(contract).hexdigest() == digest, "the contract is the one the pledge cites"
+    driver.find_element(By.CSS_SELECTOR, "[data-pledge] [data-register]").click()
+    assert "Pledge registered" in wait_text(driver, "[data-pledge] .notice-success", "Pledge registered")
+    for node in range(4):
+        deadline = time.time() + 20
+        while not any(r["kind"] == "pledge" and r["holder"] == "bank-1" for r in api("/v1/properties/01-001-001-10/encumbrances", node)["restrictions"]):
+            assert time.time() < deadline, f"node {node} does not show the pledge"
+            time.sleep(0.5)
+    go(driver, "account/review")
+    wait(driver, "#no-pledges")
+
+
 @case("a party adds a key made in the browser (it co-signs its own addition) and revokes it")
 def add_and_revoke_key(driver):
     sign_in_as(driver, "citizen-4")  # a party with tenge for the fees (one just enrolled has none)
@@ -469,6 +503,7 @@ def main():
         deed_signature(first, second, folder)
         verify_page(first)
         enrollment(first, second, downloads)
+        pledge_review(second, downloads)
         add_and_revoke_key(first)
         co_owned_listing(first, second, folder)
         keyboard(first)

@@ -30,11 +30,31 @@ export async function request(path, { method = 'GET', body, headers = {}, author
   const text = await response.text();
   let value = null;
   try { value = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below */ }
-  if (!response.ok) {
-    if (response.status === 401 && (value?.code === 'auth.session_invalid' || value?.code === 'auth.session_revoked')) session.set(null);
-    throw new ApiError(response.status, value?.code ?? `http.${response.status}`, value?.detail ?? text.slice(0, 200));
-  }
+  if (!response.ok) throw refusal(response, value, text);
   return value;
+}
+
+/// The ApiError for a refused request (forgetting a session the node no longer knows).
+function refusal(response, value, text) {
+  if (response.status === 401 && (value?.code === 'auth.session_invalid' || value?.code === 'auth.session_revoked')) session.set(null);
+  return new ApiError(response.status, value?.code ?? `http.${response.status}`, value?.detail ?? text.slice(0, 200));
+}
+
+/// A source document's bytes (PDF or image), for a session that may read them.
+export async function fetchDocument(hash) {
+  let response;
+  try {
+    response = await fetch(`/v1/documents/${encodeURIComponent(hash)}`, { headers: { Authorization: `Bearer ${session.get()?.token}` } });
+  } catch (error) {
+    throw new ApiError(0, 'network.unreachable', String(error));
+  }
+  if (!response.ok) {
+    const text = await response.text();
+    let value = null;
+    try { value = JSON.parse(text); } catch { /* not JSON */ }
+    throw refusal(response, value, text);
+  }
+  return response.blob();
 }
 
 export const get = (path, options) => request(path, options);

@@ -25,6 +25,7 @@ const routes = {
   'account/notifications': account.notifications,
   'account/keys': keysPages.myKeys,
   'account/enroll': keysPages.enroll,
+  'account/review': account.review,
   extract: account.printable,
 };
 

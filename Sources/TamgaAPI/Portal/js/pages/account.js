@@ -6,7 +6,7 @@ import { download, field, h, notice, show } from '../dom.js';
 import { area, date, money, share, t } from '../i18n.js';
 import { base64, hex, sha256, storedKeys } from '../keys.js';
 import { verificationCode } from '../proof.js';
-import { busy, eventText, findOffer, kindName, passportView, receiptView, restrictionList } from './common.js';
+import { busy, documentItem, eventText, findOffer, kindName, passportView, receiptView, restrictionList } from './common.js';
 
 function requireSession(main) {
   const session = currentSession();
@@ -26,7 +26,7 @@ export async function myKey() {
 function tabs(current) {
   const items = [['account', 'account.tab.properties'], ['account/wallet', 'account.tab.wallet'], ['account/deeds', 'account.tab.deeds'],
     ['account/notifications', 'account.tab.notifications'], ['account/keys', 'account.tab.keys'], ['cosign', 'account.tab.cosign']];
-  if ((currentSession()?.roles ?? []).includes('registrar')) items.push(['account/enroll', 'account.tab.enroll']);
+  if ((currentSession()?.roles ?? []).includes('registrar')) items.push(['account/enroll', 'account.tab.enroll'], ['account/review', 'account.tab.review']);
   return h('nav', { class: 'tabs', 'aria-label': t('account.sections') }, h('ul', {}, items.map(([target, key]) => h('li', {},
     h('a', { href: `#/${target}`, 'aria-current': target === current ? 'page' : undefined }, t(key))))));
 }
@@ -181,7 +181,7 @@ function deedView(deed, status, session) {
       h('dt', {}, t('buy.sellers')), h('dd', {}, h('ul', {}, deed.sellers.map((seller) => h('li', {}, `${seller.party} — ${share(seller.share)}`)))),
       h('dt', {}, t('deeds.buyers')), h('dd', {}, h('ul', {}, deed.buyers.map((buyer) => h('li', {}, t('deeds.buyer_line', { party: buyer.party, share: share(buyer.share), pays: money(buyer.pays) }))))),
       deed.financing ? [h('dt', {}, t('deeds.financing')), h('dd', {}, t('deeds.financing_line', { bank: deed.financing.bank, amount: money(deed.financing.amount) }),
-        h('br'), h('span', { class: 'hash' }, `${t('deeds.loan_document')}: ${deed.financing.documentHash}`))] : null,
+        h('br'), t('deeds.loan_document'), h('ul', {}, documentItem(deed.financing.documentHash)))] : null,
       (deed.acceptedPledges ?? []).length ? [h('dt', {}, t('deeds.accepted_pledges')), h('dd', {}, h('p', {}, t('deeds.accepted_pledges_text')),
         h('ul', {}, deed.acceptedPledges.map((pledge) => h('li', { class: 'hash' }, pledge))))] : null,
       deed.paymentBank ? [h('dt', {}, t('deeds.payment_bank')), h('dd', { id: `payment-${deed.id}` }, t('deeds.payment_bank_line', { bank: deed.paymentBank }))] : null,
@@ -193,6 +193,51 @@ function deedView(deed, status, session) {
       h('dt', {}, t('passport.encumbrances')), h('dd', {}, restrictionList(status.restrictions))),
     signed ? h('p', {}, t('deeds.you_signed')) : session.party === deed.paymentBank ? h('p', {}, t('deeds.payment_bank_yours')) : signButton,
     ' ', cancelButton, out);
+}
+
+/// A registrar's review of pledges: each pledge proposed or signed, with the property as it is
+/// now, the owners who signed and the documents to open; register it or reject it with a reason.
+export async function review(main) {
+  const session = requireSession(main);
+  if (!session) return;
+  if (!session.roles.includes('registrar')) { show(main, h('h1', {}, t('review.title')), notice('error', t('error.auth.role_required'))); return; }
+  const waiting = [];
+  for await (const page of pages('/v1/pledges?limit=100')) waiting.push(...page.items);
+  const passports = await Promise.all(waiting.map((pledge) => get(`/v1/properties/${encodeURIComponent(pledge.cadastralNumber)}`)));
+  show(main, h('h1', {}, t('review.title')), tabs('account/review'), h('p', {}, t('review.intro')),
+    waiting.length ? h('ul', { class: 'deeds', id: 'pledges' }, waiting.map((pledge, index) => pledgeReview(pledge, passports[index])))
+      : h('p', { id: 'no-pledges' }, t('review.none')));
+}
+
+function pledgeReview(pledge, passport) {
+  const out = h('div', { 'aria-live': 'polite', tabindex: '-1' });
+  const decide = (button, type, body) => busy(button, out, async () => {
+    show(out, receiptView(await transact(await myKey(), type, body)));
+    out.focus();
+  });
+  const register = h('button', { type: 'button', 'data-register': pledge.id, 'aria-label': t('review.register_named', { number: pledge.cadastralNumber }) }, t('review.register'));
+  register.addEventListener('click', () => decide(register, 'pledge.register', { pledge: pledge.id }));
+  const reason = field(t('review.reason'), { id: `reason-${pledge.id}`, maxlength: 500 }, t('review.reason_hint'));
+  const reject = h('button', { type: 'button', class: 'secondary', 'data-reject': pledge.id, 'aria-label': t('review.reject_named', { number: pledge.cadastralNumber }) }, t('review.reject'));
+  reject.addEventListener('click', () => {
+    const text = reason.querySelector('input').value.trim();
+    if (!text) { show(out, notice('error', t('review.reason_needed'))); return; }
+    decide(reject, 'pledge.reject', { pledge: pledge.id, reason: text });
+  });
+  const unsigned = passport.owners.map((owner) => owner.party).filter((owner) => !pledge.signedBy.includes(owner));
+  return h('li', { class: 'deed', 'data-pledge': pledge.id },
+    h('h2', {}, t('review.pledge_for', { number: pledge.cadastralNumber })),
+    h('dl', { class: 'facts' },
+      h('dt', {}, t('review.pledge')), h('dd', { class: 'hash' }, pledge.id),
+      h('dt', {}, t('review.bank')), h('dd', {}, pledge.bank),
+      h('dt', {}, t('review.loan')), h('dd', { class: 'price' }, money(pledge.loanAmount)),
+      h('dt', {}, t('review.proposed')), h('dd', {}, date(pledge.createdAt)),
+      h('dt', {}, t('passport.owners')), h('dd', {}, h('ul', {}, passport.owners.map((owner) => h('li', {}, `${owner.party} — ${share(owner.share)}`)))),
+      h('dt', {}, t('review.signed_by')), h('dd', {}, pledge.signedBy.join(', ') || '—',
+        unsigned.length ? h('p', { class: 'bad-text' }, t('review.unsigned', { parties: unsigned.join(', ') })) : null),
+      h('dt', {}, t('passport.encumbrances')), h('dd', {}, restrictionList(passport.restrictions)),
+      h('dt', {}, t('review.documents')), h('dd', {}, h('ul', {}, pledge.documents.map(documentItem)))),
+    register, reason, reject, out);
 }
 
 export async function notifications(main) {

@@ -1,7 +1,7 @@
 // Pieces several pages show: errors, a passport, restrictions, a busy button.
 
-import { pages } from '../api.js';
-import { h, notice } from '../dom.js';
+import { currentSession, fetchDocument, pages } from '../api.js';
+import { download, h, notice } from '../dom.js';
 import { area, date, explain, money, share, t } from '../i18n.js';
 
 /// An error as the person reads it: what happened, what to do, and the node's code for support.
@@ -31,7 +31,24 @@ export function passportView(passport) {
     h('dt', {}, t('passport.registered')), h('dd', {}, date(passport.registeredAt)),
     h('dt', {}, t('passport.owners')), h('dd', {}, h('ul', {}, passport.owners.map((owner) => h('li', {}, `${owner.party} — ${share(owner.share)}`)))),
     h('dt', {}, t('passport.encumbrances')), h('dd', {}, restrictionList(passport.restrictions)),
-    h('dt', {}, t('passport.documents')), h('dd', {}, h('ul', {}, passport.documents.map((hash) => h('li', { class: 'hash' }, hash)))));
+    h('dt', {}, t('passport.documents')), h('dd', {}, h('ul', {}, passport.documents.map(documentItem))));
+}
+
+const extensions = { 'application/pdf': 'pdf', 'image/png': 'png', 'image/jpeg': 'jpg' };
+
+/// A source document by its hash, with a button that downloads it for a signed-in reader (the
+/// node decides who may read it, and says when no node holds it yet).
+export function documentItem(hash) {
+  if (!currentSession()) return h('li', { class: 'hash' }, hash);
+  const out = h('span', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'secondary no-print', 'data-document': hash, 'aria-label': t('document.open_named', { hash: hash.slice(0, 12) }) },
+    t('document.open'));
+  button.addEventListener('click', () => busy(button, out, async () => {
+    const blob = await fetchDocument(hash);
+    download(`${hash}.${extensions[blob.type] ?? 'bin'}`, blob, blob.type);
+    out.replaceChildren();
+  }));
+  return h('li', {}, h('span', { class: 'hash' }, hash), ' ', button, out);
 }
 
 /// Runs `work` while `button` says it is busy; shows what happened in `out`.
