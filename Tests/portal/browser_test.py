@@ -311,10 +311,13 @@ def pledge_review(driver, downloads):
     go(driver, "account/review")
     item = wait_text(driver, "[data-pledge]", "01-001-001-10")
     assert "bank-1" in item and "12,000,000.00" in item and "citizen-10" in item, item
+    os.makedirs(SHOTS, exist_ok=True)
     for code in LANGUAGES:
         language(driver, code)
         wait(driver, "[data-pledge]")
-        driver.save_screenshot(os.path.join(SHOTS, f"account-review-{code}.png"))
+        driver.set_window_size(1280, max(800, driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")))
+        assert driver.save_screenshot(os.path.join(SHOTS, f"account-review-{code}.png"))
+        driver.set_window_size(1280, 1000)
     language(driver, "en")
     axe = Axe(driver)
     axe.inject()
