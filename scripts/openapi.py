@@ -92,7 +92,7 @@ paths = {
    "responses": {**ok(ref("Contact")), **errs(400, 401, 403, 404, 413, 500)}},
    "get": {"summary": "The contact details this node keeps (the person's own session or a registrar's)", "security": session, "parameters": [param("id", schema=party_id)],
    "responses": {**ok(ref("Contact")), **errs(400, 401, 403, 404, 500)}},
-   "delete": {"summary": "Forget the contact details this node keeps (the person's own session or a registrar's)", "security": session,
+   "delete": {"summary": "Forget the contact details this node keeps (the person's own session)", "security": session,
    "parameters": [param("id", schema=party_id)], "responses": {"204": {"description": "Forgotten"}, **errs(400, 401, 403, 404, 500)}}},
  "/v1/parties/{id}/contact/opt-out": {"post": {"summary": "Be told nothing more by SMS or e-mail (the person's own session); a registrar's later record keeps the opt-out", "security": session,
    "parameters": [param("id", schema=party_id)], "responses": {**ok(ref("Contact")), **errs(400, 401, 403, 404, 500)}}},

@@ -68,14 +68,19 @@ enum DocumentRoutes {
         }
     }
 
-    /// The uploader; once it is cited on chain, a reviewing authority, a signer of a citing
-    /// transaction, a current owner of a cited property, or a party to a cited deed or to the
-    /// deed a citing proposal opened (its loan agreement).
+    /// The uploader; once it is cited on chain, a reviewing authority, and, by the transaction
+    /// that cited it first, its signer, a current owner of the property it cites it for, or a
+    /// party to the deed it cites it for or opened (a loan agreement).
+    ///
+    /// Only the first citation gives the record's people the right to read: anyone who learns a
+    /// hash (from a deed, a certificate, the register) could cite it again in a deed or on a
+    /// property of their own, and would otherwise read a document that is not theirs.
     static func mayRead(_ session: SessionStore.Session, held: StoredDocument?, citations: [DocumentCitation], node: Node) async throws -> Bool {
         if held?.uploadedBy == session.party.rawValue { return true }
         // An upload nobody cites yet belongs to no record: only its uploader reads it.
-        if !citations.isEmpty, !readers.isDisjoint(with: session.roles) { return true }
-        for citation in citations {
+        guard let first = citations.first?.transaction else { return false }
+        if !readers.isDisjoint(with: session.roles) { return true }
+        for citation in citations where citation.transaction == first {
             if citation.signer == session.party.rawValue { return true }
             if let deed = try await node.deed(citation.transaction), deed.parties.contains(session.party) { return true }
             let parts = citation.record.split(separator: "/", maxSplits: 1).map(String.init)

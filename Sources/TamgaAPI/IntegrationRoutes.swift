@@ -102,13 +102,13 @@ enum IntegrationRoutes {
             guard ["kk", "ru", "en"].contains(language) else { throw Problem(status: .badRequest, code: "contact.bad_language", detail: "language is kk, ru or en") }
             // An opt-out stands until the person takes it back themself (`opt-in`).
             let contact = Contact(party: party, phone: asked.phone, email: asked.email, language: language, consentAt: Node.wallClock(),
-                                  optedOutAt: try store.contact(of: party)?.optedOutAt, recordedBy: session.party,
-                                  fromHeight: await node.status().height.rawValue + 1)
-            try store.setContact(contact)
-            return try NodeAPI.json(contact)
+                                  optedOutAt: nil, recordedBy: session.party, fromHeight: await node.status().height.rawValue + 1)
+            return try NodeAPI.json(try store.recordContact(contact))
         }
+        // Only the person has their details forgotten: a registrar's deletion followed by a new
+        // record would undo their opt-out.
         router.delete("/v1/parties/:id/contact") { request, context in
-            let party = try await selfOrRegistrar(request, context, gate: gate)
+            let party = try await gate.requireSelf(request, context: context)
             guard try store.removeContact(of: party) else {
                 throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
             }
@@ -123,26 +123,26 @@ enum IntegrationRoutes {
         }
         router.post("/v1/parties/:id/contact/opt-out") { request, context in
             let party = try await gate.requireSelf(request, context: context)
-            guard var contact = try store.contact(of: party) else {
+            let now = Node.wallClock()
+            guard let contact = try store.changeContact(of: party, { $0.optedOutAt = $0.optedOutAt ?? now }) else {
                 throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
             }
-            contact.optedOutAt = contact.optedOutAt ?? Node.wallClock()
-            try store.setContact(contact)
             return try NodeAPI.json(contact)
         }
         router.post("/v1/parties/:id/contact/opt-in") { request, context in
             let party = try await gate.requireSelf(request, context: context)
-            guard var contact = try store.contact(of: party) else {
-                throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
-            }
-            if contact.optedOutAt != nil {
+            let (now, next) = (Node.wallClock(), await node.status().height.rawValue + 1)
+            let changed = try store.changeContact(of: party) { contact in
+                guard contact.optedOutAt != nil else { return }
                 // Told again only of what happens from now on.
                 contact.optedOutAt = nil
-                contact.consentAt = Node.wallClock()
-                contact.fromHeight = await node.status().height.rawValue + 1
-                try store.setContact(contact)
+                contact.consentAt = now
+                contact.fromHeight = next
             }
-            return try NodeAPI.json(contact)
+            guard let changed else {
+                throw Problem(status: .notFound, code: "contact.unknown", detail: "this node keeps no contact details of \(party)")
+            }
+            return try NodeAPI.json(changed)
         }
     }
 

@@ -2331,7 +2331,7 @@ extension NodeAPI {
             "bearer": []
           }
         ],
-        "summary": "Forget the contact details this node keeps (the person's own session or a registrar's)"
+        "summary": "Forget the contact details this node keeps (the person's own session)"
       },
       "get": {
         "parameters": [

@@ -168,11 +168,32 @@ public final class IntegrationStore: Sendable {
 
     // MARK: Contacts
 
-    public func setContact(_ contact: Contact) throws {
-        let body = try JSONEncoder().encode(contact)
+    /// Records details a registrar took down, keeping the person's opt-out if they gave one (read
+    /// and written in one transaction, so an opt-out made meanwhile is not lost). Returns what is kept.
+    public func recordContact(_ contact: Contact) throws -> Contact {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO contacts (party, body) VALUES (?, ?)", arguments: [contact.party.rawValue, body])
+            var kept = contact
+            if let body = try Data.fetchOne(db, sql: "SELECT body FROM contacts WHERE party = ?", arguments: [contact.party.rawValue]) {
+                kept.optedOutAt = try JSONDecoder().decode(Contact.self, from: body).optedOutAt
+            }
+            try Self.write(kept, db)
+            return kept
         }
+    }
+
+    /// Changes a person's details in one transaction; nil when there are none.
+    public func changeContact(of party: PartyID, _ change: (inout Contact) -> Void) throws -> Contact? {
+        try database.write { db in
+            guard let body = try Data.fetchOne(db, sql: "SELECT body FROM contacts WHERE party = ?", arguments: [party.rawValue]) else { return nil }
+            var contact = try JSONDecoder().decode(Contact.self, from: body)
+            change(&contact)
+            try Self.write(contact, db)
+            return contact
+        }
+    }
+
+    private static func write(_ contact: Contact, _ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO contacts (party, body) VALUES (?, ?)", arguments: [contact.party.rawValue, try JSONEncoder().encode(contact)])
     }
 
     /// Forgets a person's contact details; returns whether there were any. Messages already in

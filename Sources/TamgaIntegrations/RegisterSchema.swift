@@ -67,6 +67,8 @@ enum RegisterSchema {
         // Deeds paid outside the token name the bank that confirmed the payment (added after the first release).
         "ALTER TABLE tamga_deed ADD COLUMN IF NOT EXISTS payment_bank TEXT",
         "ALTER TABLE tamga_deed ADD COLUMN IF NOT EXISTS payment_order TEXT",
+        // The block time a pledge came into force (registered by a registrar or with a settled deed).
+        "ALTER TABLE la_mortgage ADD COLUMN IF NOT EXISTS registered_at TIMESTAMPTZ",
         "CREATE INDEX IF NOT EXISTS tamga_history_properties ON tamga_history USING GIN (properties)",
         "CREATE INDEX IF NOT EXISTS tamga_history_kind_time ON tamga_history (kind, block_time)",
     ]
@@ -192,12 +194,13 @@ struct RegisterRows {
             guard let pledge = try queries.pledge(id) else { continue }
             add("""
                 INSERT INTO la_mortgage (pledge_id, cadastral_number, bank, loan_amount_tiyn, status, documents, signed_by, reviewed_by,
-                                         rejection_reason, created_at, updated_height)
+                                         rejection_reason, created_at, registered_at, updated_height)
                 VALUES (\(id.description), \(pledge.cadastralNumber.rawValue), \(pledge.bank.rawValue), \(String(pledge.loanAmount.rawValue))::numeric,
                         \(pledge.status.rawValue), \(pledge.documents.map(\.hex)), \(pledge.signedBy.map(\.rawValue)), \(pledge.reviewedBy?.rawValue),
-                        \(pledge.rejectionReason), \(Self.date(pledge.createdAt)), \(height))
+                        \(pledge.rejectionReason), \(Self.date(pledge.createdAt)), \(pledge.status == .registered ? time : nil), \(height))
                 ON CONFLICT (pledge_id) DO UPDATE SET status = EXCLUDED.status, signed_by = EXCLUDED.signed_by, reviewed_by = EXCLUDED.reviewed_by,
-                    rejection_reason = EXCLUDED.rejection_reason, updated_height = EXCLUDED.updated_height
+                    rejection_reason = EXCLUDED.rejection_reason, registered_at = COALESCE(la_mortgage.registered_at, EXCLUDED.registered_at),
+                    updated_height = EXCLUDED.updated_height
                 """)
         }
         for id in deeds.sorted() {

@@ -194,6 +194,11 @@ extension Ledger {
             price = total
         }
         if let paymentBank {
+            // Paid outside the token, a financed deed's loan is paid through the bank that lends
+            // it: otherwise one bank would vouch for another's disbursement and that one take the pledge.
+            if let financing, financing.bank != paymentBank {
+                throw Rejection(.invalidDeed, "a financed deed paid outside the token is paid through its financing bank \(financing.bank)")
+            }
             guard try state.party(paymentBank).has(.bank) else {
                 throw Rejection(.roleRequired, "a payment outside the token is confirmed by a bank, which \(paymentBank) is not")
             }

@@ -585,20 +585,20 @@ public actor Node {
         var cursor = after
         while pledges.count < limit {
             let candidates = try store.pledgeCandidates(after: cursor, limit: limit * 2)
-            var decided: [TransactionID] = []
+            var decided: [(height: UInt64, position: Int)] = []
             for (candidate, pledge) in zip(candidates, try await currentPledges(candidates.map(\.id))) {
                 cursor = (candidate.height, candidate.position)
                 guard let pledge, pledge.status == .proposed || pledge.status == .signed else {
-                    decided.append(candidate.id)
+                    decided.append((candidate.height, candidate.position))
                     continue
                 }
                 pledges.append(pledge)
                 if pledges.count == limit {
-                    try store.forgetPledgeCandidates(decided)
+                    try store.forgetPledgeCandidates(at: decided)
                     return (pledges, cursor)
                 }
             }
-            try store.forgetPledgeCandidates(decided)
+            try store.forgetPledgeCandidates(at: decided)
             if candidates.count < limit * 2 { break }
         }
         return (pledges, nil)

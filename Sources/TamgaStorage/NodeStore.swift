@@ -209,6 +209,14 @@ public final class NodeStore: Sendable {
                 CREATE TABLE pledge_candidates (height INTEGER NOT NULL, position INTEGER NOT NULL, id BLOB NOT NULL,
                     PRIMARY KEY (height, position)) WITHOUT ROWID
                 """)
+            // Every proposal already stored is a candidate; reading the list drops the decided ones.
+            let receipts = try Row.fetchCursor(db, sql: "SELECT height, position, receipt FROM transactions")
+            while let row = try receipts.next() {
+                let receipt = try decodeRow(Receipt.self, row["receipt"], table: "transactions")
+                guard receipt.events.contains(where: { $0.kind == "pledge.proposed" }) else { continue }
+                try db.execute(sql: "INSERT INTO pledge_candidates (height, position, id) VALUES (?, ?, ?)",
+                               arguments: [row["height"] as Int64, row["position"] as Int64, Data(receipt.transaction.hash.bytes)])
+            }
         }
         return migrator
     }
@@ -466,11 +474,14 @@ public final class NodeStore: Sendable {
         }
     }
 
-    /// Drops candidates whose pledges were registered, rejected or released.
-    public func forgetPledgeCandidates(_ ids: [TransactionID]) throws {
-        guard !ids.isEmpty else { return }
+    /// Drops the candidates at these places (proposals whose pledges were decided).
+    public func forgetPledgeCandidates(at places: [(height: UInt64, position: Int)]) throws {
+        guard !places.isEmpty else { return }
         try database.write { db in
-            for id in ids { try db.execute(sql: "DELETE FROM pledge_candidates WHERE id = ?", arguments: [Data(id.hash.bytes)]) }
+            for place in places {
+                guard let height = Self.storedHeight(place.height) else { continue }
+                try db.execute(sql: "DELETE FROM pledge_candidates WHERE height = ? AND position = ?", arguments: [height, place.position])
+            }
         }
     }
 
@@ -501,9 +512,10 @@ public final class NodeStore: Sendable {
     }
 
     /// The committed transactions that cite a document.
+    /// Where committed transactions cite a document, the first citing transaction first.
     public func citations(of hash: Hash) throws -> [DocumentCitation] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT record, tx, signer FROM document_citations WHERE document = ? ORDER BY height", arguments: [Data(hash.bytes)])
+            try Row.fetchAll(db, sql: "SELECT record, tx, signer FROM document_citations WHERE document = ? ORDER BY height, tx, record", arguments: [Data(hash.bytes)])
         }.compactMap { row in
             guard let id = Hash(bytes: [UInt8](row["tx"] as Data)) else { return nil }
             return DocumentCitation(document: hash, record: row["record"], transaction: TransactionID(hash: id), signer: row["signer"])

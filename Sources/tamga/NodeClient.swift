@@ -102,7 +102,6 @@ struct NodeClient: Sendable {
         return try decode(status, reply, as: TransactionReply.self)
     }
 
-    /// The body of a successful answer; any other answer is a `Failure` naming the problem.
     /// Opens a session for `party` by signing the node's challenge with `key`; returns its token.
     func openSession(party: String, key: SigningKey) async throws -> String {
         func post(_ path: String, _ body: [String: String]) async throws -> [String: Any] {
@@ -119,6 +118,7 @@ struct NodeClient: Sendable {
         return token
     }
 
+    /// The body of a successful answer; any other answer is a `Failure` naming the problem.
     func request(_ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: Data? = nil) async throws -> Data {
         let (status, reply) = try await send(path, method: method, headers: headers, body: body)
         try check(status, reply)

@@ -168,6 +168,10 @@ import Testing
             cadastralNumber: cadastral(Self.property), sellers: [Deed.Seller(party: party("seller-a"), share: .whole)],
             buyers: [Deed.Buyer(party: party("buyer-b"), share: .whole, pays: Tiyn(10_000_000))],
             financing: Deed.Financing(bank: party("bank-1"), amount: Tiyn(30_000_000), documentHash: documentHash("loan")), paymentBank: party("bank-1"))
+        // Another bank cannot vouch for the lender's disbursement.
+        var throughAnother = proposal
+        throughAnother.paymentBank = party("court-1")
+        #expect(try ledger.submit("seller-a", .proposeDeed(throughAnother)).rejectionCode == "deed.invalid")
         let proposed = try ledger.submit("seller-a", .proposeDeed(proposal))
         #expect(proposed.isCommitted, "\(proposed)")
         let deed = try #require(try ledger.deed(proposed.transaction))
