@@ -99,6 +99,34 @@ struct DeliveryTests {
         try await relay.stop()
     }
 
+    @Test("SMS through an HTTP gateway: the request it documents, its token, and a gateway that refuses")
+    func smsGateway() async throws {
+        let gateway = FakeSMSGateway()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await gateway.application().runService() }
+            defer { group.cancelAll() }
+            let sender = HTTPSMSSender(client: HTTPClient.shared, url: "http://127.0.0.1:\(gateway.port)/v1/messages", sender: "Tamga", token: "secret-token")
+            var delivered = false
+            for _ in 0..<100 where !delivered {
+                // The gateway may still be binding its port.
+                do {
+                    try await sender.send(to: "+77010000004", subject: "", text: "Tamga: Pledge registered on 01-001-001-4.")
+                    delivered = true
+                } catch {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(delivered)
+            let received = await gateway.received
+            #expect(received.count == 1)
+            #expect(received.first?.authorization == "Bearer secret-token")
+            #expect(received.first?.body == ["to": "+77010000004", "from": "Tamga", "text": "Tamga: Pledge registered on 01-001-001-4."])
+            // A refusal is a failure, so the outbox tries again later.
+            await gateway.refuse()
+            await #expect(throws: DeliveryFailure.self) { try await sender.send(to: "+77010000004", subject: "", text: "again") }
+        }
+    }
+
     @Test("messages follow consent: queued for a consenting person, withheld once they opt out")
     func consent() async throws {
         let fixture = try await APIFixture()
@@ -447,6 +475,37 @@ struct LyingSource: BlockSource {
             guard !block.transactions.isEmpty, block.header.height.rawValue <= 3 else { return block }
             return Block(header: block.header, transactions: Array(block.transactions.dropLast()), lastCommit: block.lastCommit, evidence: block.evidence)
         }
+    }
+}
+
+/// An SMS provider's HTTP gateway as docs/integrations.md describes it: records each request, or refuses.
+actor FakeSMSGateway {
+    struct Request: Sendable {
+        let authorization: String
+        let body: [String: String]
+    }
+
+    private(set) var received: [Request] = []
+    private var refusing = false
+    let port = freePorts(1)[0]
+
+    func refuse() { refusing = true }
+
+    func receive(authorization: String, body: [UInt8]) -> HTTPResponse.Status {
+        if refusing { return .tooManyRequests }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: String] else { return .badRequest }
+        received.append(Request(authorization: authorization, body: json))
+        return .accepted
+    }
+
+    nonisolated func application() -> some ApplicationProtocol {
+        let router = Router()
+        router.post("/v1/messages") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 16)
+            return Response(status: await self.receive(authorization: request.headers[.authorization] ?? "", body: Array(body.readableBytesView)))
+        }
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: quietLogger)
     }
 }
 
