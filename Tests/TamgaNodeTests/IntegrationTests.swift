@@ -210,6 +210,52 @@ struct DeliveryTests {
         }
     }
 
+    @Test("a subscription to one property gets that property's events only; its deliveries are listed and replayed with their ids, by its party alone")
+    func propertyFilterAndReplay() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.finish() }
+        let node = fixture.node
+        let service = DeliveryService(node: node, store: fixture.integrations, http: HTTPClient.shared, sms: nil, email: nil,
+                                      catalog: MessageCatalog(labels: PortalFiles.eventLabels()), settings: .init(), logger: quietLogger)
+        let registrar = try TestSigner("registrar-1", in: fixture.network, after: try await node.party(try PartyID("registrar-1"))?.nonce ?? 0)
+        let bank = try TestSigner("bank-1", in: fixture.network)
+        @Sendable func commit(_ envelope: SignedEnvelope) async throws {
+            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+            #expect(stored.receipt.isCommitted, "\(stored.receipt)")
+        }
+        try await fixture.test { client in
+            let token = try await fixture.session("bank-1", client: client)
+            let made = try await client.execute(uri: "/v1/parties/bank-1/webhooks", method: .post, headers: bearer(token),
+                                                body: ByteBuffer(string: #"{"url": "https://hooks.bank.example.kz/tamga", "kinds": ["pledge.*"], "property": "\#(fixture.property)"}"#)) { try json($0) }
+            let id = try #require(made["id"] as? String)
+            // Pledges on the subscribed property and on another one.
+            try await commit(try registrar.sign(.registerProperty(RegisterProperty(
+                cadastralNumber: try CadastralNumber("01-001-001-2"), kind: "apartment", address: "Astana, test street 2", area: AreaHundredths(5_000),
+                location: nil, owners: [Ownership(party: try PartyID("citizen-2"), share: .whole)], titleDocumentHash: .sha256(Array("title 2".utf8))))))
+            for number in ["01-001-001-2", fixture.property] {
+                try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: try CadastralNumber(number), loanAmount: Tiyn(1_000_000),
+                                                                             documents: [.sha256(Array("loan \(number)".utf8))]))))
+            }
+            while try await service.dispatch() {}
+            let page = try await client.execute(uri: "/v1/parties/bank-1/webhooks/\(id)/deliveries", method: .get, headers: bearer(token)) { try json($0) }
+            let items = page["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 1, "only the subscribed property's pledge: \(items)")
+            let seq = try #require(items.first?["seq"] as? Int)
+            let eventID = try #require(items.first?["eventId"] as? String)
+
+            // Delivered, then asked for again: the same message with the same id is pending anew.
+            try fixture.integrations.markDelivered(Int64(seq), at: Node.wallClock())
+            let other = try await fixture.session("citizen-1", client: client)
+            let replayBody = ByteBuffer(string: #"{"from": \#(seq)}"#)
+            #expect(try await client.execute(uri: "/v1/parties/bank-1/webhooks/\(id)/replay", method: .post, headers: bearer(other), body: replayBody) { $0 }.status == .forbidden)
+            #expect(try await client.execute(uri: "/v1/parties/citizen-1/webhooks/\(id)/replay", method: .post, headers: bearer(other), body: replayBody) { $0 }.status == .notFound)
+            let replayed = try await client.execute(uri: "/v1/parties/bank-1/webhooks/\(id)/replay", method: .post, headers: bearer(token), body: replayBody) { try json($0) }
+            #expect(replayed["requeued"] as? Int == 1)
+            let after = try fixture.integrations.entries(channel: .webhook, target: id, after: 0, limit: 10)
+            #expect(after.map(\.eventID) == [eventID] && after.allSatisfy { $0.state == .pending && $0.attempts == 0 })
+        }
+    }
+
     @Test("webhook subscriptions: own session only, public URLs, known kinds, whole-chain for registrars and courts")
     func subscriptions() async throws {
         let fixture = try await APIFixture()
