@@ -29,6 +29,20 @@ public struct Genesis: Sendable {
         self.parameters = parameters
     }
 
+    /// Why this genesis cannot start a chain, or nil: a party id or a key given twice, or opening
+    /// balances that add up to more than a 64-bit supply (which `stateUpdates` would trap on).
+    public var problem: String? {
+        var ids = Set<PartyID>(), keys = Set<KeyID>()
+        var supply = Tiyn.zero
+        for party in parties {
+            guard ids.insert(party.id).inserted else { return "party \(party.id) appears twice" }
+            for key in party.keys where !keys.insert(key.keyID).inserted { return "key \(key.keyID) is given twice" }
+            guard let total = supply.adding(party.openingBalance) else { return "the opening balances add up to more than a 64-bit supply of tiyn" }
+            supply = total
+        }
+        return nil
+    }
+
     /// The genesis state as map updates, in key order.
     public func stateUpdates() -> [StateUpdate] {
         var state = WorkingState(base: EmptyState())

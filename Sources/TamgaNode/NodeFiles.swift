@@ -69,6 +69,7 @@ public struct GenesisFile: Codable, Sendable, Equatable {
             throw NodeFileError.malformed(file: url.path, reason: "format is \(genesis.format), expected \(GenesisFile.format)")
         }
         do { _ = try genesis.validatorSet() } catch { throw NodeFileError.malformed(file: url.path, reason: "\(error)") }
+        if let problem = genesis.ledgerGenesis.problem { throw NodeFileError.malformed(file: url.path, reason: problem) }
         return genesis
     }
 

@@ -145,6 +145,14 @@ struct CeremonyCommand: ParsableCommand {
                 guard entry.format == PartyEntry.format else { throw ValidationError("\(path) is not a party file (\(PartyEntry.format))") }
                 return entry
             }
+            // The files are not signed: roles are checked here again, so that no file smuggles in a
+            // governance vote or an authority its maker's command would not have written.
+            for candidate in candidates where candidate.operator.format != PartyEntry.format || candidate.operator.roles != [.validatorOperator] {
+                throw ValidationError("the operator of \(candidate.name) must have the validator_operator role and nothing else")
+            }
+            for entry in entries where entry.roles.isEmpty || entry.roles.contains(.validatorOperator) {
+                throw ValidationError("party \(entry.party) claims no role or the validator_operator role, which only a validator's candidacy gives")
+            }
             let parties = candidates.map(\.operator) + entries
             try Self.refuseRepeats(candidates.map(\.name), "validator name")
             try Self.refuseRepeats(candidates.map { $0.publicKey.keyID.description }, "validator key")
@@ -157,6 +165,7 @@ struct CeremonyCommand: ParsableCommand {
                 validators: candidates.map { GenesisFile.ValidatorEntry(name: $0.name, publicKey: $0.publicKey, votingPower: 1) },
                 parties: parties.map(\.genesisParty), parameters: Parameters())
             _ = try genesis.validatorSet()
+            if let problem = genesis.ledgerGenesis.problem { throw ValidationError(problem) }
             let folder = try newFolder(out)
             try writeJSON(genesis, to: folder.appendingPathComponent("genesis.json"))
             let peers = Peers(format: Peers.format, chainId: chain, genesisHash: genesis.hash, peers: candidates.enumerated().map {
@@ -164,6 +173,12 @@ struct CeremonyCommand: ParsableCommand {
             })
             try writeJSON(peers, to: folder.appendingPathComponent("peers.json"))
             print("wrote \(out)/genesis.json and \(out)/peers.json: \(candidates.count) validators, \(parties.count) parties")
+            for (index, candidate) in candidates.enumerated() {
+                print("  validator \(index) \(candidate.name): key \(candidate.publicKey.keyID), peers at \(candidate.peerHost):\(candidate.peerPort)")
+            }
+            for party in parties {
+                print("  party \(party.party): \(party.roles.map(\.rawValue).joined(separator: ", ")), opening balance \(party.openingBalance.rawValue) tiyn, key \(party.publicKey.keyID)")
+            }
             print("genesis hash \(genesis.hash): every organization compares it before starting its node")
         }
 
@@ -179,7 +194,7 @@ struct CeremonyCommand: ParsableCommand {
         @Option(help: "The genesis.json the coordinator sent.") var genesis: String
         @Option(help: "The peers.json the coordinator sent.") var peers: String
         @Option(help: "This organization's validator.key.") var key: String
-        @Option(help: "The address to listen for peers on (default: the host in peers.json).") var listenHost: String?
+        @Option(help: "The address to listen for peers on (default: the host in peers.json; behind NAT, 0.0.0.0 or the private address).") var listenHost: String?
         @Option(help: "The address the HTTP API listens on.") var apiHost = "127.0.0.1"
         @Option(help: "The port the HTTP API listens on.") var apiPort = 8_080
         @Option(help: "A new folder for the node.") var out: String

@@ -1,10 +1,31 @@
 import Foundation
 import TamgaCore
+import TamgaLedger
 import TamgaNode
 import Testing
 
 @Suite("A genesis ceremony through the CLI", .serialized)
 struct CeremonyTests {
+    @Test("a node refuses a genesis file with a party or key given twice, or opening balances past a 64-bit supply")
+    func genesisFileIsChecked() throws {
+        let network = try TestNetwork(validators: 1)
+        defer { network.remove() }
+        let url = network.homes[0].genesisURL
+        let good = try GenesisFile.load(url)
+        for (change, reason) in [({ (g: inout GenesisFile) in g.parties.append(g.parties[0]) }, "appears twice"),
+                                 ({ (g: inout GenesisFile) in g.parties[1].keys = g.parties[0].keys }, "given twice"),
+                                 ({ (g: inout GenesisFile) in g.parties[0].openingBalance = Tiyn(UInt64.max) }, "64-bit supply")] {
+            var bad = good
+            change(&bad)
+            try writeJSON(bad, to: url)
+            #expect(throws: NodeFileError.self, "\(reason)") { _ = try GenesisFile.load(url) }
+            #expect((try? GenesisFile.load(url)) == nil)
+            #expect(bad.ledgerGenesis.problem?.contains(reason) == true, "\(bad.ledgerGenesis.problem ?? "no problem found")")
+        }
+        try writeJSON(good, to: url)
+        #expect(try GenesisFile.load(url) == good)
+    }
+
     @Test("four organizations make their keys apart, a coordinator assembles genesis from public files, and the four nodes run it")
     func ceremony() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-ceremony-\(UUID().uuidString.prefix(8))")
@@ -31,8 +52,12 @@ struct CeremonyTests {
         }
         let candidate = try String(contentsOfFile: path("org0/candidate.json"), encoding: .utf8)
         #expect(!candidate.contains("privateKey") && !candidate.contains("BIN"), "the candidacy carries no secret and no identity number")
-        let attributes = try FileManager.default.attributesOfItem(atPath: path("org0/validator.key"))
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        for secret in ["org0/validator.key", "org0/operator.key", "org0/operator.salt"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path(secret))
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(secret)")
+        }
+        let salt = try String(contentsOfFile: path("org0/operator.salt"), encoding: .utf8)
+        #expect(!candidate.contains(salt), "the salt stays with the organization")
         // A registrar of genesis, from a key made with `tamga keys new`.
         _ = try await run(["keys", "new", "--out", path("registrar.key")])
         _ = try await run(["ceremony", "party", "--party", "registrar-1", "--name", "Registrar 1", "--identity", "BIN 100", "--role", "registrar",
@@ -42,12 +67,28 @@ struct CeremonyTests {
         let validators = (0..<4).flatMap { ["--validator", path("org\($0)/candidate.json")] }
         try await refused(["ceremony", "genesis", "--chain-id", "tamga-ceremony", "--out", path("bad")] + validators + ["--validator", path("org0/candidate.json")],
                           saying: "appears twice")
+        // The files are not signed: a party file edited to claim a governance vote, or an opening
+        // balance past a 64-bit supply (which would trap every node at start), is refused.
+        func edited(_ name: String, _ change: (inout [String: Any]) -> Void) throws {
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("registrar-1.json")))) as? [String: Any])
+            change(&object)
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path(name)))
+        }
+        try edited("smuggled.json") { $0["roles"] = ["validator_operator"] }
+        try await refused(["ceremony", "genesis", "--chain-id", "tamga-ceremony", "--party", path("smuggled.json"), "--out", path("bad")] + validators,
+                          saying: "validator_operator")
+        try edited("rich.json") { $0["openingBalance"] = UInt64.max }
+        try await refused(["ceremony", "genesis", "--chain-id", "tamga-ceremony", "--party", path("rich.json"), "--out", path("bad")] + validators,
+                          saying: "64-bit supply")
+        #expect(!FileManager.default.fileExists(atPath: path("bad")), "nothing is written for a refused genesis")
         let assembled = try await run(["ceremony", "genesis", "--chain-id", "tamga-ceremony", "--party", path("registrar-1.json"),
                                        "--out", path("network")] + validators)
         let genesis = try GenesisFile.load(URL(fileURLWithPath: path("network/genesis.json")))
         #expect(assembled.contains(genesis.hash.hex))
         #expect(genesis.validators.map(\.name) == ["org0", "org1", "org2", "org3"])
         #expect(genesis.parties.map(\.id.rawValue) == ["operator-org0", "operator-org1", "operator-org2", "operator-org3", "registrar-1"])
+        #expect(genesis.parties.map(\.roles) == [[.validatorOperator], [.validatorOperator], [.validatorOperator], [.validatorOperator], [.registrar]])
+        #expect(assembled.contains("party registrar-1: registrar, opening balance 500000 tiyn"), "the coordinator sees what it assembles")
 
         // Each organization writes its node from the public files and its own key; a key that is
         // not a validator's is refused.
