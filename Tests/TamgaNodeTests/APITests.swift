@@ -42,6 +42,14 @@ struct APIFixture {
         network.remove()
     }
 
+    /// Submits a transaction and waits for its block; expects it committed, not refused.
+    @discardableResult
+    func commit(_ envelope: SignedEnvelope) async throws -> StoredReceipt {
+        let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+        #expect(stored.receipt.isCommitted, "\(stored.receipt)")
+        return stored
+    }
+
     @discardableResult
     func test<Value: Sendable>(limits: NodeConfig.RateLimits = .init(), _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Value) async throws -> Value {
         let app = Application(router: NodeAPI.router(node: node, metrics: nil, limits: limits, integrations: integrations))

@@ -194,8 +194,7 @@ struct DeliveryTests {
         let registrar = try TestSigner("registrar-1", in: fixture.network, after: try await fixture.node.party(try PartyID("registrar-1"))?.nonce ?? 0)
         let enroll = try registrar.sign(.enroll(Enroll(party: try PartyID("citizen-77"), publicKey: newcomer.publicKey,
                                                         identityCommitment: .sha256(Array("iin".utf8)), name: "Citizen 77")), cosigners: [newcomer])
-        let enrolled = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(enroll), timeout: .seconds(20)))
-        #expect(enrolled.receipt.isCommitted, "\(enrolled.receipt)")
+        try await fixture.commit(enroll)
         try await fixture.test { client in
             let body = #"{"email": "citizen77@example.kz", "language": "ru", "consent": true}"#
             let second = try await fixture.session("registrar-2", client: client)
@@ -219,21 +218,17 @@ struct DeliveryTests {
                                       catalog: MessageCatalog(labels: PortalFiles.eventLabels()), settings: .init(), logger: quietLogger)
         let registrar = try TestSigner("registrar-1", in: fixture.network, after: try await node.party(try PartyID("registrar-1"))?.nonce ?? 0)
         let bank = try TestSigner("bank-1", in: fixture.network)
-        @Sendable func commit(_ envelope: SignedEnvelope) async throws {
-            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
-            #expect(stored.receipt.isCommitted, "\(stored.receipt)")
-        }
         try await fixture.test { client in
             let token = try await fixture.session("bank-1", client: client)
             let made = try await client.execute(uri: "/v1/parties/bank-1/webhooks", method: .post, headers: bearer(token),
                                                 body: ByteBuffer(string: #"{"url": "https://hooks.bank.example.kz/tamga", "kinds": ["pledge.*"], "property": "\#(fixture.property)"}"#)) { try json($0) }
             let id = try #require(made["id"] as? String)
             // Pledges on the subscribed property and on another one.
-            try await commit(try registrar.sign(.registerProperty(RegisterProperty(
+            try await fixture.commit(try registrar.sign(.registerProperty(RegisterProperty(
                 cadastralNumber: try CadastralNumber("01-001-001-2"), kind: "apartment", address: "Astana, test street 2", area: AreaHundredths(5_000),
                 location: nil, owners: [Ownership(party: try PartyID("citizen-2"), share: .whole)], titleDocumentHash: .sha256(Array("title 2".utf8))))))
             for number in ["01-001-001-2", fixture.property] {
-                try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: try CadastralNumber(number), loanAmount: Tiyn(1_000_000),
+                try await fixture.commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: try CadastralNumber(number), loanAmount: Tiyn(1_000_000),
                                                                              documents: [.sha256(Array("loan \(number)".utf8))]))))
             }
             while try await service.dispatch() {}
@@ -327,8 +322,7 @@ struct DocumentAPITests {
                 cadastralNumber: try CadastralNumber(fixture.property), sellers: [Deed.Seller(party: try PartyID("citizen-1"), share: .whole)],
                 buyers: [Deed.Buyer(party: try PartyID("citizen-2"), share: .whole, pays: Tiyn(1_000_000))],
                 financing: Deed.Financing(bank: try PartyID("bank-1"), amount: Tiyn(4_000_000), documentHash: try #require(Hash(hex: hash))))))
-            let proposed = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(proposal), timeout: .seconds(20)))
-            #expect(proposed.receipt.isCommitted, "\(proposed.receipt)")
+            try await fixture.commit(proposal)
             let bank = try await fixture.session("bank-1", client: client)
             let outsider = try await fixture.session("citizen-3", client: client)
             for (token, status) in [(registrar, HTTPResponse.Status.ok), (stranger, .ok), (bank, .ok), (outsider, .forbidden)] {
@@ -340,8 +334,7 @@ struct DocumentAPITests {
                 cadastralNumber: try CadastralNumber(fixture.property), sellers: [Deed.Seller(party: try PartyID("citizen-1"), share: .whole)],
                 buyers: [Deed.Buyer(party: try PartyID("citizen-3"), share: .whole, pays: Tiyn(1_000))],
                 financing: Deed.Financing(bank: try PartyID("bank-1"), amount: Tiyn(1), documentHash: try #require(Hash(hex: hash))), paymentBank: try PartyID("bank-1"))))
-            let again = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(recited), timeout: .seconds(20)))
-            #expect(again.receipt.isCommitted, "\(again.receipt)")
+            try await fixture.commit(recited)
             #expect(try await client.execute(uri: "/v1/documents/\(hash)", method: .get, headers: bearer(outsider)) { $0 }.status == .forbidden)
             #expect(code(try await client.execute(uri: "/v1/documents/\(Hash.sha256([7]).hex)", method: .get, headers: bearer(citizen)) { $0 }) == "document.unknown")
 
@@ -365,18 +358,13 @@ struct PledgeReviewTests {
         let owner = try TestSigner("citizen-1", in: fixture.network, after: try await node.party(try PartyID("citizen-1"))?.nonce ?? 0)
         let registrar = try TestSigner("registrar-2", in: fixture.network)
         let number = try CadastralNumber(fixture.property)
-        @Sendable func commit(_ envelope: SignedEnvelope) async throws -> StoredReceipt {
-            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
-            #expect(stored.receipt.isCommitted, "\(stored.receipt)")
-            return stored
-        }
         try await fixture.test { client in
             let contract = Array("%PDF-1.4\nloan contract\n%%EOF".utf8)
             var headers = bearer(try await fixture.session("bank-1", client: client))
             headers[.contentType] = "application/pdf"
             #expect(try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: contract)) { $0 }.status == .created)
-            let first = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(9_000_000), documents: [.sha256(contract)]))))
-            let second = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1_000), documents: [.sha256(contract)]))))
+            let first = try await fixture.commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(9_000_000), documents: [.sha256(contract)]))))
+            let second = try await fixture.commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1_000), documents: [.sha256(contract)]))))
 
             let reviewer = try await fixture.session("registrar-1", client: client)
             #expect(try await client.execute(uri: "/v1/pledges", method: .get) { $0 }.status == .unauthorized)
@@ -399,10 +387,10 @@ struct PledgeReviewTests {
             let document = try await client.execute(uri: "/v1/documents/\(Hash.sha256(contract).hex)", method: .get, headers: bearer(reviewer)) { $0 }
             #expect(document.status == .ok && Array(document.body.readableBytesView) == contract)
 
-            _ = try await commit(try owner.sign(.signPledge(PledgeReference(pledge: first.receipt.transaction))))
+            try await fixture.commit(try owner.sign(.signPledge(PledgeReference(pledge: first.receipt.transaction))))
             #expect(try await listed().statuses == ["signed", "proposed"])
-            _ = try await commit(try registrar.sign(.registerPledge(PledgeReference(pledge: first.receipt.transaction))))
-            _ = try await commit(try registrar.sign(.rejectPledge(RejectPledge(pledge: second.receipt.transaction, reason: "the loan is too small to pledge a home"))))
+            try await fixture.commit(try registrar.sign(.registerPledge(PledgeReference(pledge: first.receipt.transaction))))
+            try await fixture.commit(try registrar.sign(.rejectPledge(RejectPledge(pledge: second.receipt.transaction, reason: "the loan is too small to pledge a home"))))
             #expect(try await listed().ids.isEmpty, "registered and rejected pledges leave the list")
             #expect(try NodeStore(path: fixture.network.homes[0].databaseURL.path).pledgeCandidates(after: nil, limit: 10).isEmpty, "and the index")
         }
