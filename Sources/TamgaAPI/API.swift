@@ -255,12 +255,7 @@ public enum NodeAPI {
         }
         // The registrars' review list: pledges proposed or signed, not yet registered or rejected.
         router.get("/v1/pledges") { request, _ in
-            guard let session = try await gate.session(request) else {
-                throw Problem(status: .unauthorized, code: "auth.required", detail: "the pledges under review are for registrars")
-            }
-            guard session.roles.contains(.registrar) else {
-                throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "the pledges under review are for registrars")
-            }
+            _ = try await gate.requireRole(.registrar, request: request, for: "the list of pledges under review")
             var after: (height: UInt64, position: Int)?
             if let text = request.uri.queryParameters.get("after") {
                 let parts = text.split(separator: ".", omittingEmptySubsequences: false)

@@ -82,6 +82,17 @@ struct Gate: Sendable {
         }
     }
 
+    /// The caller's session, if its party holds `role`; `what` says what the role is needed for.
+    func requireRole(_ role: Role, request: Request, for what: String) async throws -> SessionStore.Session {
+        guard let session = try await session(request) else {
+            throw Problem(status: .unauthorized, code: "auth.required", detail: "\(what) needs a session of a party with the \(role.rawValue) role")
+        }
+        guard session.roles.contains(role) else {
+            throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "\(what) needs the \(role.rawValue) role, which \(session.party) does not hold")
+        }
+        return session
+    }
+
     /// The party in the path, if the caller's session is that party's.
     func requireSelf(_ request: Request, context: APIRequestContext) async throws -> PartyID {
         guard let party = try? PartyID(context.parameters.get("id") ?? "") else {

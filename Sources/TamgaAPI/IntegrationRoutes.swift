@@ -74,12 +74,7 @@ enum IntegrationRoutes {
             guard let party = try? PartyID(context.parameters.get("id") ?? "") else {
                 throw Problem(status: .badRequest, code: "request.bad_party_id", detail: "not a party id")
             }
-            guard let session = try await gate.session(request) else {
-                throw Problem(status: .unauthorized, code: "auth.required", detail: "contact details are recorded by a registrar")
-            }
-            guard session.roles.contains(.registrar) else {
-                throw Problem(status: .forbidden, code: "auth.not_allowed", detail: "only a registrar records a person's contact details")
-            }
+            let session = try await gate.requireRole(.registrar, request: request, for: "recording a person's contact details")
             guard try await node.party(party) != nil else { throw Problem(status: .notFound, code: "party.unknown", detail: "no enrolled party \(party)") }
             // The registrar who checked the person's identity at enrollment records their details
             // (any registrar, for a party of genesis, whom nobody enrolled on chain).

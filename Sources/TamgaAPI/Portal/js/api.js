@@ -15,7 +15,9 @@ const session = {
 
 export function currentSession() { return session.get(); }
 
-export async function request(path, { method = 'GET', body, headers = {}, authorized = true } = {}) {
+/// One exchange with the node: the response when it is 2xx, otherwise an ApiError with the API's
+/// code (forgetting a session the node no longer knows).
+async function send(path, { method = 'GET', body, headers = {}, authorized = true } = {}) {
   const token = session.get()?.token;
   const sent = { ...headers };
   if (authorized && token) sent.Authorization = `Bearer ${token}`;
@@ -26,35 +28,25 @@ export async function request(path, { method = 'GET', body, headers = {}, author
   } catch (error) {
     throw new ApiError(0, 'network.unreachable', String(error));
   }
-  if (response.status === 204) return null;
+  if (response.ok) return response;
   const text = await response.text();
   let value = null;
-  try { value = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below */ }
-  if (!response.ok) throw refusal(response, value, text);
-  return value;
+  try { value = text ? JSON.parse(text) : null; } catch { /* not JSON: reported as the HTTP status */ }
+  if (response.status === 401 && (value?.code === 'auth.session_invalid' || value?.code === 'auth.session_revoked')) session.set(null);
+  throw new ApiError(response.status, value?.code ?? `http.${response.status}`, value?.detail ?? text.slice(0, 200));
 }
 
-/// The ApiError for a refused request (forgetting a session the node no longer knows).
-function refusal(response, value, text) {
-  if (response.status === 401 && (value?.code === 'auth.session_invalid' || value?.code === 'auth.session_revoked')) session.set(null);
-  return new ApiError(response.status, value?.code ?? `http.${response.status}`, value?.detail ?? text.slice(0, 200));
+/// A JSON answer (null for none).
+export async function request(path, options) {
+  const response = await send(path, options);
+  if (response.status === 204) return null;
+  const text = await response.text();
+  try { return text ? JSON.parse(text) : null; } catch { return null; }
 }
 
 /// A source document's bytes (PDF or image), for a session that may read them.
 export async function fetchDocument(hash) {
-  let response;
-  try {
-    response = await fetch(`/v1/documents/${encodeURIComponent(hash)}`, { headers: { Authorization: `Bearer ${session.get()?.token}` } });
-  } catch (error) {
-    throw new ApiError(0, 'network.unreachable', String(error));
-  }
-  if (!response.ok) {
-    const text = await response.text();
-    let value = null;
-    try { value = JSON.parse(text); } catch { /* not JSON */ }
-    throw refusal(response, value, text);
-  }
-  return response.blob();
+  return (await send(`/v1/documents/${encodeURIComponent(hash)}`)).blob();
 }
 
 export const get = (path, options) => request(path, options);
