@@ -32,7 +32,7 @@ struct APIFixture {
             location: nil, owners: [Ownership(party: try PartyID("citizen-1"), share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
         let code = try owner.sign(.setAccessCode(SetAccessCode(cadastralNumber: try CadastralNumber(property), code: AccessCode(salt: .sha256(Array("salt".utf8)), codeHash: AccessCode.hash("open-sesame", salt: .sha256(Array("salt".utf8)))))))
         for envelope in [register, code] {
-            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: commitTimeout))
             #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
         }
     }
@@ -45,7 +45,7 @@ struct APIFixture {
     /// Submits a transaction and waits for its block; expects it committed, not refused.
     @discardableResult
     func commit(_ envelope: SignedEnvelope) async throws -> StoredReceipt {
-        let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: .seconds(20)))
+        let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: commitTimeout))
         #expect(stored.receipt.isCommitted, "\(stored.receipt)")
         return stored
     }
@@ -200,7 +200,7 @@ struct APITests {
             // (citizen-1 signed one transaction in the fixture: its access code.)
             _ = try listing.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(1))))
             let listed = try await fixture.node.submit(try listing.sign(.list(ListProperty(cadastralNumber: try CadastralNumber(property), price: Tiyn(90_000_000)))))
-            #expect(try await fixture.node.waitForCommit(listed, timeout: .seconds(20))?.receipt.isCommitted == true)
+            #expect(try await fixture.node.waitForCommit(listed, timeout: commitTimeout)?.receipt.isCommitted == true)
             try await client.execute(uri: "/v1/offers?limit=10", method: .get) { (response: TestResponse) async throws in
                 let items = try json(response)["items"] as? [[String: Any]] ?? []
                 #expect(items.map { $0["cadastralNumber"] as? String } == [property])

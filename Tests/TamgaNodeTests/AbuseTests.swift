@@ -177,7 +177,7 @@ struct APIAbuseTests {
                 let payload = TransactionPayload(chainID: fixture.network.genesis.chainID, signer: try PartyID("citizen-1"), nonce: nonce, fee: Tiyn(100),
                                                  expiresAt: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000) + 600_000), action: action)
                 let envelope = try SignedEnvelope.signing(payload.encoded(), with: keys)
-                let stored = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(envelope), timeout: .seconds(20)))
+                let stored = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(envelope), timeout: commitTimeout))
                 #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
             }
             try await client.execute(uri: account, method: .get, headers: bearer(token)) { #expect(code($0) == "auth.session_revoked") }
@@ -243,7 +243,7 @@ struct MempoolPolicyTests {
         // Behind a nonce gap, and expiring in a second and a half: the check after a block drops it.
         let doomed = try citizen.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(1))), nonce: 2, expiresInMillis: 1_500)
         let id = try await node.submit(doomed)
-        #expect(try await node.waitForCommit(id, timeout: .seconds(20)) == nil)
+        #expect(try await node.waitForCommit(id, timeout: commitTimeout) == nil)
         guard case let .dropped(code, _) = try await node.status(of: id) else {
             Issue.record("not dropped: \(try await node.status(of: id))")
             return

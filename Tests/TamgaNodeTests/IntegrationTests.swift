@@ -155,7 +155,7 @@ struct DeliveryTests {
             // What happened before the consent is not told; a transfer after it is.
             let signer = try TestSigner("citizen-1", in: fixture.network)
             let transfer = try signer.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(500))), nonce: 2)
-            _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(transfer), timeout: .seconds(20)))
+            _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(transfer), timeout: commitTimeout))
             while try await service.dispatch() {}
             let queued = try fixture.integrations.entries(channel: .sms, target: "citizen-1", after: 0, limit: 50)
             #expect(!queued.isEmpty && queued.allSatisfy { $0.eventID.hasPrefix("evt_") })
@@ -423,7 +423,7 @@ struct RegisterTests {
                 // New blocks continue from the checkpoint.
                 let owner = try TestSigner("citizen-1", in: fixture.network)
                 let transfer = try owner.sign(.transfer(Transfer(to: try PartyID("citizen-2"), amount: Tiyn(12_345))), nonce: 2)
-                _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(transfer), timeout: .seconds(20)))
+                _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(transfer), timeout: commitTimeout))
                 #expect(try await again.catchUp(from: fixture.node) >= 1)
                 let grown = try await Self.snapshot(client)
                 #expect(grown.count > snapshot.count)

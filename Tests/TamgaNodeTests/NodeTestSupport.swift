@@ -90,6 +90,10 @@ final class TestSigner: @unchecked Sendable {
     }
 }
 
+/// How long a test waits for a transaction's block. Generous: the full suite runs node processes
+/// and CPU-bound tests beside each other on two cores, and a lone node can wait its turn.
+let commitTimeout = Duration.seconds(60)
+
 let quietLogger: Logger = {
     var logger = Logger(label: "tamga.test")
     logger.logLevel = .critical

@@ -38,7 +38,7 @@ struct SingleNodeTests {
         let id = try await node.submit(envelope)
         // Submitting again returns the same id and adds nothing.
         #expect(try await node.submit(envelope) == id)
-        let stored = try #require(try await node.waitForCommit(id, timeout: .seconds(20)))
+        let stored = try #require(try await node.waitForCommit(id, timeout: commitTimeout))
         #expect(stored.receipt.isCommitted)
         await stop(running)
         // Read after stopping: a running node may decide another (empty) block at any moment.
@@ -53,7 +53,7 @@ struct SingleNodeTests {
         // And it goes on committing.
         running = start(node)
         let next = try await node.submit(try transfer(citizen, to: "citizen-3"))
-        #expect(try await node.waitForCommit(next, timeout: .seconds(20))?.receipt.isCommitted == true)
+        #expect(try await node.waitForCommit(next, timeout: commitTimeout)?.receipt.isCommitted == true)
         await stop(running)
     }
 
@@ -66,7 +66,7 @@ struct SingleNodeTests {
         defer { running.cancel() }
         let citizen = try TestSigner("citizen-1", in: network)
         let good = try transfer(citizen, to: "citizen-2")
-        _ = try #require(try await node.waitForCommit(try await node.submit(good), timeout: .seconds(20)))
+        _ = try #require(try await node.waitForCommit(try await node.submit(good), timeout: commitTimeout))
 
         // The same nonce again, signed anew (a different transaction): refused before the mempool.
         let replay = try SignedEnvelope.signing(
@@ -107,7 +107,7 @@ struct SingleNodeTests {
         let node = try Node(home: network.homes[0], logger: quietLogger)
         let running = start(node)
         let citizen = try TestSigner("citizen-1", in: network)
-        _ = try #require(try await node.waitForCommit(try await node.submit(try transfer(citizen, to: "citizen-2")), timeout: .seconds(20)))
+        _ = try #require(try await node.waitForCommit(try await node.submit(try transfer(citizen, to: "citizen-2")), timeout: commitTimeout))
         await stop(running)
         let path = network.homes[0].databaseURL.path
 
@@ -145,7 +145,7 @@ struct SingleNodeTests {
         let node = try Node(home: network.homes[0], logger: quietLogger)
         let running = start(node)
         let citizen = try TestSigner("citizen-1", in: network)
-        let stored = try #require(try await node.waitForCommit(try await node.submit(try transfer(citizen, to: "citizen-2", amount: 1_000)), timeout: .seconds(20)))
+        let stored = try #require(try await node.waitForCommit(try await node.submit(try transfer(citizen, to: "citizen-2", amount: 1_000)), timeout: commitTimeout))
         await stop(running)
 
         // Rewrite the committed transfer's amount inside the stored block (1000 → 9000).

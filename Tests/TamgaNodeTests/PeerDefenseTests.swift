@@ -103,7 +103,7 @@ struct PeerDefenseTests {
 
     func stillCommits(_ signer: TestSigner) async throws {
         let id = try await node.submit(try transfer(signer, to: "citizen-2"))
-        #expect(try await node.waitForCommit(id, timeout: .seconds(20))?.receipt.isCommitted == true)
+        #expect(try await node.waitForCommit(id, timeout: commitTimeout)?.receipt.isCommitted == true)
     }
 
     @Test("garbage, oversized frames, out-of-range votes, unverifiable blocks and strangers")

@@ -73,7 +73,7 @@ struct PortalAPITests {
         let proposal = try buyer.sign(.proposeDeed(ProposeDeed(
             cadastralNumber: try CadastralNumber(fixture.property), sellers: [Deed.Seller(party: try PartyID("citizen-1"), share: .whole)],
             buyers: [Deed.Buyer(party: try PartyID("citizen-2"), share: .whole, pays: Tiyn(1_000))])))
-        let deedID = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(proposal), timeout: .seconds(20))).receipt.transaction
+        let deedID = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(proposal), timeout: commitTimeout)).receipt.transaction
         try await fixture.test { client in
             try await client.execute(uri: "/v1/genesis", method: .get) { (response: TestResponse) async throws in
                 #expect(response.status == .ok)
@@ -123,7 +123,7 @@ struct PortalAPITests {
         }
         // A settled or cancelled deed is no longer waiting for anyone.
         let seller = try TestSigner("citizen-1", in: fixture.network)
-        _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(try seller.sign(.cancelDeed(DeedReference(deed: deedID)), nonce: 2)), timeout: .seconds(20)))
+        _ = try #require(try await fixture.node.waitForCommit(try await fixture.node.submit(try seller.sign(.cancelDeed(DeedReference(deed: deedID)), nonce: 2)), timeout: commitTimeout))
         #expect(try await fixture.node.openDeeds(of: try PartyID("citizen-2")).isEmpty)
     }
 
