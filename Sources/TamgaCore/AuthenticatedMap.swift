@@ -113,19 +113,33 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
     /// A store edited behind the map's back fails here with `hashMismatch` or `missingNode`.
     public func audit(version: UInt64) throws -> [(keyHash: Hash, value: [UInt8])] {
         var records: [(keyHash: Hash, value: [UInt8])] = []
+        try audit(version: version) { records.append(($0, $1)) }
+        return records
+    }
+
+    /// `audit(version:)` handing each record to `visit` as it is reached, in key-hash order, so
+    /// that a state larger than memory can be audited; it holds one path of the tree at a time.
+    public func audit(version: UInt64, visiting visit: (_ keyHash: Hash, _ value: [UInt8]) throws -> Void) throws {
         var pending: [(reference: ChildReference, path: NodePath)] = try root(at: version).map { [($0, .root)] } ?? []
         while let (reference, path) = pending.popLast() {
             let node = try store.node(reference, at: path)
             guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(NodeKey(version: reference.version, path: path)) }
             switch node {
             case let .leaf(keyHash, value):
-                records.append((keyHash, value))
+                try visit(keyHash, value)
             case let .inner(left, right):
-                if let left { pending.append((left, path.child(right: false))) }
                 if let right { pending.append((right, path.child(right: true))) }
+                if let left { pending.append((left, path.child(right: false))) }
             }
         }
-        return records
+    }
+
+    /// Checks that the root node of `version` hashes to the root hash recorded for it: the one
+    /// node every read of that version passes through.
+    public func checkRoot(version: UInt64) throws {
+        guard let reference = try root(at: version) else { return }
+        let node = try store.node(reference, at: .root)
+        guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(NodeKey(version: reference.version, path: .root)) }
     }
 
     private func root(at version: UInt64) throws -> ChildReference? {
@@ -159,7 +173,7 @@ extension TreeNodeStore {
     /// The node `reference` names at `path`.
     fileprivate func node(_ reference: ChildReference, at path: NodePath) throws -> TreeNode {
         let key = NodeKey(version: reference.version, path: path)
-        guard let node = try loadNode(key, placedAt: reference.slot) else { throw StateTreeError.missingNode(key) }
+        guard let node = try loadNode(key, namedBy: reference) else { throw StateTreeError.missingNode(key) }
         return node
     }
 }

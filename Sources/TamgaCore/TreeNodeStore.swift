@@ -154,6 +154,9 @@ public protocol TreeNodeStore {
     func loadNode(_ key: NodeKey) throws -> TreeNode?
     /// The node written at `key`, which a reference says was placed at `slot`.
     func loadNode(_ key: NodeKey, placedAt slot: UInt32) throws -> TreeNode?
+    /// The node written at `key`, as a parent's `reference` names it: a store that reads from
+    /// outside the process checks the node against the reference's hash (`StateTreeError.hashMismatch`).
+    func loadNode(_ key: NodeKey, namedBy reference: ChildReference) throws -> TreeNode?
     /// Takes a node of the version being built before `save`, for a store that keeps nodes where
     /// references can point (the in-memory one); returns its slot, or `ChildReference.notPlaced`.
     func place(_ node: TreeNode, at key: NodeKey) -> UInt32
@@ -173,6 +176,7 @@ public protocol TreeNodeStore {
 
 extension TreeNodeStore {
     public func loadNode(_ key: NodeKey, placedAt slot: UInt32) throws -> TreeNode? { try loadNode(key) }
+    public func loadNode(_ key: NodeKey, namedBy reference: ChildReference) throws -> TreeNode? { try loadNode(key, placedAt: reference.slot) }
     public func place(_ node: TreeNode, at key: NodeKey) -> UInt32 { ChildReference.notPlaced }
     public func discard(_ slots: [UInt32]) {}
     public func loadLatestValue(keyHash: Hash) throws -> LatestValue { .unindexed }
@@ -297,43 +301,6 @@ public final class InMemoryTreeNodeStore: TreeNodeStore {
         let freed = staleSince.prefix { $0.version <= version }
         for entry in freed { for slot in entry.slots { freeSlot(slot) } }
         staleSince.removeFirst(freed.count)
-    }
-
-    /// Replaces the contents with versions read back from a disk store: each retained version's
-    /// root (oldest first), every node those versions use, keyed as written, and when each node
-    /// that later versions replaced became stale. Nodes are placed and linked here; a node a
-    /// version needs but `nodes` lacks is `missingNode`. Hashes are not checked
-    /// (`AuthenticatedMap.audit` does that), and the index of latest values is left to
-    /// `restoreLatestIndex`.
-    public func restore(roots restored: [(version: UInt64, root: ChildReference?)], nodes: [NodeKey: TreeNode],
-                        stale: [(since: UInt64, key: NodeKey)]) throws {
-        releaseSlots()
-        var placedSlots: [NodeKey: UInt32] = [:]
-        func link(_ reference: ChildReference, at path: NodePath) throws -> ChildReference {
-            let key = NodeKey(version: reference.version, path: path)
-            if let slot = placedSlots[key] { return reference.placed(at: slot) }
-            guard var node = nodes[key] else { throw StateTreeError.missingNode(key) }
-            if case let .inner(left, right) = node {
-                node = .inner(left: try left.map { try link($0, at: path.child(right: false)) },
-                              right: try right.map { try link($0, at: path.child(right: true)) })
-            }
-            let slot = place(node, at: key)
-            placedSlots[key] = slot
-            return reference.placed(at: slot)
-        }
-        roots = try restored.map { ($0.version, try $0.root.map { try link($0, at: .root) }) }
-        var staleByVersion: [UInt64: [UInt32]] = [:]
-        for (since, key) in stale {
-            if let slot = placedSlots[key] { staleByVersion[since, default: []].append(slot) }
-        }
-        staleSince = staleByVersion.keys.sorted().map { ($0, staleByVersion[$0] ?? []) }
-        tamga_store_fence()
-        latest = [:]
-    }
-
-    /// Replaces the flat index of the latest version, after the versions were restored from disk.
-    public func restoreLatestIndex(_ records: [(keyHash: Hash, value: [UInt8])]) {
-        latest = Dictionary(records.map { ($0.keyHash, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
     /// Frees a slot. Only a leaf's slot is touched, to release its value; an inner node's slot

@@ -81,8 +81,8 @@ public actor Node {
 
     private let ledger: Ledger<SignatureMemory>
     private let signatures: SignatureMemory
-    private let tree: RecordingTreeStore
-    private let map: AuthenticatedMap<RecordingTreeStore>
+    private let tree: DiskTreeNodeStore
+    private let map: AuthenticatedMap<DiskTreeNodeStore>
     private let ledgerCache = LedgerStateCache()
 
     // The chain as decided.
@@ -162,7 +162,7 @@ public actor Node {
         try FileManager.default.createDirectory(at: home.databaseURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let store = try NodeStore(path: home.databaseURL.path)
         try store.bind(toGenesis: genesis.hash)
-        let tree = RecordingTreeStore()
+        let tree = try DiskTreeNodeStore(store, cacheBytes: config.stateCacheBytes)
         let map = AuthenticatedMap(store: tree)
         let restored = try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
                                         ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
@@ -248,66 +248,65 @@ public actor Node {
         let stateRoot: Hash
     }
 
-    /// Reads the stored chain and state and checks them against each other: heights run on
-    /// without gaps, each header names its predecessor and its transactions, the last commit is
-    /// signed by the validators, the state that the last header names hashes to its root, and
-    /// re-executing the last block gives the stored latest state.
-    private static func restore(store: NodeStore, tree: RecordingTreeStore, map: AuthenticatedMap<RecordingTreeStore>,
+    /// Checks what the node will build on, in time independent of the chain's length: the last
+    /// block links to the one stored before it and to its transactions, its commit is signed by
+    /// the validators, the stored state it names has that root (the root node read and hashed),
+    /// and executing the block again gives the stored latest state. Every other stored node is
+    /// checked against its parent's hash when it is first read; `tamga audit` checks everything.
+    private static func restore(store: NodeStore, tree: DiskTreeNodeStore, map: AuthenticatedMap<DiskTreeNodeStore>,
                                 genesis: GenesisFile, validators: ValidatorSet, ledger: Ledger<DirectVerifier>) throws -> Restored {
         let height = try store.lastHeight()
         let genesisUpdates = genesis.ledgerGenesis.stateUpdates()
         if height == Height(0), try store.storedRoot(version: 1) == nil {
-            tree.recording = true
             try map.apply(genesisUpdates, as: 1)
-            for batch in tree.takeBatches() { try store.saveGenesisState(batch) }
+            try store.saveGenesisState(tree.pendingBatches)
+            tree.written()
             return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: try map.rootHash(at: 1))
         }
-        var previous: Block?
-        var last: (block: Block, commit: Commit)?
-        var next = Height(1)
-        while next <= height {
-            let page = try store.blocks(from: next, limit: 256)
-            for (block, commit) in page {
-                let header = block.header
-                guard header.height == next, header.chainID == genesis.chainID else {
-                    throw StorageError.integrity("block \(next) is missing or stored as height \(header.height)")
-                }
-                guard header.previousBlockHash == (previous?.hash ?? .zero), header.transactionsRoot == Block.transactionsRoot(block.transactions),
-                      (block.lastCommit?.blockHash ?? .zero) == (previous?.hash ?? .zero)
-                else { throw StorageError.integrity("block \(next) does not link to block \(next.rawValue - 1) or to its own transactions") }
-                previous = block
-                last = (block, commit)
-                next = next.next
-            }
-            guard !page.isEmpty else { throw StorageError.integrity("block \(next) is missing") }
-        }
-        guard let last else {
-            // No block yet: the stored genesis state must be exactly the genesis file's.
-            let root = try store.loadTree(into: tree.base, through: 1)
-            let expected = try genesisRoot(genesisUpdates)
-            guard root == expected else { throw StorageError.integrity("the stored genesis state \(root) is not the genesis file's \(expected)") }
-            return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: root)
-        }
         do {
-            try last.commit.verify(blockHash: last.block.hash, height: height, chainID: genesis.chainID, validators: validators)
-        } catch {
-            throw StorageError.integrity("the commit of block \(height) does not verify: \(error.message)")
+            guard height > Height(0) else {
+                // No block yet: the stored genesis state must be exactly the genesis file's.
+                let expected = try genesisRoot(genesisUpdates)
+                let root = try map.rootHash(at: 1)
+                guard root == expected else { throw StorageError.integrity("the stored genesis state \(root) is not the genesis file's \(expected)") }
+                try map.checkRoot(version: 1)
+                return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: root)
+            }
+            guard let last = try store.block(at: height) else { throw StorageError.integrity("block \(height) is missing") }
+            let header = last.block.header
+            let previousHash = height == Height(1) ? Hash.zero : try store.blockHash(at: Height(height.rawValue - 1))
+            guard header.height == height, header.chainID == genesis.chainID else {
+                throw StorageError.integrity("block \(height) is stored as height \(header.height) of chain \(header.chainID)")
+            }
+            guard let previousHash, header.previousBlockHash == previousHash, header.transactionsRoot == Block.transactionsRoot(last.block.transactions),
+                  (last.block.lastCommit?.blockHash ?? .zero) == previousHash
+            else { throw StorageError.integrity("block \(height) does not link to block \(height.rawValue - 1) or to its own transactions") }
+            do {
+                try last.commit.verify(blockHash: last.block.hash, height: height, chainID: genesis.chainID, validators: validators)
+            } catch {
+                throw StorageError.integrity("the commit of block \(height) does not verify: \(error.message)")
+            }
+            // The state the last (signed) header names.
+            let signedVersion = height.rawValue
+            let root = try map.rootHash(at: signedVersion)
+            guard root == header.stateRoot else {
+                throw StorageError.integrity("state version \(signedVersion) hashes to \(root), but block \(height) names \(header.stateRoot)")
+            }
+            try map.checkRoot(version: signedVersion)
+            // The state after the last block is not signed by anyone yet: compute it again, beside
+            // the stored one, and compare.
+            let outcome = try ledger.execute(last.block.transactions, blockTime: header.time, state: MapSnapshot(map: map, version: signedVersion))
+            let recomputed = try AuthenticatedMap(store: UnsavedVersionStore(tree, on: signedVersion)).apply(outcome.updates, as: signedVersion + 1)
+            guard let stored = try store.storedRoot(version: signedVersion + 1), stored == recomputed else {
+                throw StorageError.integrity("the stored state after block \(height) is not what executing the block gives (\(recomputed))")
+            }
+            try map.checkRoot(version: signedVersion + 1)
+            return Restored(height: height, lastBlock: last.block, lastCommit: last.commit, stateRoot: recomputed)
+        } catch let error as StateTreeError {
+            throw StorageError.integrity(error.message)
+        } catch let error as LedgerStateError {
+            throw StorageError.integrity(error.description)
         }
-        // The state the last (signed) header names, checked node by node.
-        let signedVersion = height.rawValue
-        let root = try store.loadTree(into: tree.base, through: signedVersion)
-        guard root == last.block.header.stateRoot else {
-            throw StorageError.integrity("state version \(signedVersion) hashes to \(root), but block \(height) names \(last.block.header.stateRoot)")
-        }
-        // The state after the last block is not signed by anyone yet: compute it again.
-        let outcome = try ledger.execute(last.block.transactions, blockTime: last.block.header.time, state: MapSnapshot(map: map, version: signedVersion))
-        tree.recording = false
-        let recomputed = try map.apply(outcome.updates, as: signedVersion + 1)
-        tree.recording = true
-        guard let stored = try store.storedRoot(version: signedVersion + 1), stored == recomputed else {
-            throw StorageError.integrity("the stored state after block \(height) is not what executing the block gives (\(recomputed))")
-        }
-        return Restored(height: height, lastBlock: last.block, lastCommit: last.commit, stateRoot: recomputed)
     }
 
     private static func genesisRoot(_ updates: [StateUpdate]) throws -> Hash {
@@ -497,10 +496,10 @@ public actor Node {
 
     // MARK: Registry reads (latest state)
 
-    private var queries: LedgerQueries<MapSnapshot<RecordingTreeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
+    private var queries: LedgerQueries<MapSnapshot<DiskTreeNodeStore>> { LedgerQueries(state: MapSnapshot(map: map, version: stateVersion)) }
 
     /// The latest state for a client's read; refused while catching up, when it is known stale.
-    private func currentQueries() throws -> LedgerQueries<MapSnapshot<RecordingTreeStore>> {
+    private func currentQueries() throws -> LedgerQueries<MapSnapshot<DiskTreeNodeStore>> {
         guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
         return queries
     }
@@ -518,7 +517,7 @@ public actor Node {
 
     private func retainedVersion(atBlock height: Height) throws -> UInt64 {
         guard height.rawValue >= 1, height <= self.height else { throw HistoryError.notDecided(height) }
-        guard tree.loadRoot(version: height.rawValue) != nil else { throw HistoryError.pruned(height) }
+        guard try tree.loadRoot(version: height.rawValue) != nil else { throw HistoryError.pruned(height) }
         return height.rawValue
     }
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try currentQueries().encumbrances(number) }
@@ -1081,14 +1080,12 @@ public actor Node {
         let newVersion = stateVersion + 1
         let newRoot = try map.apply(outcome.updates, as: newVersion)
         ledgerCache.advance(to: newRoot)
-        var pruneBefore: UInt64?
-        if newVersion > config.stateVersionsKept {
-            pruneBefore = newVersion - config.stateVersionsKept + 1
-            tree.base.prune(keepingFrom: newVersion - config.stateVersionsKept + 1)
-        }
+        let pruneBefore = config.oldestStateVersionKept(latest: newVersion)
+        if let pruneBefore { tree.prune(keepingFrom: pruneBefore) }
         try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts,
                                         citations: Self.citations(in: prepared, receipts: outcome.receipts)),
-                         tree: tree.takeBatches(), pruneBefore: pruneBefore)
+                         tree: tree.pendingBatches, pruneBefore: pruneBefore)
+        tree.written()
         height = block.header.height
         lastBlock = block
         lastCommit = commit
@@ -1196,29 +1193,21 @@ public struct NodeFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The in-memory node store, recording each version's batch so that the node can write it to
-/// SQLite in the same transaction as the block that produced it.
-final class RecordingTreeStore: TreeNodeStore {
-    let base = InMemoryTreeNodeStore()
-    var recording = true
-    private var batches: [TreeWriteBatch] = []
+/// A version computed on top of a stored one and not saved: for checking that executing a block
+/// again gives the version stored after it.
+private final class UnsavedVersionStore: TreeNodeStore {
+    private let base: DiskTreeNodeStore
+    private let baseVersion: UInt64
 
-    func loadNode(_ key: NodeKey) -> TreeNode? { base.loadNode(key) }
-    func loadNode(_ key: NodeKey, placedAt slot: UInt32) -> TreeNode? { base.loadNode(key, placedAt: slot) }
-    func place(_ node: TreeNode, at key: NodeKey) -> UInt32 { base.place(node, at: key) }
-    func discard(_ slots: [UInt32]) { base.discard(slots) }
-    func loadRoot(version: UInt64) -> ChildReference?? { base.loadRoot(version: version) }
-    func latestVersion() -> UInt64? { base.latestVersion() }
-    func loadLatestValue(keyHash: Hash) -> LatestValue { base.loadLatestValue(keyHash: keyHash) }
-    func prune(keepingFrom version: UInt64) { base.prune(keepingFrom: version) }
-
-    func save(_ batch: TreeWriteBatch) {
-        base.save(batch)
-        if recording { batches.append(batch) }
+    init(_ base: DiskTreeNodeStore, on version: UInt64) {
+        self.base = base
+        baseVersion = version
     }
 
-    func takeBatches() -> [TreeWriteBatch] {
-        defer { batches = [] }
-        return batches
-    }
+    func loadNode(_ key: NodeKey) throws -> TreeNode? { try base.loadNode(key) }
+    func loadNode(_ key: NodeKey, namedBy reference: ChildReference) throws -> TreeNode? { try base.loadNode(key, namedBy: reference) }
+    func loadRoot(version: UInt64) throws -> ChildReference?? { version == baseVersion ? try base.loadRoot(version: version) : nil }
+    func latestVersion() -> UInt64? { baseVersion }
+    func save(_ batch: TreeWriteBatch) {}
+    func prune(keepingFrom version: UInt64) {}
 }

@@ -114,6 +114,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var peers: [Peer]
     /// How many recent state versions stay readable (and provable); older ones are pruned.
     public var stateVersionsKept: UInt64
+    /// Keep every state version since genesis (an archive node): the passport as of any block
+    /// stays readable and provable. `stateVersionsKept` is then ignored.
+    public var archive: Bool?
+    /// How much memory the cache of state-tree nodes may take, in MiB; 512 when absent.
+    public var stateCacheMegabytes: Int?
     /// Transactions a proposed block carries at most.
     public var blockTransactionsMax: Int
     public var proposeTimeoutMillis: UInt64
@@ -263,6 +268,19 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
 /// A node's folder: `genesis.json`, `config.json`, `validator.key` (mode 0600), `node.crt` (the
 /// TLS certificate carrying the validator key) and `data/` (the SQLite database).
+extension NodeConfig {
+    public static let stateCacheMegabytesDefault = 512
+
+    /// The cache budget in bytes.
+    public var stateCacheBytes: Int { max(0, min(stateCacheMegabytes ?? Self.stateCacheMegabytesDefault, 1 << 20)) << 20 }
+
+    /// The oldest state version to keep once `version` is the latest, or nil to keep them all.
+    public func oldestStateVersionKept(latest version: UInt64) -> UInt64? {
+        guard archive != true, version > stateVersionsKept else { return nil }
+        return version - stateVersionsKept + 1
+    }
+}
+
 public struct NodeHome: Sendable {
     public let url: URL
 

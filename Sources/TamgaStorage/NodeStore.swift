@@ -139,7 +139,7 @@ public struct StoredReceipt: Sendable, Equatable {
 /// written in one transaction, so the database never holds a block without its state or the
 /// other way round.
 public final class NodeStore: Sendable {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws {
@@ -287,6 +287,16 @@ public final class NodeStore: Sendable {
         Height(UInt64(try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks") } ?? 0))
     }
 
+    /// The hash of the block stored at `height`, without reading the block.
+    public func blockHash(at height: Height) throws -> Hash? {
+        guard let stored = Self.storedHeight(height.rawValue) else { return nil }
+        return try database.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM blocks WHERE height = ?", arguments: [stored]) }
+            .map { bytes in
+                guard let hash = Hash(bytes: [UInt8](bytes)) else { throw StorageError.corruptRow(table: "blocks", reason: "a block hash of \(bytes.count) bytes") }
+                return hash
+            }
+    }
+
     /// The block at `height` with the commit that finalized it.
     public func block(at height: Height) throws -> (block: Block, commit: Commit)? {
         try blocks(from: height, limit: 1).first
@@ -351,8 +361,8 @@ public final class NodeStore: Sendable {
     // MARK: State tree
 
     /// Writes the genesis state version (before any block).
-    public func saveGenesisState(_ batch: TreeWriteBatch) throws {
-        try database.write { db in try Self.write(batch, db) }
+    public func saveGenesisState(_ batches: [TreeWriteBatch]) throws {
+        try database.write { db in for batch in batches { try Self.write(batch, db) } }
     }
 
     private static func write(_ batch: TreeWriteBatch, _ db: Database) throws {
@@ -384,46 +394,6 @@ public final class NodeStore: Sendable {
         }) else { return nil }
         let bytes: Data? = row["root"]
         return try bytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots").hash } ?? .zero
-    }
-
-    /// Loads the retained state versions up to `version` into `store`, oldest first, then checks
-    /// every hash of `version` and fills the store's index of latest values from its records.
-    /// Returns the root hash of `version`.
-    public func loadTree(into store: InMemoryTreeNodeStore, through version: UInt64) throws -> Hash {
-        let last = Int64(version)
-        let (roots, nodes, staleRows) = try database.read { db in
-            (try Row.fetchAll(db, sql: "SELECT version, root FROM tree_roots WHERE version <= ? ORDER BY version", arguments: [last]),
-             try Row.fetchAll(db, sql: "SELECT version, depth, bits, node FROM tree_nodes WHERE version <= ?", arguments: [last]),
-             try Row.fetchAll(db, sql: "SELECT since, version, depth, bits FROM tree_stale WHERE since <= ?", arguments: [last]))
-        }
-        guard let lastRow = roots.last, UInt64(lastRow["version"] as Int64) == version else {
-            throw StorageError.integrity("state version \(version) is not stored")
-        }
-        func key(_ row: Row, table: String) throws -> NodeKey {
-            let depth: Int64 = row["depth"], bits: Data = row["bits"]
-            guard (0...256).contains(depth), let hash = Hash(bytes: [UInt8](bits)) else {
-                throw StorageError.corruptRow(table: table, reason: "node path")
-            }
-            return NodeKey(version: UInt64(row["version"] as Int64), path: NodePath(bits: hash, depth: UInt16(depth)))
-        }
-        var nodesByKey: [NodeKey: TreeNode] = [:]
-        nodesByKey.reserveCapacity(nodes.count)
-        for row in nodes {
-            nodesByKey[try key(row, table: "tree_nodes")] = try decodeRow(TreeNode.self, row["node"], table: "tree_nodes")
-        }
-        let stale = try staleRows.map { (since: UInt64(($0["since"] as Int64)), key: try key($0, table: "tree_stale")) }
-        let retained = try roots.map { row in
-            let rootBytes: Data? = row["root"]
-            return (version: UInt64(row["version"] as Int64), root: try rootBytes.map { try decodeRow(ChildReference.self, $0, table: "tree_roots") })
-        }
-        let map = AuthenticatedMap(store: store)
-        do {
-            try store.restore(roots: retained, nodes: nodesByKey, stale: stale)
-            store.restoreLatestIndex(try map.audit(version: version))
-            return try map.rootHash(at: version)
-        } catch let error as StateTreeError {
-            throw StorageError.integrity(error.message)
-        }
     }
 
     // MARK: History
@@ -579,7 +549,7 @@ public final class NodeStore: Sendable {
 
 }
 
-private func decodeRow<T: BinaryCodable>(_ type: T.Type, _ bytes: Data, table: String) throws -> T {
+func decodeRow<T: BinaryCodable>(_ type: T.Type, _ bytes: Data, table: String) throws -> T {
     do {
         return try T.decode([UInt8](bytes))
     } catch {

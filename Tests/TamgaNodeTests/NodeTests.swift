@@ -100,7 +100,7 @@ struct SingleNodeTests {
         #expect(await node.status().mempoolTransactions == 0)
     }
 
-    @Test("a database edited behind the node's back is refused at start, with what is wrong")
+    @Test("a state node edited behind the node's back is never served: refused when read, found by the audit, and at start if the node builds on it")
     func editedDatabaseRefused() async throws {
         let network = try TestNetwork(validators: 1)
         defer { network.remove() }
@@ -112,7 +112,7 @@ struct SingleNodeTests {
         let path = network.homes[0].databaseURL.path
 
         // An insider rewrites a party record in the state tree (court-1 becomes court-9), in every
-        // stored node that holds it: the record's node in the signed state is one of them, whichever
+        // stored node that holds it: the record's node in the latest state is one of them, whichever
         // version wrote it (a record's leaf is rewritten when a neighbouring key moves it).
         let database = try DatabaseQueue(path: path)
         try await database.write { db in
@@ -128,17 +128,44 @@ struct SingleNodeTests {
                                arguments: [Data(edited), row["version"] as Int64, row["depth"] as Int64, row["bits"] as Data])
             }
         }
+        // The start checks what the node builds on (the last block, the roots); court-1 is not on
+        // that path, so the node opens, and refuses the record when it is read.
+        let reopened = try Node(home: network.homes[0], logger: quietLogger)
+        do {
+            _ = try await reopened.party(try PartyID("court-1"))
+            Issue.record("an edited record was served")
+        } catch let error as StateTreeError {
+            #expect(error.code == "state.hash_mismatch")
+        }
+        #expect(try await reopened.party(try PartyID("citizen-2")) != nil)
+        do {
+            _ = try NodeAudit.run(home: network.homes[0])
+            Issue.record("the audit passed an edited state")
+        } catch let error as StorageError {
+            #expect(error.code == "storage.integrity")
+            #expect(error.message.contains("altered"))
+        }
+
+        // The root node of the latest state, which every read starts from: refused at start.
+        try await database.write { db in
+            // The newest root node written is the latest state's (a version that changes nothing keeps its root).
+            let version = try #require(try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM tree_nodes WHERE depth = 0"))
+            let node = try #require(try Data.fetchOne(db, sql: "SELECT node FROM tree_nodes WHERE version = ? AND depth = 0", arguments: [version]))
+            var edited = [UInt8](node)
+            edited[edited.count - 10] ^= 1
+            try db.execute(sql: "UPDATE tree_nodes SET node = ? WHERE version = ? AND depth = 0", arguments: [Data(edited), version])
+        }
         try database.close()
         do {
             _ = try Node(home: network.homes[0], logger: quietLogger)
-            Issue.record("a node started on an edited state tree")
+            Issue.record("a node started on an edited state root")
         } catch let error as StorageError {
             #expect(error.code == "storage.integrity")
-            #expect(error.message.contains("altered") || error.message.contains("hashes to"))
+            #expect(error.message.contains("altered"))
         }
     }
 
-    @Test("a block edited in the database is refused at start")
+    @Test("an edited block is found by the audit; an edited last commit is refused at start")
     func editedBlockRefused() async throws {
         let network = try TestNetwork(validators: 1)
         defer { network.remove() }
@@ -158,10 +185,23 @@ struct SingleNodeTests {
             text[at + needle.count - 4] = UInt8(ascii: "9")
             try db.execute(sql: "UPDATE blocks SET block = ? WHERE height = ?", arguments: [Data(text), Int64(stored.height.rawValue)])
         }
+        // The audit reads every block; the start reads only the last one, with its commit.
+        do {
+            _ = try NodeAudit.run(home: network.homes[0])
+            Issue.record("the audit passed an edited block")
+        } catch let error as StorageError {
+            #expect(error.code == "storage.integrity")
+        }
+        try await database.write { db in
+            let last = try #require(try Row.fetchOne(db, sql: #"SELECT height, "commit" FROM blocks ORDER BY height DESC LIMIT 1"#))
+            var commit = [UInt8](last["commit"] as Data)
+            commit[commit.count - 1] ^= 1
+            try db.execute(sql: #"UPDATE blocks SET "commit" = ? WHERE height = ?"#, arguments: [Data(commit), last["height"] as Int64])
+        }
         try database.close()
         do {
             _ = try Node(home: network.homes[0], logger: quietLogger)
-            Issue.record("a node started on an edited block")
+            Issue.record("a node started on a last block whose commit was edited")
         } catch let error as StorageError {
             #expect(error.code == "storage.integrity")
         }

@@ -1,0 +1,83 @@
+public import TamgaCore
+public import TamgaConsensus
+import TamgaLedger
+import TamgaStorage
+import Foundation
+
+/// What `NodeAudit.run` checked.
+public struct AuditReport: Sendable {
+    /// The last stored block.
+    public let height: Height
+    public let blocks: Int
+    /// Records in the latest state, each reached through nodes whose hashes were all checked.
+    public let records: Int
+    /// The root of the latest state (the state after the last block).
+    public let stateRoot: Hash
+}
+
+/// The full check of a node's folder that a start skips: every stored block and commit, and every
+/// node of the latest state. A node starts in seconds by checking only what it builds on
+/// (`Node.init`); this reads everything, for an operator who suspects the disk or an insider.
+public enum NodeAudit {
+    /// Checks, in order: every block from 1 on links to its predecessor and to its transactions,
+    /// is stored under its own hash, and carries a commit signed by more than two thirds of the
+    /// validators; the stored state the last header names has the root it names; and every node of
+    /// the latest state hashes to what its parent names. Stops at the first fault, with a
+    /// `StorageError.integrity` that says where.
+    public static func run(home: NodeHome, progress: (String) -> Void = { _ in }) throws -> AuditReport {
+        let genesis = try home.loadGenesis()
+        let validators = try genesis.validatorSet()
+        let store = try NodeStore(path: home.databaseURL.path)
+        try store.bind(toGenesis: genesis.hash)
+        let height = try store.lastHeight()
+
+        var previous: Block?
+        var next = Height(1)
+        while next <= height {
+            let page = try store.blocks(from: next, limit: 256)
+            guard !page.isEmpty else { throw StorageError.integrity("block \(next) is missing") }
+            for (block, commit) in page {
+                let header = block.header
+                guard header.height == next, header.chainID == genesis.chainID else {
+                    throw StorageError.integrity("block \(next) is missing or stored as height \(header.height)")
+                }
+                guard header.previousBlockHash == (previous?.hash ?? .zero), header.transactionsRoot == Block.transactionsRoot(block.transactions),
+                      (block.lastCommit?.blockHash ?? .zero) == (previous?.hash ?? .zero)
+                else { throw StorageError.integrity("block \(next) does not link to block \(next.rawValue - 1) or to its own transactions") }
+                guard try store.blockHash(at: next) == block.hash else { throw StorageError.integrity("block \(next) is stored under another hash") }
+                do {
+                    try commit.verify(blockHash: block.hash, height: next, chainID: genesis.chainID, validators: validators)
+                } catch {
+                    throw StorageError.integrity("the commit of block \(next) does not verify: \(error.message)")
+                }
+                previous = block
+                next = next.next
+            }
+            if next.rawValue % 10_240 == 1 { progress("blocks checked: \(next.rawValue - 1) of \(height)") }
+        }
+        progress("blocks checked: \(height) of \(height)")
+
+        let tree = try DiskTreeNodeStore(store, cacheBytes: 64 << 20)
+        let map = AuthenticatedMap(store: tree)
+        var records = 0
+        do {
+            if let previous {
+                let named = try map.rootHash(at: height.rawValue)
+                guard named == previous.header.stateRoot else {
+                    throw StorageError.integrity("state version \(height.rawValue) hashes to \(named), but block \(height) names \(previous.header.stateRoot)")
+                }
+                try map.checkRoot(version: height.rawValue)
+            } else {
+                let expected = try AuthenticatedMap(store: InMemoryTreeNodeStore()).apply(genesis.ledgerGenesis.stateUpdates(), as: 1)
+                guard try map.rootHash(at: 1) == expected else { throw StorageError.integrity("the stored genesis state is not the genesis file's") }
+            }
+            try map.audit(version: height.rawValue + 1) { _, _ in
+                records += 1
+                if records % 1_000_000 == 0 { progress("records checked: \(records)") }
+            }
+            return AuditReport(height: height, blocks: Int(height.rawValue), records: records, stateRoot: try map.rootHash(at: height.rawValue + 1))
+        } catch let error as StateTreeError {
+            throw StorageError.integrity(error.message)
+        }
+    }
+}
