@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 public import TamgaCore
-import TamgaLedger
+public import TamgaLedger
 import TamgaNetwork
 public import TamgaStorage
 
@@ -128,7 +128,7 @@ extension Node {
     }
 
     /// The documents cited by a block's committed transactions.
-    static func citations(in transactions: [PreparedTransaction], receipts: [Receipt]) -> [DocumentCitation] {
+    public static func citations(in transactions: [PreparedTransaction], receipts: [Receipt]) -> [DocumentCitation] {
         zip(transactions, receipts).flatMap { transaction, receipt -> [DocumentCitation] in
             guard receipt.isCommitted, case let .success(payload) = transaction.payload else { return [] }
             return payload.action.citedDocuments.map {

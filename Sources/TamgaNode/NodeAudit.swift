@@ -25,6 +25,9 @@ public enum NodeAudit {
     /// the latest state hashes to what its parent names. Stops at the first fault, with a
     /// `StorageError.integrity` that says where.
     public static func run(home: NodeHome, progress: (String) -> Void = { _ in }) throws -> AuditReport {
+        guard FileManager.default.fileExists(atPath: home.databaseURL.path) else {
+            throw NodeFileError.malformed(file: home.databaseURL.path, reason: "there is no database here; this folder has never run a node")
+        }
         let genesis = try home.loadGenesis()
         let validators = try genesis.validatorSet()
         let store = try NodeStore(path: home.databaseURL.path)

@@ -287,6 +287,12 @@ public final class NodeStore: Sendable {
         Height(UInt64(try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks") } ?? 0))
     }
 
+    /// Folds the write-ahead log into the database file, so that the file alone is the whole
+    /// database (for copying it while no node has it open).
+    public func checkpoint() throws {
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// The hash of the block stored at `height`, without reading the block.
     public func blockHash(at height: Height) throws -> Hash? {
         guard let stored = Self.storedHeight(height.rawValue) else { return nil }

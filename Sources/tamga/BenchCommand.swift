@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Tamga's throughput and print the numbers (a running network by default).",
-        subcommands: [NetworkLoad.self, Flood.self, Primitives.self, LedgerExecution.self, Webhooks.self],
+        subcommands: [NetworkLoad.self, Flood.self, Primitives.self, LedgerExecution.self, Webhooks.self, Scale.self],
         defaultSubcommand: NetworkLoad.self
     )
 

@@ -6,7 +6,7 @@ import TamgaSimulation
 
 /// Signatures are checked when transactions enter the mempool; this benchmark measures what
 /// happens after that, so its verifier accepts every signature. It exists only here.
-private struct AlreadyVerified: SignatureVerifying {
+struct AlreadyVerified: SignatureVerifying {
     func isValid(_ signature: Signature, by key: PublicKey, for message: [UInt8]) -> Bool { true }
 }
 
