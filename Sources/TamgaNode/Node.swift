@@ -259,7 +259,7 @@ public actor Node {
         let genesisUpdates = genesis.ledgerGenesis.stateUpdates()
         if height == Height(0), try store.storedRoot(version: 1) == nil {
             try map.apply(genesisUpdates, as: 1)
-            try store.saveGenesisState(tree.pendingBatches)
+            try store.saveState(tree.pendingBatches)
             tree.written()
             return Restored(height: height, lastBlock: nil, lastCommit: nil, stateRoot: try map.rootHash(at: 1))
         }

@@ -366,8 +366,8 @@ public final class NodeStore: Sendable {
 
     // MARK: State tree
 
-    /// Writes the genesis state version (before any block).
-    public func saveGenesisState(_ batches: [TreeWriteBatch]) throws {
+    /// Writes state versions made outside a block: the genesis state, before any block.
+    public func saveState(_ batches: [TreeWriteBatch]) throws {
         try database.write { db in for batch in batches { try Self.write(batch, db) } }
     }
 

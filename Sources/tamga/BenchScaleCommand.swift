@@ -79,7 +79,7 @@ extension BenchCommand.Scale {
             let tree = try DiskTreeNodeStore(store, cacheBytes: config.stateCacheBytes)
             let map = AuthenticatedMap(store: tree)
             try map.apply(genesis.ledgerGenesis.stateUpdates(), as: 1)
-            try store.saveGenesisState(tree.pendingBatches)
+            try store.saveState(tree.pendingBatches)
             tree.written()
 
             let ledger = Ledger(chainID: genesis.chainID, verifier: AlreadyVerified())
@@ -91,6 +91,7 @@ extension BenchCommand.Scale {
             var time = genesisTime
             var nonce: UInt64 = 0
             let started = ContinuousClock.now
+            var phases = (signing: 0.0, executing: 0.0, tree: 0.0, storing: 0.0)
             print("building \(parties) parties and \(properties) properties in \(blocks) blocks of \(block) under \(out)")
 
             for height in 1...UInt64(blocks) {
@@ -100,6 +101,12 @@ extension BenchCommand.Scale {
                 nonce += UInt64(indices.count)
                 let expiresAt = Timestamp(millisecondsSinceEpoch: time.rawValue + 3_600_000)
                 // Keys and signatures on every core: they are most of the work.
+                var clock = ContinuousClock.now
+                func lap() -> Double {
+                    let now = ContinuousClock.now
+                    defer { clock = now }
+                    return clock.duration(to: now).inSeconds
+                }
                 let envelopes = try signed(indices.count) { offset in
                     let payload = TransactionPayload(chainID: genesis.chainID, signer: registrar, nonce: firstNonce + UInt64(offset), fee: Tiyn(1),
                                                      expiresAt: expiresAt,
@@ -109,6 +116,7 @@ extension BenchCommand.Scale {
                     return try SignedEnvelope.signing(payload.encoded(), with: keys)
                 }
                 let prepared = envelopes.map(PreparedTransaction.init)
+                phases.signing += lap()
                 let outcome = try ledger.execute(prepared, blockTime: time, state: MapSnapshot(map: map, version: height), cache: (cache, stateRoot))
                 if let refused = outcome.receipts.first(where: { !$0.isCommitted }) {
                     throw CommandFailure("block \(height): a registration was refused: \(refused.rejectionCode ?? "?") \(refused.rejectionMessage ?? "")")
@@ -124,7 +132,9 @@ extension BenchCommand.Scale {
                                     timestamp: commitTime, validator: ValidatorIndex(UInt16(index)))
                     return CommitSignature(validator: vote.validator, timestamp: commitTime, signature: vote.signed(with: key).signature)
                 })
+                phases.executing += lap()
                 stateRoot = try map.apply(outcome.updates, as: height + 1)
+                phases.tree += lap()
                 cache.advance(to: stateRoot)
                 let pruneBefore = config.oldestStateVersionKept(latest: height + 1)
                 if let pruneBefore { tree.prune(keepingFrom: pruneBefore) }
@@ -132,12 +142,14 @@ extension BenchCommand.Scale {
                                                 citations: Node.citations(in: prepared, receipts: outcome.receipts)),
                                  tree: tree.pendingBatches, pruneBefore: pruneBefore)
                 tree.written()
+                phases.storing += lap()
                 (lastBlock, lastCommit) = (newBlock, commit)
                 time = BlockTime.weightedMedian(of: commit, validators: validators)
-                if height % 100 == 0 || height == UInt64(blocks) {
+                if height % 20 == 0 || height == UInt64(blocks) {
                     let seconds = started.duration(to: .now).inSeconds
-                    print(String(format: "block %d of %d: %d records, %.0f transactions/s, cache %d MiB", height, blocks, first + indices.count,
-                                 Double(first + indices.count) / seconds, tree.cacheBytes >> 20))
+                    print(String(format: "block %d of %d: %d records, %.0f transactions/s, cache %d MiB, resident %d MiB (s: signing %.0f, executing %.0f, tree %.0f, storing %.0f)",
+                                 height, blocks, first + indices.count, Double(first + indices.count) / seconds, tree.cacheBytes >> 20, residentMiB(),
+                                 phases.signing, phases.executing, phases.tree, phases.storing))
                 }
             }
             try store.checkpoint()

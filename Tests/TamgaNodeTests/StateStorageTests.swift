@@ -1,0 +1,100 @@
+import Foundation
+import TamgaCore
+import TamgaLedger
+import TamgaNode
+import TamgaSimulation
+import TamgaStorage
+import Testing
+
+@Suite("The state tree on disk")
+struct StateStorageTests {
+    private func temporaryStore() throws -> (NodeStore, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-state-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (try NodeStore(path: directory.appendingPathComponent("node.sqlite").path), directory)
+    }
+
+    @Test("with a cache of 64 KiB for about 12,000 nodes, the map on disk gives the in-memory map's roots, values and proofs, at every kept version and after reopening; the cache stays within its budget")
+    func diskMatchesMemory() throws {
+        let (store, directory) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let budget = 64 << 10
+        let disk = try DiskTreeNodeStore(store, cacheBytes: budget)
+        let onDisk = AuthenticatedMap(store: disk)
+        let inMemory = AuthenticatedMap(store: InMemoryTreeNodeStore())
+        var random = SplitMix64(seed: 42)
+        func key(_ index: UInt64) -> [UInt8] { Array("record/\(index)".utf8) }
+        var roots: [UInt64: Hash] = [:]
+        for version in UInt64(1)...12 {
+            // Inserts, changes and deletions of 3,000 keys, about 12,000 nodes in all.
+            let updates = (0..<(version == 1 ? 2_000 : 300)).map { _ in
+                let index = random.next() % 3_000
+                return StateUpdate(key: key(index), value: random.next() % 7 == 0 ? nil : Array("value \(random.next())".utf8))
+            }
+            let expected = try inMemory.apply(updates, as: version)
+            #expect(try onDisk.apply(updates, as: version) == expected)
+            try store.saveState(disk.pendingBatches)
+            disk.written()
+            roots[version] = expected
+            #expect(disk.cacheBytes <= budget)
+        }
+        let reopened = AuthenticatedMap(store: try DiskTreeNodeStore(store, cacheBytes: budget))
+        for map in [onDisk, reopened] {
+            for version in [UInt64(1), 6, 12] {
+                #expect(try map.rootHash(at: version) == roots[version])
+                for index in stride(from: UInt64(0), to: 3_000, by: 37) {
+                    let (value, proof) = try map.proof(forKey: key(index), at: version)
+                    let (expectedValue, expectedProof) = try inMemory.proof(forKey: key(index), at: version)
+                    #expect(value == expectedValue && proof == expectedProof)
+                }
+            }
+            #expect(try map.audit(version: 12).count == (try inMemory.audit(version: 12).count))
+        }
+    }
+
+    @Test("a version saved but not yet written is read from memory; one the node has not written is never on disk")
+    func pendingVersionsStayInMemoryUntilWritten() throws {
+        let (store, directory) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let disk = try DiskTreeNodeStore(store, cacheBytes: 1 << 20)
+        let map = AuthenticatedMap(store: disk)
+        let root = try map.apply([StateUpdate(key: Array("a".utf8), value: Array("1".utf8))], as: 1)
+        #expect(try map.value(forKey: Array("a".utf8), at: 1) == Array("1".utf8))
+        #expect(try store.storedRoot(version: 1) == nil)
+        // A store opened on the same database meanwhile (a crash before the block was written) has no such version.
+        #expect(try DiskTreeNodeStore(store, cacheBytes: 1 << 20).latestVersion() == nil)
+        try store.saveState(disk.pendingBatches)
+        disk.written()
+        #expect(try store.storedRoot(version: 1) == root)
+        #expect(try AuthenticatedMap(store: try DiskTreeNodeStore(store, cacheBytes: 0)).value(forKey: Array("a".utf8), at: 1) == Array("1".utf8))
+    }
+
+    @Test("an archive node keeps the state of every block; a node that keeps two versions answers history.pruned for older blocks")
+    func archiveKeepsEveryVersion() async throws {
+        let network = try TestNetwork(validators: 1)
+        defer { network.remove() }
+        var config = try network.homes[0].loadConfig()
+        config.stateVersionsKept = 2
+        try writeJSON(config, to: network.homes[0].configURL)
+        let number = try CadastralNumber("01-001-001-1")
+        for archive in [false, true] {
+            config.archive = archive
+            try writeJSON(config, to: network.homes[0].configURL)
+            let node = try Node(home: network.homes[0], logger: quietLogger)
+            let running = start(node)
+            let target = Height(await node.status().height.rawValue + 4)
+            let deadline = ContinuousClock.now + commitTimeout
+            while await node.status().height < target, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            await stop(running)
+            #expect(await node.status().height >= target)
+            if archive {
+                // Versions written while the node was not an archive are gone; every one since is kept.
+                let from = target.rawValue - 4
+                for height in (from + 1)...target.rawValue { _ = try await node.passport(number, atBlock: Height(height)) }
+                _ = try await node.extractParts(number, atBlock: Height(from + 1))
+            } else {
+                await #expect(throws: HistoryError.pruned(Height(1))) { _ = try await node.passport(number, atBlock: Height(1)) }
+            }
+        }
+    }
+}
