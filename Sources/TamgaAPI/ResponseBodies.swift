@@ -19,7 +19,10 @@ struct StatusBody: Encodable {
     }
 
     struct NodeBody: Encodable {
+        /// The node's peer index (a follower's lies past the validators).
         let validator: UInt16
+        /// A follower checks and executes every block and serves the API, and never votes.
+        let follower: Bool
         let round: UInt32
         let connectedPeers: [UInt16]
         let mempoolTransactions: Int
@@ -57,7 +60,7 @@ struct StatusBody: Encodable {
         validators = status.validators.enumerated().map {
             ValidatorBody(index: UInt16($0.offset), name: $0.element.name, publicKey: $0.element.publicKey, votingPower: $0.element.votingPower)
         }
-        node = NodeBody(validator: status.validator.rawValue, round: status.round.rawValue, connectedPeers: status.connectedPeers.map(\.rawValue),
+        node = NodeBody(validator: status.validator.rawValue, follower: status.follower, round: status.round.rawValue, connectedPeers: status.connectedPeers.map(\.rawValue),
                         mempoolTransactions: status.mempoolTransactions, mempoolBytes: status.mempoolBytes, peakMemoryBytes: peakMemoryBytes())
     }
 }

@@ -39,8 +39,9 @@ public final class PeerNetwork: Sendable {
     private let chainID: ChainID
     private let genesisHash: Hash
     private let me: ValidatorIndex
-    /// Genesis validator keys by index.
-    private let validatorKeys: [PublicKey]
+    /// The key of every peer this node accepts, by index: the genesis validators, and the
+    /// non-voting followers its configuration names.
+    private let peerKeys: [ValidatorIndex: PublicKey]
     private let peers: [ValidatorIndex: PeerEndpoint]
     private let listen: PeerEndpoint
     private let logger: Logger
@@ -76,13 +77,13 @@ public final class PeerNetwork: Sendable {
         var until: ContinuousClock.Instant
     }
 
-    public init(identity: PeerIdentity, chainID: ChainID, genesisHash: Hash, me: ValidatorIndex, validatorKeys: [PublicKey],
+    public init(identity: PeerIdentity, chainID: ChainID, genesisHash: Hash, me: ValidatorIndex, peerKeys: [ValidatorIndex: PublicKey],
                 listen: PeerEndpoint, peers: [ValidatorIndex: PeerEndpoint], backoff: Backoff = Backoff(), logger: Logger) {
         self.identity = identity
         self.chainID = chainID
         self.genesisHash = genesisHash
         self.me = me
-        self.validatorKeys = validatorKeys
+        self.peerKeys = peerKeys
         self.listen = listen
         self.peers = peers
         self.logger = logger
@@ -132,7 +133,7 @@ public final class PeerNetwork: Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let serverContext = try NIOSSLContext(configuration: identity.tlsConfiguration(server: true))
         let clientContext = try NIOSSLContext(configuration: identity.tlsConfiguration(server: false))
-        let keys = Set(validatorKeys)
+        let keys = Set(peerKeys.values)
         let limit = Limits.peerMessageBytesMax
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -206,8 +207,8 @@ public final class PeerNetwork: Sendable {
         }
     }
 
-    /// Checks the `hello`: this chain and genesis, a validator index in range, and the very key
-    /// that the peer's TLS certificate carries.
+    /// Checks the `hello`: this chain and genesis, an index this node knows (a validator or a
+    /// configured follower), and the very key that the peer's TLS certificate carries.
     private func authenticate(_ frame: ByteBuffer, on channel: any Channel) async throws -> ValidatorIndex {
         guard case let .hello(hello) = try? PeerMessage.decode(Array(buffer: frame)) else {
             throw NetworkError.handshake("the first message is not a hello")
@@ -215,12 +216,11 @@ public final class PeerNetwork: Sendable {
         guard hello.chainID == chainID, hello.genesisHash == genesisHash else {
             throw NetworkError.handshake("the peer is on chain \(hello.chainID) with another genesis")
         }
-        let index = Int(hello.validator.rawValue)
-        guard index < validatorKeys.count, hello.validator != me else {
-            throw NetworkError.handshake("validator index \(hello.validator) is out of range")
+        guard let expected = peerKeys[hello.validator], hello.validator != me else {
+            throw NetworkError.handshake("peer index \(hello.validator) is out of range")
         }
         guard let certificate = try await channel.nioSSL_peerCertificate().get(),
-              try PeerIdentity.publicKey(of: certificate) == validatorKeys[index]
+              try PeerIdentity.publicKey(of: certificate) == expected
         else { throw NetworkError.handshake("the certificate does not carry validator \(hello.validator)'s key") }
         guard !isBackedOff(hello.validator) else {
             throw NetworkError.handshake("validator \(hello.validator) misbehaved and is refused for a while")
@@ -233,8 +233,7 @@ public final class PeerNetwork: Sendable {
     /// Keeps a connection to `peer` open, reconnecting with exponential backoff, and writes the
     /// peer's queue to it.
     private func dial(_ peer: ValidatorIndex, at endpoint: PeerEndpoint, context: NIOSSLContext, height: @Sendable () async -> Height) async {
-        guard let queue = queues[peer] else { return }
-        let expected = validatorKeys[Int(peer.rawValue)]
+        guard let queue = queues[peer], let expected = peerKeys[peer] else { return }
         var backoffMillis: UInt64 = 100
         var wasConnected = false
         while !Task.isCancelled {

@@ -34,9 +34,12 @@ public struct NetworkSetup: Sendable {
     public var citizens: Int
     public var genesisTime: Timestamp
     public var parameters: Parameters
+    /// Non-voting nodes (`follower-<j>/`, peer index validators + j) that every validator feeds;
+    /// `ports` then lists the validators' ports first and the followers' after them.
+    public var followers: Int
 
     public init(chainID: ChainID, validators: Int, host: String = "127.0.0.1", ports: Ports, demo: Bool, citizens: Int = 20,
-                genesisTime: Timestamp, parameters: Parameters = Parameters()) {
+                genesisTime: Timestamp, parameters: Parameters = Parameters(), followers: Int = 0) {
         self.chainID = chainID
         self.validators = validators
         self.host = host
@@ -45,6 +48,7 @@ public struct NetworkSetup: Sendable {
         self.citizens = citizens
         self.genesisTime = genesisTime
         self.parameters = parameters
+        self.followers = followers
     }
 
     /// The demo authorities: id, role, opening balance in tiyn.
@@ -58,7 +62,7 @@ public struct NetworkSetup: Sendable {
     /// Returns the genesis written.
     @discardableResult
     public func write(to directory: URL) throws -> GenesisFile {
-        precondition(validators >= 1 && ports.peer.count == validators && ports.api.count == validators)
+        precondition(validators >= 1 && followers >= 0 && ports.peer.count == validators + followers && ports.api.count == validators + followers)
         let manager = FileManager.default
         guard !manager.fileExists(atPath: directory.appendingPathComponent("genesis.json").path) else {
             throw NodeFileError.malformed(file: directory.path, reason: "a network already exists here; choose another folder or remove it")
@@ -88,6 +92,10 @@ public struct NetworkSetup: Sendable {
         }
 
         let keys = (0..<validators).map { _ in SigningKey() }
+        let followerKeys = (0..<followers).map { _ in SigningKey() }
+        let followerPeers = followerKeys.enumerated().map { offset, key in
+            NodeConfig.Peer(validator: UInt16(validators + offset), host: host, port: ports.peer[validators + offset], publicKey: key.publicKey)
+        }
         let genesis = GenesisFile(
             chainID: chainID, genesisTime: genesisTime,
             validators: keys.enumerated().map { GenesisFile.ValidatorEntry(name: "validator-\($0.offset)", publicKey: $0.element.publicKey, votingPower: 1) },
@@ -95,7 +103,8 @@ public struct NetworkSetup: Sendable {
         try writeJSON(genesis, to: directory.appendingPathComponent("genesis.json"))
         for (index, key) in keys.enumerated() {
             let peers = (0..<validators).filter { $0 != index }.map { NodeConfig.Peer(validator: UInt16($0), host: host, port: ports.peer[$0]) }
-            var config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index], peers: peers)
+            var config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index],
+                                    peers: peers + followerPeers)
             if demo {
                 config.demoParties = "../parties"
                 // A demo network's webhooks go to receivers on this machine, and its SMS and
@@ -105,6 +114,15 @@ public struct NetworkSetup: Sendable {
             }
             let certificate = try PeerIdentity.makeCertificatePEM(for: key, name: "validator-\(index).\(chainID)")
             try NodeHome(directory.appendingPathComponent("node-\(index)")).write(genesis: genesis, config: config, key: key, certificatePEM: certificate)
+        }
+        for (offset, key) in followerKeys.enumerated() {
+            let index = validators + offset
+            let peers = (0..<validators).map { NodeConfig.Peer(validator: UInt16($0), host: host, port: ports.peer[$0]) }
+            var config = NodeConfig(validator: UInt16(index), peerHost: host, peerPort: ports.peer[index], apiHost: host, apiPort: ports.api[index], peers: peers)
+            config.follower = true
+            if demo { config.demoParties = "../parties" }
+            let certificate = try PeerIdentity.makeCertificatePEM(for: key, name: "follower-\(offset).\(chainID)")
+            try NodeHome(directory.appendingPathComponent("follower-\(offset)")).write(genesis: genesis, config: config, key: key, certificatePEM: certificate)
         }
         return genesis
     }

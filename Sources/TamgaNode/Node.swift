@@ -42,7 +42,10 @@ public struct NodeStatus: Sendable {
     public let latestBlockTime: Timestamp
     public let stateRoot: Hash
     public let validators: [GenesisFile.ValidatorEntry]
+    /// This node's peer index: its place among the validators, or past them for a follower.
     public let validator: ValidatorIndex
+    /// A follower: it checks and executes every block and serves the API, and never votes.
+    public let follower: Bool
     public let round: Round
     public let connectedPeers: [ValidatorIndex]
     public let mempoolTransactions: Int
@@ -154,8 +157,15 @@ public actor Node {
         let identity = try home.loadIdentity()
         let validators = try genesis.validatorSet()
         let me = ValidatorIndex(config.validator)
-        guard let own = validators[me], own.publicKey == identity.key.publicKey else {
-            throw NodeFileError.malformed(file: home.configURL.path, reason: "validator \(config.validator) in genesis does not have this node's key \(identity.key.publicKey)")
+        let peerKeys = try Node.peerKeys(config: config, validators: validators, me: me)
+        if config.follower == true {
+            guard validators[me] == nil, !genesis.validators.contains(where: { $0.publicKey == identity.key.publicKey }) else {
+                throw NodeFileError.malformed(file: home.configURL.path, reason: "a follower's index and key must not be a genesis validator's (index \(config.validator))")
+            }
+        } else {
+            guard let own = validators[me], own.publicKey == identity.key.publicKey else {
+                throw NodeFileError.malformed(file: home.configURL.path, reason: "validator \(config.validator) in genesis does not have this node's key \(identity.key.publicKey)")
+            }
         }
         let timeouts = TimeoutConfig(proposeMillis: config.proposeTimeoutMillis, prevoteMillis: config.voteTimeoutMillis,
                                      precommitMillis: config.voteTimeoutMillis, deltaMillisPerRound: config.voteTimeoutMillis / 2)
@@ -189,11 +199,11 @@ public actor Node {
         consensus = ConsensusState(
             chainID: genesis.chainID, height: restored.height.next, validators: validators,
             previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-            signingKey: (identity.key, me), resumingFrom: try store.signingRecords())
+            signingKey: config.follower == true ? nil : (identity.key, me), resumingFrom: try store.signingRecords())
         candidates = Dictionary(try store.proposedBlocks().map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
         network = PeerNetwork(
             identity: identity, chainID: genesis.chainID, genesisHash: genesis.hash, me: me,
-            validatorKeys: genesis.validators.map(\.publicKey),
+            peerKeys: peerKeys,
             listen: PeerEndpoint(host: config.peerHost, port: config.peerPort),
             peers: Dictionary(uniqueKeysWithValues: config.peers.map { (ValidatorIndex($0.validator), PeerEndpoint(host: $0.host, port: $0.port)) }),
             backoff: PeerNetwork.Backoff(baseMillis: config.peerBackoffMillis ?? 1_000), logger: logger)
@@ -238,6 +248,33 @@ public actor Node {
     }
 
     var decidedHeight: Height { height }
+
+    /// What consensus signs with: this validator's key and index, or nothing for a follower.
+    private var signingKey: (SigningKey, ValidatorIndex)? { config.follower == true ? nil : (identity.key, me) }
+
+    /// The key of every peer the node accepts: the genesis validators by index, and the followers
+    /// its configuration names, each at an index past the validators with its own key.
+    static func peerKeys(config: NodeConfig, validators: ValidatorSet, me: ValidatorIndex) throws -> [ValidatorIndex: PublicKey] {
+        var keys: [ValidatorIndex: PublicKey] = [:]
+        for (index, validator) in validators.validators.enumerated() { keys[ValidatorIndex(UInt16(index))] = validator.publicKey }
+        for peer in config.peers {
+            let index = ValidatorIndex(peer.validator)
+            if validators[index] != nil {
+                guard peer.publicKey == nil || peer.publicKey == validators[index]?.publicKey else {
+                    throw NodeFileError.malformed(file: "config.json", reason: "peer \(peer.validator) is a genesis validator, whose key genesis names; its publicKey here differs")
+                }
+                continue
+            }
+            guard let key = peer.publicKey else {
+                throw NodeFileError.malformed(file: "config.json", reason: "peer \(peer.validator) is not a genesis validator, so it needs a publicKey (a follower's node key)")
+            }
+            guard !keys.values.contains(key) else {
+                throw NodeFileError.malformed(file: "config.json", reason: "peer \(peer.validator) has a key another peer already has")
+            }
+            keys[index] = key
+        }
+        return keys
+    }
 
     // MARK: Restoring from disk
 
@@ -472,7 +509,7 @@ public actor Node {
     public func status() -> NodeStatus {
         NodeStatus(chainID: genesis.chainID, genesisHash: genesisHash, height: height, latestBlockHash: lastBlock?.hash ?? .zero,
                    latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot, validators: genesis.validators,
-                   validator: me, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
+                   validator: me, follower: config.follower == true, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
                    mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, networkHeight: networkHeight, catchingUp: isCatchingUp,
                    minimumFee: (try? queries.parameters().minimumFee) ?? genesis.parameters.minimumFee)
     }
@@ -896,7 +933,7 @@ public actor Node {
         do {
             consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators,
                                        previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-                                       signingKey: (identity.key, me), resumingFrom: try store.signingRecords())
+                                       signingKey: signingKey, resumingFrom: try store.signingRecords())
         } catch {
             stop("could not read the consensus log: \(error)")
             return .accepted

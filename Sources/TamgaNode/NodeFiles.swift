@@ -94,19 +94,29 @@ public struct GenesisFile: Codable, Sendable, Equatable {
 /// One node's settings, in `config.json` in its folder.
 public struct NodeConfig: Codable, Sendable, Equatable {
     public struct Peer: Codable, Sendable, Equatable {
+        /// The peer's index: its place in the genesis validator list, or, for a follower, an
+        /// index past the list that every node naming it agrees on.
         public var validator: UInt16
         public var host: String
         public var port: Int
+        /// A follower's node key (`tamga ceremony follower` prints it); absent for a validator,
+        /// whose key genesis names.
+        public var publicKey: PublicKey?
 
-        public init(validator: UInt16, host: String, port: Int) {
+        public init(validator: UInt16, host: String, port: Int, publicKey: PublicKey? = nil) {
             self.validator = validator
             self.host = host
             self.port = port
+            self.publicKey = publicKey
         }
     }
 
-    /// This node's index in the genesis validator list.
+    /// This node's index: its place in the genesis validator list, or, for a follower, its index past it.
     public var validator: UInt16
+    /// A follower (a bank's or a ministry's own node): it checks every block and commit, executes
+    /// them and serves the API, and never votes or proposes. Its key is not in genesis; the
+    /// validators that feed it list it in their `peers` with its `publicKey`.
+    public var follower: Bool?
     public var peerHost: String
     public var peerPort: Int
     public var apiHost: String

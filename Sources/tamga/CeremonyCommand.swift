@@ -14,7 +14,7 @@ struct CeremonyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ceremony",
         abstract: "Assemble a network's genesis from keys each organization makes on its own machine (docs/operations.md).",
-        subcommands: [Validator.self, Party.self, Genesis.self, Node.self])
+        subcommands: [Validator.self, Party.self, Genesis.self, Node.self, Follower.self])
 
     /// What an organization publishes to run a validator: its validator key, where its peers
     /// reach it, and the validator-operator party that votes on governance for it.
@@ -217,6 +217,52 @@ struct CeremonyCommand: ParsableCommand {
             let folder = try newFolder(out)
             try NodeHome(folder).write(genesis: genesis, config: config, key: signingKey, certificatePEM: certificate)
             print("wrote \(out) for validator \(index) (\(genesis.validators[index].name)) of \(genesis.chainID), genesis \(genesis.hash)")
+            print("start it with: tamga node --home \(out)")
+        }
+    }
+}
+
+extension CeremonyCommand {
+    struct Follower: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "For an organization that runs a node without voting (a bank, a ministry): make its node key and folder, and print the peer entry the validators add.",
+            discussion: """
+                The follower's index is agreed with the validators' operators: a number past the genesis validators that no other \
+                follower uses. Each validator that should feed the follower adds the printed entry to the `peers` of its config.json \
+                and restarts; the follower checks every block and commit, executes them, and serves the API, and never votes.
+                """)
+        @Option(help: "The genesis.json the coordinator sent.") var genesis: String
+        @Option(help: "The peers.json the coordinator sent (the validators to connect to).") var peers: String
+        @Option(help: "The follower's peer index, agreed with the validators (past the genesis validators).") var index: UInt16
+        @Option(help: "The host name or address the validators reach it at.") var peerHost: String
+        @Option(help: "The port the validators reach it at.") var peerPort = 26_600
+        @Option(help: "The address to listen for peers on (default: --peer-host).") var listenHost: String?
+        @Option(help: "The address the HTTP API listens on.") var apiHost = "127.0.0.1"
+        @Option(help: "The port the HTTP API listens on.") var apiPort = 8_080
+        @Option(help: "A new folder for the node.") var out: String
+
+        func run() throws {
+            let genesis = try GenesisFile.load(URL(fileURLWithPath: self.genesis))
+            let peers: Peers = try readJSON(URL(fileURLWithPath: self.peers))
+            guard peers.format == Peers.format, peers.chainId == genesis.chainID, peers.genesisHash == genesis.hash else {
+                throw ValidationError("\(self.peers) is not the peers' list of this genesis (\(genesis.hash))")
+            }
+            guard Int(index) >= genesis.validators.count else {
+                throw ValidationError("index \(index) is a genesis validator's; a follower's index is \(genesis.validators.count) or more")
+            }
+            let key = SigningKey()
+            var config = NodeConfig(validator: index, peerHost: listenHost ?? peerHost, peerPort: peerPort, apiHost: apiHost, apiPort: apiPort,
+                                    peers: peers.peers)
+            config.follower = true
+            let certificate = try PeerIdentity.makeCertificatePEM(for: key, name: "follower-\(index).\(genesis.chainID)")
+            let folder = try newFolder(out)
+            try NodeHome(folder).write(genesis: genesis, config: config, key: key, certificatePEM: certificate)
+            let entry = NodeConfig.Peer(validator: index, host: peerHost, port: peerPort, publicKey: key.publicKey)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print("wrote \(out) for follower \(index) of \(genesis.chainID), genesis \(genesis.hash)")
+            print("each validator that feeds it adds this to the peers of its config.json, then restarts:")
+            print(String(decoding: try encoder.encode(entry), as: UTF8.self))
             print("start it with: tamga node --home \(out)")
         }
     }

@@ -26,7 +26,7 @@ struct CeremonyTests {
         #expect(try GenesisFile.load(url) == good)
     }
 
-    @Test("four organizations make their keys apart, a coordinator assembles genesis from public files, and the four nodes run it")
+    @Test("four organizations make their keys apart, a coordinator assembles genesis from public files, the four nodes run it, and a bank's follower joins them")
     func ceremony() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-ceremony-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -41,7 +41,7 @@ struct CeremonyTests {
             #expect(result.status != 0 && result.output.contains(text), "tamga \(arguments.prefix(2).joined(separator: " ")): \(result.output)")
         }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let ports = freePorts(8)
+        let ports = freePorts(10)
 
         // Each organization on its own machine: keys stay in its folder; only candidate.json leaves.
         for index in 0..<4 {
@@ -101,13 +101,29 @@ struct CeremonyTests {
             #expect(config.validator == UInt16(index) && config.peerPort == ports[index] && config.peers.count == 3)
         }
 
-        // The four nodes run the network: a registrar's transaction is committed and every node agrees.
+        // A bank runs a follower: its own node, fed by every validator, which never votes.
+        try await refused(["ceremony", "follower", "--genesis", path("network/genesis.json"), "--peers", path("network/peers.json"),
+                           "--index", "3", "--peer-host", "127.0.0.1", "--out", path("wrong")], saying: "is a genesis validator's")
+        let joined = try await run(["ceremony", "follower", "--genesis", path("network/genesis.json"), "--peers", path("network/peers.json"),
+                                    "--index", "4", "--peer-host", "127.0.0.1", "--peer-port", String(ports[8]), "--api-port", String(ports[9]),
+                                    "--out", path("node4")])
+        let entryLine = try #require(joined.split(separator: "\n").first { $0.hasPrefix("{") }, "\(joined)")
+        let entry = try JSONDecoder().decode(NodeConfig.Peer.self, from: Data(entryLine.utf8))
+        #expect(entry.validator == 4 && entry.port == ports[8] && entry.publicKey != nil)
+        for index in 0..<4 {
+            let home = NodeHome(URL(fileURLWithPath: path("node\(index)")))
+            var config = try home.loadConfig()
+            config.peers.append(entry)
+            try writeJSON(config, to: home.configURL)
+        }
+
+        // The five nodes run the network: a registrar's transaction is committed and every node agrees.
         var processes: [Process] = []
         defer {
             for process in processes where process.isRunning { process.terminate() }
             for process in processes { process.waitUntilExit() }
         }
-        for index in 0..<4 {
+        for index in 0..<5 {
             let process = Process()
             process.executableURL = try tamgaExecutable()
             process.arguments = ["node", "--home", path("node\(index)"), "--log-level", "notice"]
@@ -129,8 +145,8 @@ struct CeremonyTests {
         }
         #expect(committed.contains("status: committed"), "\(committed)")
         var hashes: Set<String> = []
-        for index in 0..<4 {
-            let url = "http://127.0.0.1:\(ports[4 + index])"
+        for index in 0..<5 {
+            let url = "http://127.0.0.1:\(index < 4 ? ports[4 + index] : ports[9])"
             var block = ""
             let until = ContinuousClock.now + .seconds(30)
             while !block.contains("hash"), ContinuousClock.now < until {
@@ -140,6 +156,6 @@ struct CeremonyTests {
             let header = (try JSONSerialization.jsonObject(with: Data(block.utf8)) as? [String: Any])?["header"] as? [String: Any]
             hashes.insert(header?["hash"] as? String ?? "node \(index) has no block 2")
         }
-        #expect(hashes.count == 1, "every node holds the same block 2: \(hashes)")
+        #expect(hashes.count == 1, "every node, the follower too, holds the same block 2: \(hashes)")
     }
 }

@@ -33,22 +33,28 @@ struct TestNetwork {
     let genesis: GenesisFile
     let homes: [NodeHome]
 
-    init(validators: Int, citizens: Int = 10, votingPowers: [UInt64]? = nil) throws {
+    /// Followers (non-voting nodes), `follower-<j>/`, after the validators.
+    let followerHomes: [NodeHome]
+
+    init(validators: Int, citizens: Int = 10, votingPowers: [UInt64]? = nil, followers: Int = 0) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-test-\(UUID().uuidString)")
-        let ports = freePorts(validators * 2)
+        let nodes = validators + followers
+        let ports = freePorts(nodes * 2)
         let setup = NetworkSetup(
             chainID: try ChainID("tamga-test"), validators: validators,
-            ports: NetworkSetup.Ports(peer: Array(ports[..<validators]), api: Array(ports[validators...])),
+            ports: NetworkSetup.Ports(peer: Array(ports[..<nodes]), api: Array(ports[nodes...])),
             demo: true, citizens: citizens, genesisTime: Timestamp(millisecondsSinceEpoch: UInt64(Date().timeIntervalSince1970 * 1_000)),
             // A short key-recovery time lock, so that a test can wait it out.
-            parameters: Parameters(recoveryTimeLockMillis: 2_000))
+            parameters: Parameters(recoveryTimeLockMillis: 2_000), followers: followers)
         var genesis = try setup.write(to: directory)
         homes = try NetworkSetup.nodeHomes(in: directory)
+        let folder = directory
+        followerHomes = (0..<followers).map { NodeHome(folder.appendingPathComponent("follower-\($0)")) }
         if let votingPowers {
             for index in genesis.validators.indices { genesis.validators[index].votingPower = votingPowers[index] }
-            for home in homes { try writeJSON(genesis, to: home.genesisURL) }
+            for home in homes + followerHomes { try writeJSON(genesis, to: home.genesisURL) }
         }
-        for home in homes {
+        for home in homes + followerHomes {
             var config = try home.loadConfig()
             config.blockIntervalMillis = 50
             config.emptyBlockIntervalMillis = 500

@@ -17,33 +17,36 @@ func tamgaExecutable() throws -> URL {
     return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the package first: the tamga executable is missing")
 }
 
-/// Four `tamga node` processes on loopback, driven over HTTP.
+/// `tamga node` processes on loopback, driven over HTTP: the validators, then any followers.
 final class ProcessNetwork: @unchecked Sendable {
     let network: TestNetwork
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
     private(set) var processes: [Process?]
     let urls: [String]
+    /// The validators' folders, then the followers'; node i is `homes[i]`.
+    let homes: [NodeHome]
 
     /// - Parameter configure: changes node i's config before it first starts.
-    init(validators: Int, configure: (Int, inout NodeConfig) throws -> Void = { _, _ in }) throws {
-        network = try TestNetwork(validators: validators, citizens: 20)
-        for (index, home) in network.homes.enumerated() {
+    init(validators: Int, followers: Int = 0, configure: (Int, inout NodeConfig) throws -> Void = { _, _ in }) throws {
+        network = try TestNetwork(validators: validators, citizens: 20, followers: followers)
+        homes = network.homes + network.followerHomes
+        for (index, home) in homes.enumerated() {
             var config = try home.loadConfig()
             try configure(index, &config)
             try writeJSON(config, to: home.configURL)
         }
-        urls = try network.homes.map { home in
+        urls = try homes.map { home in
             let config = try home.loadConfig()
             return "http://\(config.apiHost):\(config.apiPort)"
         }
-        processes = Array(repeating: nil, count: validators)
-        for index in 0..<validators { try launch(index) }
+        processes = Array(repeating: nil, count: homes.count)
+        for index in homes.indices { try launch(index) }
     }
 
     func launch(_ index: Int) throws {
         let process = Process()
         process.executableURL = try tamgaExecutable()
-        let home = network.homes[index]
+        let home = homes[index]
         process.arguments = ["node", "--home", home.url.path, "--log-level", "notice"]
         let log = home.url.appendingPathComponent("node.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
@@ -94,7 +97,7 @@ final class ProcessNetwork: @unchecked Sendable {
     func waitUntilServing(_ index: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while await height(index) == nil {
-            guard ContinuousClock.now < deadline else { throw TestFailure("validator \(index) did not start; see \(network.homes[index].url.path)/node.log") }
+            guard ContinuousClock.now < deadline else { throw TestFailure("validator \(index) did not start; see \(homes[index].url.path)/node.log") }
             try await Task.sleep(for: .milliseconds(100))
         }
     }
@@ -147,11 +150,11 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite("Four node processes on loopback", .serialized)
+@Suite("Four node processes on loopback, and a follower", .serialized)
 struct ProcessNetworkTests {
-    @Test("transactions sent to different nodes are committed by all; a validator killed with -9 under load catches up; nothing acknowledged is lost")
+    @Test("transactions sent to different nodes, the follower included, are committed by all; a validator killed with -9 under load catches up; the follower holds every block and state root and never votes; nothing acknowledged is lost")
     func killAndCatchUp() async throws {
-        let cluster = try ProcessNetwork(validators: 4)
+        let cluster = try ProcessNetwork(validators: 4, followers: 1)
         defer { cluster.network.remove() }
         do {
             try await scenario(cluster)
@@ -164,7 +167,11 @@ struct ProcessNetworkTests {
     }
 
     private func scenario(_ cluster: ProcessNetwork) async throws {
-        for index in 0..<4 { try await cluster.waitUntilServing(index) }
+        // Nodes 0-3 are the validators; node 4 is a follower (a bank's own node).
+        let nodes = 0..<5
+        for index in nodes { try await cluster.waitUntilServing(index) }
+        let follower = try await cluster.request(4, "/v1/status")
+        #expect((follower.json["node"] as? [String: Any])?["follower"] as? Bool == true)
         let signers = try (1...8).map { try TestSigner("citizen-\($0)", in: cluster.network) }
         let acknowledged = Acknowledged()
 
@@ -183,11 +190,11 @@ struct ProcessNetworkTests {
                 try await group.waitForAll()
             }
         }
-        try await load(3, nodes: [0, 1, 2, 3])
+        try await load(3, nodes: [0, 1, 2, 3, 4])
         #expect(await acknowledged.count == 24)
 
         // Kill validator 3 while load runs against the others.
-        async let underLoad: Void = load(15, nodes: [0, 1, 2])
+        async let underLoad: Void = load(15, nodes: [0, 1, 2, 4])
         try await Task.sleep(for: .milliseconds(300))
         try await cluster.kill9(3)
         try await underLoad
@@ -203,19 +210,22 @@ struct ProcessNetworkTests {
         repeat {
             try await Task.sleep(for: .milliseconds(300))
             heights = []
-            for index in 0..<4 { heights.append(await cluster.height(index) ?? 0) }
+            for index in nodes { heights.append(await cluster.height(index) ?? 0) }
         } while Set(heights).count > 1 && ContinuousClock.now < deadline
         let common = try #require(heights.min())
         #expect(common > heightWhileDown, "validator 3 caught up past the blocks it missed (heights \(heights))")
 
-        // Every node holds the same blocks and the same state roots.
+        // Every node holds the same blocks and the same state roots, and no commit carries a
+        // signature by the follower's index.
         for height in 1...common {
             var hashes = Set<String>(), roots = Set<String>()
-            for index in 0..<4 {
+            for index in nodes {
                 let block = try await cluster.request(index, "/v1/blocks/\(height)")
                 let header = try #require(block.json["header"] as? [String: Any], "validator \(index) has no block \(height)")
                 hashes.insert(header["hash"] as? String ?? "")
                 roots.insert(header["stateRoot"] as? String ?? "")
+                let signers = ((block.json["commit"] as? [String: Any])?["signatures"] as? [[String: Any]] ?? []).compactMap { $0["validator"] as? Int }
+                #expect(!signers.isEmpty && signers.allSatisfy { $0 < 4 }, "block \(height)'s commit on node \(index): \(signers)")
             }
             #expect(hashes.count == 1 && roots.count == 1, "height \(height) differs between validators")
         }
@@ -229,7 +239,7 @@ struct ProcessNetworkTests {
 
         // No transaction acknowledged as committed is missing anywhere.
         for id in await acknowledged.ids {
-            for index in 0..<4 {
+            for index in nodes {
                 let reply = try await cluster.request(index, "/v1/transactions/\(id)")
                 #expect(reply.json["status"] as? String == "committed", "validator \(index) lacks acknowledged transaction \(id)")
             }
