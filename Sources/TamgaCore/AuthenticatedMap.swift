@@ -134,6 +134,58 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         }
     }
 
+    // MARK: Snapshots (state sync)
+
+    /// The top of `version`'s snapshot: what the tree holds under each prefix (`StateSnapshot`).
+    public func snapshotTop(at version: UInt64) throws -> [StateSnapshot.Summary] {
+        var top = [StateSnapshot.Summary](repeating: .empty, count: StateSnapshot.prefixCount)
+        var pending: [(reference: ChildReference, path: NodePath)] = try root(at: version).map { [($0, .root)] } ?? []
+        while let (reference, path) = pending.popLast() {
+            if Int(path.depth) == StateSnapshot.prefixBits {
+                top[StateSnapshot.prefix(of: path.bits)] = reference.isLeaf ? .leaf(reference.hash) : .subtree(reference.hash)
+                continue
+            }
+            switch try store.node(reference, at: path) {
+            case let .leaf(keyHash, _):
+                top[StateSnapshot.prefix(of: keyHash)] = .leaf(reference.hash)
+            case let .inner(left, right):
+                if let left { pending.append((left, path.child(right: false))) }
+                if let right { pending.append((right, path.child(right: true))) }
+            }
+        }
+        return top
+    }
+
+    /// The records of `version` under `prefix`, in key-hash order.
+    public func snapshotRecords(prefix: Int, at version: UInt64) throws -> [StateSnapshot.Record] {
+        let target = StateSnapshot.path(of: prefix)
+        var current = try root(at: version)
+        var path = NodePath.root
+        while let reference = current, Int(path.depth) < StateSnapshot.prefixBits {
+            switch try store.node(reference, at: path) {
+            case let .leaf(keyHash, value):
+                return StateSnapshot.prefix(of: keyHash) == prefix ? [StateSnapshot.Record(keyHash: keyHash, value: value)] : []
+            case let .inner(left, right):
+                let goesRight = target.bits.bit(at: Int(path.depth))
+                current = goesRight ? right : left
+                path = path.child(right: goesRight)
+            }
+        }
+        guard let subtree = current else { return [] }
+        var records: [StateSnapshot.Record] = []
+        var pending = [(reference: subtree, path: path)]
+        while let (reference, path) = pending.popLast() {
+            switch try store.node(reference, at: path) {
+            case let .leaf(keyHash, value):
+                records.append(StateSnapshot.Record(keyHash: keyHash, value: value))
+            case let .inner(left, right):
+                if let right { pending.append((right, path.child(right: true))) }
+                if let left { pending.append((left, path.child(right: false))) }
+            }
+        }
+        return records
+    }
+
     /// Checks that the root node of `version` hashes to the root hash recorded for it: the one
     /// node every read of that version passes through.
     public func checkRoot(version: UInt64) throws {
@@ -283,21 +335,7 @@ private struct BatchBuilder<Store: TreeNodeStore> {
 
     /// A fresh subtree holding `records` (sorted by key hash, distinct), all under `path`.
     private mutating func write(subtreeOf records: ArraySlice<(Hash, [UInt8])>, at path: NodePath) -> ChildReference? {
-        switch records.count {
-        case 0:
-            return nil
-        case 1:
-            let record = records[records.startIndex]
-            return write(.leaf(keyHash: record.0, value: record.1), at: path)
-        default:
-            // Two or more records: each side is empty, one leaf, or an inner node, never a lone
-            // leaf beside an empty side, so no collapsing is needed.
-            let depth = Int(path.depth)
-            let split = records.firstIndex { $0.0.bit(at: depth) } ?? records.endIndex
-            let left = write(subtreeOf: records[..<split], at: path.child(right: false))
-            let right = write(subtreeOf: records[split...], at: path.child(right: true))
-            return write(.inner(left: left, right: right), at: path)
-        }
+        buildSubtree(records, at: path) { node, path in write(node, at: path) }
     }
 
     private mutating func write(_ node: TreeNode, at path: NodePath) -> ChildReference {

@@ -22,6 +22,15 @@ public enum PeerMessage: Hashable, Sendable {
     case documentRequest(Hash)
     /// A source document sent in answer: its media type and bytes (which must hash to `hash`).
     case document(hash: Hash, mediaType: String, content: [UInt8])
+    /// State sync: asks for the top of state version `version`'s snapshot (`StateSnapshot`).
+    case snapshotTopRequest(version: UInt64)
+    /// The top of a snapshot: one summary per prefix, `StateSnapshot.prefixCount` of them.
+    case snapshotTop(version: UInt64, [StateSnapshot.Summary])
+    /// State sync: asks for the records of up to `count` prefixes from `prefix` on.
+    case snapshotRequest(version: UInt64, prefix: UInt16, count: UInt16)
+    /// The records of consecutive prefixes from `prefix` on, each group in key-hash order; as
+    /// many groups as fit in `snapshotBytesMax` (at least one).
+    case snapshotRecords(version: UInt64, prefix: UInt16, [[StateSnapshot.Record]])
 
     public static let protocolVersion: UInt8 = 1
     /// How many blocks one `blocks` message carries at most.
@@ -30,6 +39,8 @@ public enum PeerMessage: Hashable, Sendable {
     public static let transactionsPerMessageMax = 1_000
     /// Bytes of a document's media type.
     public static let mediaTypeBytesMax = 64
+    /// The records one `snapshotRecords` answer carries, in bytes, past its first prefix.
+    public static let snapshotBytesMax = 8 * 1024 * 1024
 
     public struct Hello: Hashable, Sendable {
         public let chainID: ChainID
@@ -60,6 +71,7 @@ public enum PeerMessage: Hashable, Sendable {
 extension PeerMessage: BinaryCodable {
     private enum Kind: UInt8 {
         case hello = 1, proposal, vote, transactions, status, blocksRequest, blocks, documentRequest, document
+        case snapshotTopRequest, snapshotTop, snapshotRequest, snapshotRecords
     }
 
     public func encode(to writer: inout ByteWriter) {
@@ -104,6 +116,37 @@ extension PeerMessage: BinaryCodable {
             writer.write(hash)
             writer.writeShortString(mediaType)
             writer.writeLengthPrefixed(content)
+        case let .snapshotTopRequest(version):
+            writer.write(Kind.snapshotTopRequest.rawValue)
+            writer.write(version)
+        case let .snapshotTop(version, top):
+            writer.write(Kind.snapshotTop.rawValue)
+            writer.write(version)
+            writer.write(UInt16(top.count))
+            for summary in top {
+                switch summary {
+                case .empty: writer.write(UInt8(0))
+                case let .leaf(hash): writer.write(UInt8(1)); writer.write(hash)
+                case let .subtree(hash): writer.write(UInt8(2)); writer.write(hash)
+                }
+            }
+        case let .snapshotRequest(version, prefix, count):
+            writer.write(Kind.snapshotRequest.rawValue)
+            writer.write(version)
+            writer.write(prefix)
+            writer.write(count)
+        case let .snapshotRecords(version, prefix, groups):
+            writer.write(Kind.snapshotRecords.rawValue)
+            writer.write(version)
+            writer.write(prefix)
+            writer.write(UInt16(groups.count))
+            for records in groups {
+                writer.write(UInt32(records.count))
+                for record in records {
+                    writer.write(record.keyHash)
+                    writer.writeLengthPrefixed(record.value)
+                }
+            }
         }
     }
 
@@ -155,6 +198,55 @@ extension PeerMessage: BinaryCodable {
             let hash = try reader.readHash("document")
             let mediaType = try reader.readShortString("media type", limit: PeerMessage.mediaTypeBytesMax)
             self = .document(hash: hash, mediaType: mediaType, content: try reader.readLengthPrefixed("document content", limit: Limits.documentBytesMax))
+        case .snapshotTopRequest:
+            self = .snapshotTopRequest(version: try reader.readUInt64("version"))
+        case .snapshotTop:
+            let version = try reader.readUInt64("version")
+            let count = Int(try reader.readUInt16("prefix count"))
+            guard count == StateSnapshot.prefixCount else {
+                throw .invalidValue(field: "prefix count", reason: "\(count), not \(StateSnapshot.prefixCount)")
+            }
+            var top: [StateSnapshot.Summary] = []
+            top.reserveCapacity(count)
+            for _ in 0..<count {
+                switch try reader.readUInt8("summary kind") {
+                case 0: top.append(.empty)
+                case 1: top.append(.leaf(try reader.readHash("leaf hash")))
+                case 2: top.append(.subtree(try reader.readHash("subtree hash")))
+                case let kind: throw .invalidValue(field: "summary kind", reason: "unknown kind \(kind)")
+                }
+            }
+            self = .snapshotTop(version: version, top)
+        case .snapshotRequest:
+            let version = try reader.readUInt64("version")
+            let prefix = try reader.readUInt16("prefix")
+            let count = try reader.readUInt16("count")
+            guard Int(prefix) < StateSnapshot.prefixCount, count >= 1, Int(prefix) + Int(count) <= StateSnapshot.prefixCount else {
+                throw .invalidValue(field: "prefixes", reason: "\(count) from \(prefix) is not within the \(StateSnapshot.prefixCount) prefixes")
+            }
+            self = .snapshotRequest(version: version, prefix: prefix, count: count)
+        case .snapshotRecords:
+            let version = try reader.readUInt64("version")
+            let prefix = try reader.readUInt16("prefix")
+            let count = Int(try reader.readUInt16("group count"))
+            guard Int(prefix) + count <= StateSnapshot.prefixCount else {
+                throw .invalidValue(field: "group count", reason: "\(count) groups from prefix \(prefix) pass the last prefix")
+            }
+            var groups: [[StateSnapshot.Record]] = []
+            for _ in 0..<count {
+                let records = Int(try reader.readUInt32("record count"))
+                // Each record takes at least 36 bytes: a count past what the frame holds is a lie.
+                guard records <= Limits.peerMessageBytesMax / 36 else {
+                    throw .lengthExceedsLimit(field: "records", length: records, limit: Limits.peerMessageBytesMax / 36)
+                }
+                var group: [StateSnapshot.Record] = []
+                for _ in 0..<records {
+                    group.append(StateSnapshot.Record(keyHash: try reader.readHash("key hash"),
+                                                      value: try reader.readLengthPrefixed("value", limit: Limits.stateValueBytesMax)))
+                }
+                groups.append(group)
+            }
+            self = .snapshotRecords(version: version, prefix: prefix, groups)
         }
     }
 }

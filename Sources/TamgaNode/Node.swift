@@ -84,21 +84,21 @@ public actor Node {
 
     private let ledger: Ledger<SignatureMemory>
     private let signatures: SignatureMemory
-    private let tree: DiskTreeNodeStore
-    private let map: AuthenticatedMap<DiskTreeNodeStore>
+    let tree: DiskTreeNodeStore
+    let map: AuthenticatedMap<DiskTreeNodeStore>
     private let ledgerCache = LedgerStateCache()
 
     // The chain as decided.
-    private var height: Height
-    private var lastBlock: Block?
+    var height: Height
+    var lastBlock: Block?
     /// The commit that finalized `lastBlock`; the next proposer puts it in its block.
-    private var lastCommit: Commit?
+    var lastCommit: Commit?
     /// The state after `lastBlock`: version `height + 1`.
-    private var stateRoot: Hash
+    var stateRoot: Hash
     private var stateVersion: UInt64 { height.rawValue + 1 }
 
     // Consensus.
-    private var consensus: ConsensusState
+    var consensus: ConsensusState
     /// Proposed blocks of the current and next height, by hash: this node's own, and peers' only
     /// once their proposal verified (`learn`).
     private var candidates: [Hash: Block] = [:]
@@ -124,16 +124,19 @@ public actor Node {
     // Block sync.
     /// The heights peers claim, with when they said so. A claim is only a hint: blocks are taken
     /// against their commits, and a peer whose claim turned out empty is not asked for a while.
-    private var peerHeights: [ValidatorIndex: (height: Height, at: ContinuousClock.Instant)] = [:]
-    private var unreliableUntil: [ValidatorIndex: ContinuousClock.Instant] = [:]
+    var peerHeights: [ValidatorIndex: (height: Height, at: ContinuousClock.Instant)] = [:]
+    var unreliableUntil: [ValidatorIndex: ContinuousClock.Instant] = [:]
     private var syncRequest: (peer: ValidatorIndex, from: Height, at: ContinuousClock.Instant)?
     /// Every request for blocks still unanswered, by peer: an answer that comes after the request
     /// timed out is still read (its commits verify or not), not thrown away.
-    private var asked: [ValidatorIndex: (from: Height, at: ContinuousClock.Instant)] = [:]
+    var asked: [ValidatorIndex: (from: Height, at: ContinuousClock.Instant)] = [:]
     /// When each peer was last asked, so that requests rotate among the peers ahead.
     private var lastAsked: [ValidatorIndex: ContinuousClock.Instant] = [:]
     /// Set when the node found that its own state disagrees with a committed block: it stops.
     private var fatal: String?
+    /// Set while the node fetches its first state from peers (`config.stateSync` on an empty
+    /// database); consensus and block sync wait until it is done.
+    var stateSync: StateSyncState?
     private var isRunning = false
 
     /// Decided-height gauge and friends, for `/metrics`.
@@ -174,8 +177,14 @@ public actor Node {
         try store.bind(toGenesis: genesis.hash)
         let tree = try DiskTreeNodeStore(store, cacheBytes: config.stateCacheBytes)
         let map = AuthenticatedMap(store: tree)
-        let restored = try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
-                                        ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
+        // A node told to join by state sync, with nothing stored yet, fetches its state from peers
+        // when it runs; otherwise it starts from what it stored (or from genesis).
+        let isEmpty = try store.lastHeight() == Height(0) && store.storedRoot(version: 1) == nil
+        let joining = config.stateSync == true && isEmpty
+        if joining { try store.discardUnfinishedSnapshot() }
+        let restored = joining ? Restored(height: Height(0), lastBlock: nil, lastCommit: nil, stateRoot: .zero)
+            : try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
+                               ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
         // Each signature is verified once, at admission (off the actor); execution finds the verdict remembered.
         let signatures = SignatureMemory()
         self.signatures = signatures
@@ -196,6 +205,7 @@ public actor Node {
         lastBlock = restored.lastBlock
         lastCommit = restored.lastCommit
         stateRoot = restored.stateRoot
+        stateSync = joining ? StateSyncState() : nil
         consensus = ConsensusState(
             chainID: genesis.chainID, height: restored.height.next, validators: validators,
             previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
@@ -216,7 +226,7 @@ public actor Node {
         // Once run ends, timers still pending find the node stopped and do nothing.
         defer { isRunning = false }
         isRunning = true
-        handle(.start)
+        if stateSync == nil { handle(.start) }
         do {
             try await runServices()
         } catch {
@@ -242,6 +252,16 @@ public actor Node {
                     self.requestMissingDocuments()
                 }
             }
+            if stateSync != nil {
+                group.addTask {
+                    while await self.stateSync != nil {
+                        try await Task.sleep(for: .milliseconds(100))
+                        try await self.stepStateSync()
+                    }
+                    // Done: this task's end must not end the others.
+                    try await Task.sleep(for: .seconds(Int64.max / 2_000_000_000))
+                }
+            }
             try await group.next()
             group.cancelAll()
         }
@@ -250,7 +270,7 @@ public actor Node {
     var decidedHeight: Height { height }
 
     /// What consensus signs with: this validator's key and index, or nothing for a follower.
-    private var signingKey: (SigningKey, ValidatorIndex)? { config.follower == true ? nil : (identity.key, me) }
+    var signingKey: (SigningKey, ValidatorIndex)? { config.follower == true ? nil : (identity.key, me) }
 
     /// The key of every peer the node accepts: the genesis validators by index, and the followers
     /// its configuration names, each at an index past the validators with its own key.
@@ -311,7 +331,11 @@ public actor Node {
             }
             guard let last = try store.block(at: height) else { throw StorageError.integrity("block \(height) is missing") }
             let header = last.block.header
-            let previousHash = height == Height(1) ? Hash.zero : try store.blockHash(at: Height(height.rawValue - 1))
+            // A node that joined by state sync holds no block before the one it joined at, whose
+            // commit (verified below) is all that vouches for it.
+            let base = try store.baseHeight()
+            let previousHash = height == Height(1) ? Hash.zero
+                : height == base ? header.previousBlockHash : try store.blockHash(at: Height(height.rawValue - 1))
             guard header.height == height, header.chainID == genesis.chainID else {
                 throw StorageError.integrity("block \(height) is stored as height \(header.height) of chain \(header.chainID)")
             }
@@ -397,7 +421,7 @@ public actor Node {
 
     private func admitSubmitted(_ transaction: PreparedTransaction) throws -> TransactionStatus {
         if mempool.contains(transaction.id) { return .pending }
-        guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
+        guard !isCatchingUp, stateSync == nil else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
         try admit(transaction)
         outgoing.append(transaction.envelope)
         if outgoing.count == 1 {
@@ -537,7 +561,7 @@ public actor Node {
 
     /// The latest state for a client's read; refused while catching up, when it is known stale.
     private func currentQueries() throws -> LedgerQueries<MapSnapshot<DiskTreeNodeStore>> {
-        guard !isCatchingUp else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
+        guard !isCatchingUp, stateSync == nil else { throw NodeBusy.catchingUp(height: height, networkHeight: networkHeight) }
         return queries
     }
 
@@ -782,7 +806,7 @@ public actor Node {
     }
 
     private func admitGossiped(_ transactions: [PreparedTransaction]) {
-        guard isRunning, fatal == nil else { return }
+        guard isRunning, fatal == nil, stateSync == nil else { return }
         for transaction in transactions where !mempool.contains(transaction.id) {
             // Another node's view of the state may differ for a moment; a refusal is not dishonesty.
             try? admit(transaction)
@@ -812,9 +836,12 @@ public actor Node {
             admitGossiped(envelopes.map(PreparedTransaction.init))
         case let .status(claimed):
             peerHeights[peer] = (claimed, .now)
-            requestBlocksIfBehind()
+            if stateSync == nil { requestBlocksIfBehind() }
         case let .blocksRequest(from, count):
             return serveBlocks(from: from, count: count, to: peer)
+        case let .blocks(decided) where stateSync != nil:
+            asked[peer] = nil
+            return acceptStateSyncAnchor(decided, from: peer)
         case let .blocks(decided):
             // Only an answer to this node's own request is read: nobody can make it verify
             // commits it did not ask for.
@@ -823,6 +850,12 @@ public actor Node {
             return applySynced(decided, from: peer, asked: request.from)
         case .documentRequest, .document:
             return receiveDocumentMessage(message, from: peer)
+        case let .snapshotTopRequest(version):
+            do { try serveSnapshotTop(version: version, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
+        case let .snapshotRequest(version, prefix, count):
+            do { try serveSnapshotRecords(version: version, prefix: prefix, count: count, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
+        case .snapshotTop, .snapshotRecords:
+            return acceptSnapshotMessage(message, from: peer)
         }
         return .accepted
     }
@@ -866,7 +899,7 @@ public actor Node {
     }
 
     /// A peer whose claim came to nothing: not asked again for a while, its claim forgotten.
-    private func distrust(_ peer: ValidatorIndex) {
+    func distrust(_ peer: ValidatorIndex) {
         unreliableUntil[peer] = .now + .seconds(Node.unreliablePeerSeconds)
         peerHeights[peer] = nil
     }
@@ -946,6 +979,7 @@ public actor Node {
     private func tick() throws {
         if let fatal { throw NodeFailure(fatal) }
         peersGauge.record(network.connectedPeers.count)
+        guard stateSync == nil else { return }
         network.broadcast(.status(height: height))
         // Stuck in the same step for a second: send this height's messages again.
         let progress = (consensus.height, consensus.round, consensus.step)
@@ -964,7 +998,7 @@ public actor Node {
                  previousValidators: height.rawValue == 0 ? nil : validators, validators: validators, genesisTime: genesis.genesisTime)
     }
 
-    private func handle(_ event: ConsensusEvent) {
+    func handle(_ event: ConsensusEvent) {
         guard fatal == nil, isRunning else { return }
         let effects = consensus.handle(event, now: Node.wallClock())
         roundGauge.record(Int(consensus.round.rawValue))
@@ -1107,7 +1141,7 @@ public actor Node {
 
     /// Executes a decided block, stores it with its state and receipts in one durable write, and
     /// only then tells waiting clients and updates the mempool.
-    private func commitBlock(_ block: Block, commit: Commit) throws {
+    func commitBlock(_ block: Block, commit: Commit) throws {
         let started = ContinuousClock.now
         let prepared = block.transactions.map { envelope in
             mempool.entries[envelope.transactionID]?.transaction ?? PreparedTransaction(envelope)
@@ -1193,7 +1227,7 @@ public actor Node {
     }
 
     /// Stops taking part: the node's own state disagrees with the chain, or its disk failed.
-    private func stop(_ reason: String) {
+    func stop(_ reason: String) {
         guard fatal == nil else { return }
         fatal = reason
         logger.critical("node stopping: \(reason)")

@@ -34,8 +34,11 @@ public enum NodeAudit {
         try store.bind(toGenesis: genesis.hash)
         let height = try store.lastHeight()
 
+        // A node that joined by state sync holds blocks from the one it joined at; that block's
+        // predecessor is vouched for by its commit alone.
+        let base = try store.baseHeight()
         var previous: Block?
-        var next = Height(1)
+        var next = base
         while next <= height {
             let page = try store.blocks(from: next, limit: 256)
             guard !page.isEmpty else { throw StorageError.integrity("block \(next) is missing") }
@@ -44,8 +47,9 @@ public enum NodeAudit {
                 guard header.height == next, header.chainID == genesis.chainID else {
                     throw StorageError.integrity("block \(next) is missing or stored as height \(header.height)")
                 }
-                guard header.previousBlockHash == (previous?.hash ?? .zero), header.transactionsRoot == Block.transactionsRoot(block.transactions),
-                      (block.lastCommit?.blockHash ?? .zero) == (previous?.hash ?? .zero)
+                let previousHash = previous?.hash ?? (next == Height(1) ? .zero : header.previousBlockHash)
+                guard header.previousBlockHash == previousHash, header.transactionsRoot == Block.transactionsRoot(block.transactions),
+                      (block.lastCommit?.blockHash ?? .zero) == previousHash
                 else { throw StorageError.integrity("block \(next) does not link to block \(next.rawValue - 1) or to its own transactions") }
                 guard try store.blockHash(at: next) == block.hash else { throw StorageError.integrity("block \(next) is stored under another hash") }
                 do {
@@ -56,9 +60,10 @@ public enum NodeAudit {
                 previous = block
                 next = next.next
             }
-            if next.rawValue % 10_240 == 1 { progress("blocks checked: \(next.rawValue - 1) of \(height)") }
+            if next.rawValue % 10_240 == 1 { progress("blocks checked: \(next.rawValue - base.rawValue) of \(height.rawValue - base.rawValue + 1)") }
         }
-        progress("blocks checked: \(height) of \(height)")
+        let blocks = height.rawValue >= base.rawValue ? Int(height.rawValue - base.rawValue + 1) : 0
+        progress("blocks checked: \(blocks), from \(base) to \(height)")
 
         let tree = try DiskTreeNodeStore(store, cacheBytes: 64 << 20)
         let map = AuthenticatedMap(store: tree)
@@ -78,7 +83,7 @@ public enum NodeAudit {
                 records += 1
                 if records % 1_000_000 == 0 { progress("records checked: \(records)") }
             }
-            return AuditReport(height: height, blocks: Int(height.rawValue), records: records, stateRoot: try map.rootHash(at: height.rawValue + 1))
+            return AuditReport(height: height, blocks: blocks, records: records, stateRoot: try map.rootHash(at: height.rawValue + 1))
         } catch let error as StateTreeError {
             throw StorageError.integrity(error.message)
         }

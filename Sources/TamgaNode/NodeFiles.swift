@@ -117,6 +117,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// them and serves the API, and never votes or proposes. Its key is not in genesis; the
     /// validators that feed it list it in their `peers` with its `publicKey`.
     public var follower: Bool?
+    /// On an empty database, fetch the state of a recent block from the peers, each piece checked
+    /// against the block's signed state root, instead of executing the chain from genesis.
+    public var stateSync: Bool?
     public var peerHost: String
     public var peerPort: Int
     public var apiHost: String

@@ -89,10 +89,12 @@ public final class DiskTreeNodeStore: TreeNodeStore {
         pendingNodes = [:]
     }
 
-    /// Forgets versions saved but not written (a block whose write failed).
-    public func dropPending() {
-        pending = []
-        pendingNodes = [:]
+    /// Reads again which version is the newest in the database, after versions were written
+    /// around this store (a state fetched by state sync).
+    public func refreshLatest() throws {
+        precondition(pending.isEmpty, "no version may be pending while others are written around the store")
+        writtenLatest = try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM tree_roots") }.map(UInt64.init)
+        roots = [:]
     }
 
     // MARK: Reading the tables

@@ -371,6 +371,44 @@ public final class NodeStore: Sendable {
         try database.write { db in for batch in batches { try Self.write(batch, db) } }
     }
 
+    // MARK: State sync
+
+    /// Writes nodes of a state version fetched from peers (each checked against a signed root
+    /// before it comes here); the version is readable once `finishSnapshot` names its root.
+    public func writeSnapshotNodes(_ nodes: [(key: NodeKey, node: TreeNode)]) throws {
+        try database.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tree_nodes (version, depth, bits, node) VALUES (?, ?, ?, ?)")
+            for (key, node) in nodes {
+                try insert.execute(arguments: [Int64(key.version), Int64(key.path.depth), Data(key.path.bits.bytes), Data(node.encoded())])
+            }
+        }
+    }
+
+    /// Forgets the nodes of a state sync that did not finish (a crash part way): with no state
+    /// version stored, every node in the table is one.
+    public func discardUnfinishedSnapshot() throws {
+        try database.write { db in
+            guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM tree_roots") == 0 else { return }
+            try db.execute(sql: "DELETE FROM tree_nodes")
+        }
+    }
+
+    /// Completes a state fetched from peers: its root, and the height of the block this node's
+    /// chain starts at (it holds no block below it).
+    public func finishSnapshot(version: UInt64, root: ChildReference?, baseHeight: Height) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO tree_roots (version, root) VALUES (?, ?)", arguments: [Int64(version), root.map { Data($0.encoded()) }])
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('base_height', ?)", arguments: [Data(String(baseHeight.rawValue).utf8)])
+        }
+    }
+
+    /// The first block this node holds: 1, or the height it joined at by state sync.
+    public func baseHeight() throws -> Height {
+        guard let stored = try database.read({ db in try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'base_height'") }) else { return Height(1) }
+        guard let height = UInt64(String(decoding: stored, as: UTF8.self)) else { throw StorageError.corruptRow(table: "meta", reason: "base_height") }
+        return Height(height)
+    }
+
     private static func write(_ batch: TreeWriteBatch, _ db: Database) throws {
         let version = Int64(batch.version)
         let insertNode = try db.cachedStatement(sql: "INSERT INTO tree_nodes (version, depth, bits, node) VALUES (?, ?, ?, ?)")

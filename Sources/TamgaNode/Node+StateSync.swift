@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+import TamgaNetwork
+import TamgaStorage
+
+/// A state being fetched from peers, and what of it is verified: the anchor block (its commit
+/// checked against the validators), the snapshot's top (checked against the anchor's state root),
+/// and the prefixes whose records arrived (each checked against its entry of the top).
+/// Nothing unverified is kept; every accepted piece comes with the nodes to write for it.
+struct StateSyncProgress {
+    /// The block whose header names the state fetched: version `version` is the state after the
+    /// block before it.
+    let anchor: (block: Block, commit: Commit)
+    var version: UInt64 { anchor.block.header.height.rawValue }
+    private(set) var top: [StateSnapshot.Summary]?
+    private(set) var root: ChildReference?
+    private var leafPaths: [Int: NodePath] = [:]
+    /// Prefixes whose records are still to come (known once the top is).
+    private(set) var missing: Set<Int> = []
+
+    init(anchor: (block: Block, commit: Commit)) { self.anchor = anchor }
+
+    var isComplete: Bool { top != nil && missing.isEmpty }
+
+    /// Takes a top whose root is the anchor's state root; returns the nodes above the prefixes.
+    mutating func accept(top candidate: [StateSnapshot.Summary]) throws(SnapshotError) -> [(key: NodeKey, node: TreeNode)] {
+        let expected = anchor.block.header.stateRoot
+        let found = try StateSnapshot.root(of: candidate)
+        guard found == expected else { throw .rootMismatch(expected: expected, found: found) }
+        guard top == nil else { return [] }
+        let built = StateSnapshot.topNodes(of: candidate, version: version)
+        top = candidate
+        root = built.root
+        leafPaths = built.leafPaths
+        missing = Set(candidate.indices.filter { candidate[$0] != .empty })
+        return built.nodes
+    }
+
+    /// Takes the records of consecutive prefixes from `first`, all of them or none: each group
+    /// must make exactly what the verified top names for its prefix. Returns the nodes to write.
+    mutating func accept(records groups: [[StateSnapshot.Record]], from first: Int) throws(SnapshotError) -> [(key: NodeKey, node: TreeNode)] {
+        guard let top else { return [] }
+        for (offset, records) in groups.enumerated() {
+            let prefix = first + offset
+            guard prefix < top.count, try StateSnapshot.summary(of: records, prefix: prefix) == top[prefix] else {
+                throw .prefixMismatch(prefix: prefix)
+            }
+        }
+        var nodes: [(key: NodeKey, node: TreeNode)] = []
+        for (offset, records) in groups.enumerated() where missing.remove(first + offset) != nil {
+            let prefix = first + offset
+            switch top[prefix] {
+            case .empty:
+                break
+            case .leaf:
+                if let record = records.first, let path = leafPaths[prefix] {
+                    nodes.append((NodeKey(version: version, path: path), .leaf(keyHash: record.keyHash, value: record.value)))
+                }
+            case .subtree:
+                _ = StateSnapshot.subtree(of: records[...], at: StateSnapshot.path(of: prefix), version: version, into: &nodes)
+            }
+        }
+        return nodes
+    }
+}
+
+/// Where a node that joins by state sync stands.
+struct StateSyncState {
+    var progress: StateSyncProgress?
+    /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top), and when.
+    var requested: [ValidatorIndex: (prefix: Int?, at: ContinuousClock.Instant)] = [:]
+    /// Prefixes asked of some peer and not yet answered.
+    var inFlight: Set<Int> = []
+    var started = ContinuousClock.now
+}
+
+extension Node {
+    /// Prefixes asked of one peer at a time.
+    static let snapshotPrefixesPerRequest = 256
+    /// How long a peer has to answer a state-sync request before it is asked no more for a while.
+    static let snapshotAnswerSeconds = 10
+
+    /// One step of state sync, every 100 ms until done: asks a peer for what is missing (the anchor
+    /// block, the top, or prefixes not yet asked), forgets requests that timed out (their peer is
+    /// asked no more for a while, and what it was asked goes to another), and finishes once
+    /// everything is verified.
+    func stepStateSync() throws {
+        guard var sync = stateSync else { return }
+        let now = ContinuousClock.now
+        for (peer, request) in sync.requested where request.at.duration(to: now) > .seconds(Node.snapshotAnswerSeconds) {
+            sync.requested[peer] = nil
+            if let prefix = request.prefix { sync.inFlight.subtract(prefix..<prefix + Node.snapshotPrefixesPerRequest) }
+            distrust(peer)
+        }
+        let peers = peerHeights.filter { $0.value.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) && (unreliableUntil[$0.key] ?? now) <= now }
+            .keys.filter { sync.requested[$0] == nil }.sorted()
+        if let progress = sync.progress, progress.isComplete {
+            stateSync = sync
+            try finishStateSync(progress)
+            return
+        }
+        defer { stateSync = sync }
+        guard let progress = sync.progress else {
+            // The anchor: a recent block that more than a third of the power has passed, so its state is kept by honest peers.
+            let target = networkHeight.rawValue
+            guard target >= 2, sync.requested.isEmpty, let peer = peers.first(where: { (peerHeights[$0]?.height.rawValue ?? 0) >= target - 1 }) else { return }
+            sync.requested[peer] = (nil, now)
+            asked[peer] = (Height(target - 1), now)
+            network.send(.blocksRequest(from: Height(target - 1), count: 1), to: peer)
+            return
+        }
+        if progress.top == nil {
+            guard sync.requested.isEmpty, let peer = peers.first else { return }
+            sync.requested[peer] = (nil, now)
+            network.send(.snapshotTopRequest(version: progress.version), to: peer)
+            return
+        }
+        var waiting = progress.missing.subtracting(sync.inFlight).sorted()[...]
+        for peer in peers {
+            guard let first = waiting.first else { break }
+            let count = min(Node.snapshotPrefixesPerRequest, StateSnapshot.prefixCount - first)
+            sync.requested[peer] = (first, now)
+            sync.inFlight.formUnion(first..<first + count)
+            waiting = waiting.drop { $0 < first + count }
+            network.send(.snapshotRequest(version: progress.version, prefix: UInt16(first), count: UInt16(count)), to: peer)
+        }
+    }
+
+    /// The anchor block a peer sent: taken if its commit verifies against the validators.
+    func acceptStateSyncAnchor(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex) -> PeerVerdict {
+        guard var sync = stateSync, sync.progress == nil, let request = sync.requested.removeValue(forKey: peer) else { return .accepted }
+        defer { stateSync = sync }
+        guard request.prefix == nil, let item = decided.first else { return .accepted }
+        do {
+            guard item.block.header.chainID == genesis.chainID, item.commit.blockHash == item.block.hash else {
+                return .misbehaving("sent an anchor block of another chain, or with another block's commit")
+            }
+            try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
+        } catch {
+            return .misbehaving("sent an anchor block whose commit does not verify: \(error)")
+        }
+        sync.progress = StateSyncProgress(anchor: (item.block, item.commit))
+        logger.info("state sync: fetching the state of block \(item.block.header.height)", metadata: ["peer": "\(peer)", "stateRoot": "\(item.block.header.stateRoot)"])
+        return .accepted
+    }
+
+    /// A snapshot's top or records a peer sent: written if they verify; a peer that sent a piece
+    /// that does not is disconnected and refused for a while, and the piece is asked of another.
+    func acceptSnapshotMessage(_ message: PeerMessage, from peer: ValidatorIndex) -> PeerVerdict {
+        guard var sync = stateSync, var progress = sync.progress, let request = sync.requested.removeValue(forKey: peer) else { return .accepted }
+        if let prefix = request.prefix { sync.inFlight.subtract(prefix..<prefix + Node.snapshotPrefixesPerRequest) }
+        defer { stateSync = sync }
+        do {
+            let nodes: [(key: NodeKey, node: TreeNode)]
+            switch message {
+            case let .snapshotTop(version, top) where version == progress.version && request.prefix == nil:
+                nodes = try progress.accept(top: top)
+            case let .snapshotRecords(version, first, groups) where version == progress.version && request.prefix == Int(first):
+                guard !groups.isEmpty else { return .misbehaving("answered a snapshot request with no records") }
+                nodes = try progress.accept(records: groups, from: Int(first))
+            default:
+                return .accepted
+            }
+            try store.writeSnapshotNodes(nodes)
+            sync.progress = progress
+            return .accepted
+        } catch let error as SnapshotError {
+            distrust(peer)
+            return .misbehaving("sent a snapshot piece that does not verify: \(error.message)")
+        } catch {
+            stop("could not store the state fetched from peers: \(error)")
+            return .accepted
+        }
+    }
+
+    /// Everything verified: names the root, executes the anchor block on the fetched state, stores
+    /// it, and joins the chain after it.
+    private func finishStateSync(_ progress: StateSyncProgress) throws {
+        let block = progress.anchor.block
+        try store.finishSnapshot(version: progress.version, root: progress.root, baseHeight: block.header.height)
+        try tree.refreshLatest()
+        try map.checkRoot(version: progress.version)
+        height = Height(progress.version - 1)
+        stateRoot = block.header.stateRoot
+        try commitBlock(block, commit: progress.anchor.commit)
+        let seconds = (stateSync?.started ?? .now).duration(to: .now)
+        stateSync = nil
+        logger.info("state sync: done; following the chain", metadata: ["height": "\(height)", "seconds": "\(seconds)"])
+        consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators, previousBlockTime: block.header.time,
+                                   timeouts: timeouts, signingKey: signingKey, resumingFrom: [])
+        handle(.start)
+    }
+
+    /// Answers a peer's request for the top of a kept state version (nothing for one not kept).
+    func serveSnapshotTop(version: UInt64, to peer: ValidatorIndex) throws {
+        guard stateSync == nil, try tree.loadRoot(version: version) != nil else { return }
+        network.send(.snapshotTop(version: version, try map.snapshotTop(at: version)), to: peer)
+    }
+
+    /// Answers a peer's request for prefixes' records: as many whole prefixes as fit in
+    /// `PeerMessage.snapshotBytesMax`, at least the first.
+    func serveSnapshotRecords(version: UInt64, prefix: UInt16, count: UInt16, to peer: ValidatorIndex) throws {
+        guard stateSync == nil, try tree.loadRoot(version: version) != nil else { return }
+        var groups: [[StateSnapshot.Record]] = []
+        var bytes = 0
+        for current in Int(prefix)..<Int(prefix) + Int(count) {
+            let records = try map.snapshotRecords(prefix: current, at: version)
+            let size = records.reduce(0) { $0 + 36 + $1.value.count }
+            if !groups.isEmpty, bytes + size > PeerMessage.snapshotBytesMax { break }
+            groups.append(records)
+            bytes += size
+        }
+        network.send(.snapshotRecords(version: version, prefix: prefix, groups), to: peer)
+    }
+}

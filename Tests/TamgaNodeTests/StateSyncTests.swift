@@ -1,0 +1,135 @@
+import Foundation
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+@testable import TamgaNode
+import TamgaSimulation
+import TamgaStorage
+import Testing
+
+@Suite("State sync: a node that joins from a snapshot its peers serve")
+struct StateSyncTests {
+    /// A state of `count` records and the anchor block whose header names its root.
+    private func source(_ count: Int) throws -> (map: AuthenticatedMap<InMemoryTreeNodeStore>, anchor: (block: Block, commit: Commit)) {
+        let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
+        // Enough records that most prefixes hold a subtree, some a single record, a few nothing.
+        let root = try map.apply((0..<count).map { StateUpdate(key: Array("record/\($0)".utf8), value: Array("value \($0)".utf8)) }, as: 7)
+        let header = BlockHeader(chainID: try ChainID("tamga-test"), height: Height(7), time: Timestamp(millisecondsSinceEpoch: 1), previousBlockHash: .zero,
+                                 lastCommitHash: .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot([]),
+                                 stateRoot: root, validatorSetHash: .zero, proposer: ValidatorIndex(0))
+        let block = Block(header: header, transactions: [], lastCommit: nil)
+        return (map, (block, Commit(height: Height(7), round: Round(0), blockHash: block.hash, signatures: [])))
+    }
+
+    @Test("a lying peer's top or records are refused and change nothing; the honest pieces rebuild the very state, with its root, values and proofs")
+    func piecesAreCheckedOneByOne() throws {
+        let (map, anchor) = try source(9_000)
+        var progress = StateSyncProgress(anchor: anchor)
+        let top = try map.snapshotTop(at: 7)
+        #expect(top.contains(.empty) && top.contains { if case .leaf = $0 { true } else { false } })
+
+        // A top with one prefix's hash changed does not give the signed root.
+        var forged = top
+        let changed = try #require(forged.firstIndex { if case .subtree = $0 { true } else { false } })
+        forged[changed] = .subtree(.sha256(Array("forged".utf8)))
+        #expect(throws: SnapshotError.self) { _ = try progress.accept(top: forged) }
+        #expect(progress.top == nil)
+
+        var nodes = try progress.accept(top: top)
+        let all = Set(top.indices.filter { top[$0] != .empty })
+        #expect(progress.missing == all)
+
+        // Records with one value changed, one dropped, or out of order: refused, nothing taken.
+        var records = try map.snapshotRecords(prefix: changed, at: 7)
+        #expect(records.count >= 2)
+        let honest = records
+        records[0] = StateSnapshot.Record(keyHash: records[0].keyHash, value: Array("a forged owner".utf8))
+        #expect(throws: SnapshotError.prefixMismatch(prefix: changed)) { _ = try progress.accept(records: [records], from: changed) }
+        #expect(throws: SnapshotError.prefixMismatch(prefix: changed)) { _ = try progress.accept(records: [Array(honest.dropLast())], from: changed) }
+        #expect(throws: SnapshotError.recordsOutOfOrder(prefix: changed)) { _ = try progress.accept(records: [honest.reversed()], from: changed) }
+        // A record of another prefix passed off as this one's.
+        let other = try #require(all.first { $0 != changed })
+        #expect(throws: SnapshotError.recordOutsidePrefix(prefix: changed)) {
+            _ = try progress.accept(records: [try map.snapshotRecords(prefix: other, at: 7)], from: changed)
+        }
+        #expect(progress.missing == all)
+
+        // Every prefix from honest peers, in groups of 100.
+        for first in stride(from: 0, to: StateSnapshot.prefixCount, by: 100) {
+            let groups = try (first..<min(first + 100, StateSnapshot.prefixCount)).map { try map.snapshotRecords(prefix: $0, at: 7) }
+            nodes += try progress.accept(records: groups, from: first)
+        }
+        #expect(progress.isComplete)
+
+        // Written to a node's database, the state is the source's, node for node where it matters.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try NodeStore(path: directory.appendingPathComponent("node.sqlite").path)
+        try store.writeSnapshotNodes(nodes)
+        try store.finishSnapshot(version: 7, root: progress.root, baseHeight: Height(7))
+        let synced = AuthenticatedMap(store: try DiskTreeNodeStore(store, cacheBytes: 1 << 20))
+        #expect(try synced.rootHash(at: 7) == anchor.block.header.stateRoot)
+        #expect(try synced.audit(version: 7).count == 9_000)
+        for index in stride(from: 0, to: 9_100, by: 101) {
+            let key = Array("record/\(index)".utf8)
+            let (value, proof) = try synced.proof(forKey: key, at: 7)
+            let (expectedValue, expectedProof) = try map.proof(forKey: key, at: 7)
+            #expect(value == expectedValue && proof == expectedProof)
+        }
+        // And it takes new versions on top, as a node's state does.
+        #expect(try synced.apply([StateUpdate(key: Array("record/1".utf8), value: nil)], as: 8)
+                == (try map.apply([StateUpdate(key: Array("record/1".utf8), value: nil)], as: 8)))
+    }
+
+    @Test("a follower with an empty database joins four validators by state sync, serves the same proofs, takes transactions, restarts from its own disk, and passes the audit")
+    func followerJoinsByStateSync() async throws {
+        let network = try TestNetwork(validators: 4, followers: 1)
+        defer { network.remove() }
+        var followerConfig = try network.followerHomes[0].loadConfig()
+        followerConfig.stateSync = true
+        try writeJSON(followerConfig, to: network.followerHomes[0].configURL)
+        let validators = try network.homes.map { try Node(home: $0, logger: quietLogger) }
+        let running = validators.map(start)
+        defer { for task in running { task.cancel() } }
+
+        let number = try CadastralNumber("05-005-005-5")
+        let registrar = try TestSigner("registrar-1", in: network)
+        let citizen = try TestSigner("citizen-1", in: network)
+        let register = try registrar.sign(.registerProperty(RegisterProperty(
+            cadastralNumber: number, kind: "apartment", address: "Astana, sync street 5", area: AreaHundredths(5_500),
+            location: nil, owners: [Ownership(party: citizen.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+        for envelope in [register, try transfer(citizen, to: "citizen-2"), try transfer(citizen, to: "citizen-3")] {
+            let stored = try #require(try await validators[0].waitForCommit(try await validators[0].submit(envelope), timeout: commitTimeout))
+            #expect(stored.receipt.isCommitted)
+        }
+
+        let follower = try Node(home: network.followerHomes[0], logger: quietLogger)
+        let following = start(follower)
+        let deadline = ContinuousClock.now + commitTimeout
+        while await follower.status().height < (await validators[0].status().height), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let joined = await follower.status()
+        #expect(joined.follower && joined.height >= Height(3), "the follower reached height \(joined.height)")
+
+        // The same proof of the passport at the same block, from the follower and from a validator.
+        let at = joined.height
+        let fromFollower = try #require(try await follower.extractParts(number, atBlock: at))
+        let fromValidator = try #require(try await validators[1].extractParts(number, atBlock: at))
+        #expect(fromFollower.value == fromValidator.value && fromFollower.proof == fromValidator.proof && fromFollower.header == fromValidator.header)
+
+        // It takes a transaction like any node, and every node commits it.
+        let id = try await follower.submit(try transfer(citizen, to: "citizen-4"))
+        let committed = try #require(try await follower.waitForCommit(id, timeout: commitTimeout))
+        #expect(committed.receipt.isCommitted)
+        #expect(try await validators[2].waitForCommit(id, timeout: commitTimeout) != nil)
+
+        // Stopped and opened again, it starts from its own disk at the block it joined at or later.
+        await stop(following)
+        _ = try NodeAudit.run(home: network.followerHomes[0])
+        let reopened = try Node(home: network.followerHomes[0], logger: quietLogger)
+        #expect(await reopened.status().height >= committed.height)
+        #expect(try await reopened.passport(number, atBlock: committed.height)?.owners == [Ownership(party: citizen.party, share: .whole)])
+    }
+}
