@@ -6,7 +6,7 @@ struct Tamga: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tamga",
         abstract: "Tamga: a permissioned blockchain for real-estate registration.",
-        subcommands: [DevnetCommand.self, NetworkCommand.self, NodeCommand.self, AuditCommand.self, TxCommand.self, QueryCommand.self, DocumentCommand.self, CeremonyCommand.self, VerifyCommand.self, KeysCommand.self, SimulateCommand.self, BenchCommand.self, RegisterCommand.self]
+        subcommands: [DevnetCommand.self, NetworkCommand.self, NodeCommand.self, AuditCommand.self, ImportCommand.self, TxCommand.self, QueryCommand.self, DocumentCommand.self, CeremonyCommand.self, VerifyCommand.self, KeysCommand.self, SimulateCommand.self, BenchCommand.self, RegisterCommand.self]
     )
 }
 
