@@ -141,13 +141,13 @@ public struct AuthenticatedMap<Store: TreeNodeStore> {
         var top = [StateSnapshot.Summary](repeating: .empty, count: StateSnapshot.prefixCount)
         var pending: [(reference: ChildReference, path: NodePath)] = try root(at: version).map { [($0, .root)] } ?? []
         while let (reference, path) = pending.popLast() {
-            if Int(path.depth) == StateSnapshot.prefixBits {
-                top[StateSnapshot.prefix(of: path.bits)] = reference.isLeaf ? .leaf(reference.hash) : .subtree(reference.hash)
+            if Int(path.depth) == StateSnapshot.prefixBits, !reference.isLeaf {
+                top[StateSnapshot.prefix(of: path.bits)] = .subtree(reference.hash)
                 continue
             }
             switch try store.node(reference, at: path) {
-            case let .leaf(keyHash, _):
-                top[StateSnapshot.prefix(of: keyHash)] = .leaf(reference.hash)
+            case let .leaf(keyHash, value):
+                top[StateSnapshot.prefix(of: keyHash)] = StateSnapshot.leaf(keyHash, value)
             case let .inner(left, right):
                 if let left { pending.append((left, path.child(right: false))) }
                 if let right { pending.append((right, path.child(right: true))) }

@@ -14,8 +14,9 @@ public enum StateSnapshot {
     /// What the tree holds under one prefix.
     public enum Summary: Hashable, Sendable {
         case empty
-        /// One record: its leaf's hash (the same wherever the leaf sits).
-        case leaf(Hash)
+        /// One record: its key hash and its value's hash, which give its leaf's hash (the same
+        /// wherever the leaf sits) and show which prefix it lies under.
+        case leaf(keyHash: Hash, valueHash: Hash)
         /// Two or more records: the hash of the inner node at the prefix.
         case subtree(Hash)
     }
@@ -41,16 +42,18 @@ public enum StateSnapshot {
 
     /// The root hash a top gives, by the tree's own rule: an empty side hashes as zero, and a lone
     /// record moves up to where it has no sibling.
+    /// Refuses a top whose single records lie outside their prefixes: the root alone cannot tell
+    /// where a lone record sits, so a top could otherwise misplace one and still give the root.
     public static func root(of top: [Summary]) throws(SnapshotError) -> Hash {
         guard top.count == prefixCount else { throw .malformedTop(count: top.count) }
+        for (prefix, summary) in top.enumerated() {
+            if case let .leaf(keyHash, _) = summary, self.prefix(of: keyHash) != prefix { throw .recordOutsidePrefix(prefix: prefix) }
+        }
         var level: [Summary] = top
         while level.count > 1 {
             level = stride(from: 0, to: level.count, by: 2).map { joined(level[$0], level[$0 + 1]) }
         }
-        switch level[0] {
-        case .empty: return .zero
-        case let .leaf(hash), let .subtree(hash): return hash
-        }
+        return level[0].hash
     }
 
     private static func joined(_ left: Summary, _ right: Summary) -> Summary {
@@ -62,6 +65,9 @@ public enum StateSnapshot {
         }
     }
 
+    /// The summary of one leaf.
+    public static func leaf(_ keyHash: Hash, _ value: [UInt8]) -> Summary { .leaf(keyHash: keyHash, valueHash: .sha256(value)) }
+
     /// What `records` make under `prefix`; refuses records out of key-hash order, repeated, or
     /// outside the prefix.
     public static func summary(of records: [Record], prefix: Int) throws(SnapshotError) -> Summary {
@@ -69,11 +75,12 @@ public enum StateSnapshot {
             guard self.prefix(of: record.keyHash) == prefix else { throw .recordOutsidePrefix(prefix: prefix) }
             if index > 0, !(records[index - 1].keyHash < record.keyHash) { throw .recordsOutOfOrder(prefix: prefix) }
         }
-        var nodes: [(key: NodeKey, node: TreeNode)] = []
-        switch subtree(of: records[...], at: path(of: prefix), version: 0, into: &nodes) {
-        case nil: return .empty
-        case let reference? where reference.isLeaf: return .leaf(reference.hash)
-        case let reference?: return .subtree(reference.hash)
+        switch records.count {
+        case 0: return .empty
+        case 1: return leaf(records[0].keyHash, records[0].value)
+        default:
+            var nodes: [(key: NodeKey, node: TreeNode)] = []
+            return .subtree(subtree(of: records[...], at: path(of: prefix), version: 0, into: &nodes)?.hash ?? .zero)
         }
     }
 
@@ -99,7 +106,7 @@ public enum StateSnapshot {
         var level: [(reference: ChildReference?, leafPrefix: Int?)] = top.enumerated().map { prefix, summary in
             switch summary {
             case .empty: (nil, nil)
-            case let .leaf(hash): (ChildReference(hash: hash, version: version, isLeaf: true), prefix)
+            case .leaf: (ChildReference(hash: summary.hash, version: version, isLeaf: true), prefix)
             case let .subtree(hash): (ChildReference(hash: hash, version: version, isLeaf: false), nil)
             }
         }
@@ -132,10 +139,11 @@ public enum StateSnapshot {
 
 extension StateSnapshot.Summary {
     /// The hash an inner node above names for this side (zero when empty).
-    var hash: Hash {
+    public var hash: Hash {
         switch self {
         case .empty: .zero
-        case let .leaf(hash), let .subtree(hash): hash
+        case let .leaf(keyHash, valueHash): .combining(.stateLeaf, keyHash, valueHash)
+        case let .subtree(hash): hash
         }
     }
 }

@@ -126,7 +126,7 @@ extension PeerMessage: BinaryCodable {
             for summary in top {
                 switch summary {
                 case .empty: writer.write(UInt8(0))
-                case let .leaf(hash): writer.write(UInt8(1)); writer.write(hash)
+                case let .leaf(keyHash, valueHash): writer.write(UInt8(1)); writer.write(keyHash); writer.write(valueHash)
                 case let .subtree(hash): writer.write(UInt8(2)); writer.write(hash)
                 }
             }
@@ -211,7 +211,7 @@ extension PeerMessage: BinaryCodable {
             for _ in 0..<count {
                 switch try reader.readUInt8("summary kind") {
                 case 0: top.append(.empty)
-                case 1: top.append(.leaf(try reader.readHash("leaf hash")))
+                case 1: top.append(.leaf(keyHash: try reader.readHash("key hash"), valueHash: try reader.readHash("value hash")))
                 case 2: top.append(.subtree(try reader.readHash("subtree hash")))
                 case let kind: throw .invalidValue(field: "summary kind", reason: "unknown kind \(kind)")
                 }

@@ -8,16 +8,20 @@ import TamgaStorage
 
 /// A state being fetched from peers, and what of it is verified: the anchor block (its commit
 /// checked against the validators), the snapshot's top (checked against the anchor's state root),
-/// and the prefixes whose records arrived (each checked against its entry of the top).
-/// Nothing unverified is kept; every accepted piece comes with the nodes to write for it.
+/// and the prefixes whose records arrived (each checked against its entry of the top). Nothing
+/// unverified is kept; the nodes of each prefix's subtree are written as it arrives, and the few
+/// nodes above the prefixes (and the single records, which rise to where they have no sibling)
+/// once every prefix is in, placed by what the records themselves showed.
 struct StateSyncProgress {
     /// The block whose header names the state fetched: version `version` is the state after the
     /// block before it.
     let anchor: (block: Block, commit: Commit)
     var version: UInt64 { anchor.block.header.height.rawValue }
     private(set) var top: [StateSnapshot.Summary]?
-    private(set) var root: ChildReference?
-    private var leafPaths: [Int: NodePath] = [:]
+    /// Each prefix as its verified records make it.
+    private var verified: [StateSnapshot.Summary] = []
+    /// The prefixes that hold one record, with it.
+    private var single: [Int: StateSnapshot.Record] = [:]
     /// Prefixes whose records are still to come (known once the top is).
     private(set) var missing: Set<Int> = []
 
@@ -25,56 +29,69 @@ struct StateSyncProgress {
 
     var isComplete: Bool { top != nil && missing.isEmpty }
 
-    /// Takes a top whose root is the anchor's state root; returns the nodes above the prefixes.
-    mutating func accept(top candidate: [StateSnapshot.Summary]) throws(SnapshotError) -> [(key: NodeKey, node: TreeNode)] {
+    /// Takes a top whose root is the anchor's state root (the first that verifies).
+    mutating func accept(top candidate: [StateSnapshot.Summary]) throws(SnapshotError) {
         let expected = anchor.block.header.stateRoot
         let found = try StateSnapshot.root(of: candidate)
         guard found == expected else { throw .rootMismatch(expected: expected, found: found) }
-        guard top == nil else { return [] }
-        let built = StateSnapshot.topNodes(of: candidate, version: version)
+        guard top == nil else { return }
         top = candidate
-        root = built.root
-        leafPaths = built.leafPaths
+        verified = candidate
         missing = Set(candidate.indices.filter { candidate[$0] != .empty })
-        return built.nodes
     }
 
     /// Takes the records of consecutive prefixes from `first`, all of them or none: each group
-    /// must make exactly what the verified top names for its prefix. Returns the nodes to write.
+    /// must hash to what the verified top names for its prefix. Returns the nodes of the prefixes'
+    /// subtrees.
     mutating func accept(records groups: [[StateSnapshot.Record]], from first: Int) throws(SnapshotError) -> [(key: NodeKey, node: TreeNode)] {
         guard let top else { return [] }
+        var summaries: [StateSnapshot.Summary] = []
         for (offset, records) in groups.enumerated() {
             let prefix = first + offset
-            guard prefix < top.count, try StateSnapshot.summary(of: records, prefix: prefix) == top[prefix] else {
-                throw .prefixMismatch(prefix: prefix)
-            }
+            guard prefix < top.count else { throw .prefixMismatch(prefix: prefix) }
+            let summary = try StateSnapshot.summary(of: records, prefix: prefix)
+            guard summary.hash == top[prefix].hash else { throw .prefixMismatch(prefix: prefix) }
+            summaries.append(summary)
         }
         var nodes: [(key: NodeKey, node: TreeNode)] = []
         for (offset, records) in groups.enumerated() where missing.remove(first + offset) != nil {
             let prefix = first + offset
-            switch top[prefix] {
-            case .empty:
-                break
-            case .leaf:
-                if let record = records.first, let path = leafPaths[prefix] {
-                    nodes.append((NodeKey(version: version, path: path), .leaf(keyHash: record.keyHash, value: record.value)))
-                }
-            case .subtree:
-                _ = StateSnapshot.subtree(of: records[...], at: StateSnapshot.path(of: prefix), version: version, into: &nodes)
+            verified[prefix] = summaries[offset]
+            switch summaries[offset] {
+            case .empty: break
+            case .leaf: single[prefix] = records[0]
+            case .subtree: _ = StateSnapshot.subtree(of: records[...], at: StateSnapshot.path(of: prefix), version: version, into: &nodes)
             }
         }
         return nodes
+    }
+
+    /// Once complete: the nodes above the prefixes and the single records, and the root.
+    func finalNodes() throws(SnapshotError) -> (root: ChildReference?, nodes: [(key: NodeKey, node: TreeNode)]) {
+        let expected = anchor.block.header.stateRoot
+        let found = try StateSnapshot.root(of: verified)
+        guard isComplete, found == expected else { throw .rootMismatch(expected: expected, found: found) }
+        let built = StateSnapshot.topNodes(of: verified, version: version)
+        var nodes = built.nodes
+        for (prefix, record) in single {
+            guard let path = built.leafPaths[prefix] else { continue }
+            nodes.append((NodeKey(version: version, path: path), .leaf(keyHash: record.keyHash, value: record.value)))
+        }
+        return (built.root, nodes)
     }
 }
 
 /// Where a node that joins by state sync stands.
 struct StateSyncState {
     var progress: StateSyncProgress?
-    /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top), and when.
-    var requested: [ValidatorIndex: (prefix: Int?, at: ContinuousClock.Instant)] = [:]
+    /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
+    /// the anchor's height when it is the anchor, and when.
+    var requested: [ValidatorIndex: (prefix: Int?, height: Height?, at: ContinuousClock.Instant)] = [:]
     /// Prefixes asked of some peer and not yet answered.
     var inFlight: Set<Int> = []
     var started = ContinuousClock.now
+    /// When a piece (or the anchor) was last accepted.
+    var lastProgress = ContinuousClock.now
 }
 
 extension Node {
@@ -82,6 +99,9 @@ extension Node {
     static let snapshotPrefixesPerRequest = 256
     /// How long a peer has to answer a state-sync request before it is asked no more for a while.
     static let snapshotAnswerSeconds = 10
+    /// With no piece accepted for this long (the peers may no longer keep the anchor's state),
+    /// state sync starts again from a newer anchor.
+    static let snapshotStallSeconds = 60
 
     /// One step of state sync, every 100 ms until done: asks a peer for what is missing (the anchor
     /// block, the top, or prefixes not yet asked), forgets requests that timed out (their peer is
@@ -90,6 +110,13 @@ extension Node {
     func stepStateSync() throws {
         guard var sync = stateSync else { return }
         let now = ContinuousClock.now
+        if sync.progress != nil, sync.lastProgress.duration(to: now) > .seconds(Node.snapshotStallSeconds) {
+            logger.notice("state sync: no progress for a minute; starting again from a newer block")
+            try store.discardUnfinishedSnapshot()
+            try tree.refreshLatest()
+            stateSync = StateSyncState()
+            return
+        }
         for (peer, request) in sync.requested where request.at.duration(to: now) > .seconds(Node.snapshotAnswerSeconds) {
             sync.requested[peer] = nil
             if let prefix = request.prefix { sync.inFlight.subtract(prefix..<prefix + Node.snapshotPrefixesPerRequest) }
@@ -107,14 +134,14 @@ extension Node {
             // The anchor: a recent block that more than a third of the power has passed, so its state is kept by honest peers.
             let target = networkHeight.rawValue
             guard target >= 2, sync.requested.isEmpty, let peer = peers.first(where: { (peerHeights[$0]?.height.rawValue ?? 0) >= target - 1 }) else { return }
-            sync.requested[peer] = (nil, now)
+            sync.requested[peer] = (nil, Height(target - 1), now)
             asked[peer] = (Height(target - 1), now)
             network.send(.blocksRequest(from: Height(target - 1), count: 1), to: peer)
             return
         }
         if progress.top == nil {
             guard sync.requested.isEmpty, let peer = peers.first else { return }
-            sync.requested[peer] = (nil, now)
+            sync.requested[peer] = (nil, nil, now)
             network.send(.snapshotTopRequest(version: progress.version), to: peer)
             return
         }
@@ -122,7 +149,7 @@ extension Node {
         for peer in peers {
             guard let first = waiting.first else { break }
             let count = min(Node.snapshotPrefixesPerRequest, StateSnapshot.prefixCount - first)
-            sync.requested[peer] = (first, now)
+            sync.requested[peer] = (first, nil, now)
             sync.inFlight.formUnion(first..<first + count)
             waiting = waiting.drop { $0 < first + count }
             network.send(.snapshotRequest(version: progress.version, prefix: UInt16(first), count: UInt16(count)), to: peer)
@@ -134,15 +161,24 @@ extension Node {
         guard var sync = stateSync, sync.progress == nil, let request = sync.requested.removeValue(forKey: peer) else { return .accepted }
         defer { stateSync = sync }
         guard request.prefix == nil, let item = decided.first else { return .accepted }
+        let header = item.block.header
         do {
-            guard item.block.header.chainID == genesis.chainID, item.commit.blockHash == item.block.hash else {
-                return .misbehaving("sent an anchor block of another chain, or with another block's commit")
+            guard header.chainID == genesis.chainID, header.height == request.height, item.commit.blockHash == item.block.hash else {
+                return .misbehaving("sent an anchor block of another chain or height, or with another block's commit")
             }
+            // The commit signs the header; the header must name this body, or a peer could pair a
+            // signed header with transactions of its own.
+            guard header.transactionsRoot == Block.transactionsRoot(item.block.transactions),
+                  header.evidenceRoot == Block.evidenceRoot(item.block.evidence),
+                  header.lastCommitHash == (item.block.lastCommit?.hash ?? .zero),
+                  item.block.transactions.count <= Limits.blockTransactionsMax
+            else { return .misbehaving("sent an anchor block whose body is not the one its header names") }
             try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
         } catch {
             return .misbehaving("sent an anchor block whose commit does not verify: \(error)")
         }
         sync.progress = StateSyncProgress(anchor: (item.block, item.commit))
+        sync.lastProgress = .now
         logger.info("state sync: fetching the state of block \(item.block.header.height)", metadata: ["peer": "\(peer)", "stateRoot": "\(item.block.header.stateRoot)"])
         return .accepted
     }
@@ -157,15 +193,17 @@ extension Node {
             let nodes: [(key: NodeKey, node: TreeNode)]
             switch message {
             case let .snapshotTop(version, top) where version == progress.version && request.prefix == nil:
-                nodes = try progress.accept(top: top)
+                try progress.accept(top: top)
+                nodes = []
             case let .snapshotRecords(version, first, groups) where version == progress.version && request.prefix == Int(first):
                 guard !groups.isEmpty else { return .misbehaving("answered a snapshot request with no records") }
                 nodes = try progress.accept(records: groups, from: Int(first))
             default:
                 return .accepted
             }
-            try store.writeSnapshotNodes(nodes)
+            if !nodes.isEmpty { try store.writeSnapshotNodes(nodes) }
             sync.progress = progress
+            sync.lastProgress = .now
             return .accepted
         } catch let error as SnapshotError {
             distrust(peer)
@@ -180,7 +218,9 @@ extension Node {
     /// it, and joins the chain after it.
     private func finishStateSync(_ progress: StateSyncProgress) throws {
         let block = progress.anchor.block
-        try store.finishSnapshot(version: progress.version, root: progress.root, baseHeight: block.header.height)
+        let (root, nodes) = try progress.finalNodes()
+        try store.writeSnapshotNodes(nodes)
+        try store.finishSnapshot(version: progress.version, root: root, baseHeight: block.header.height)
         try tree.refreshLatest()
         try map.checkRoot(version: progress.version)
         height = Height(progress.version - 1)

@@ -181,7 +181,10 @@ public actor Node {
         // when it runs; otherwise it starts from what it stored (or from genesis).
         let isEmpty = try store.lastHeight() == Height(0) && store.storedRoot(version: 1) == nil
         let joining = config.stateSync == true && isEmpty
-        if joining { try store.discardUnfinishedSnapshot() }
+        if joining {
+            try store.discardUnfinishedSnapshot()
+            try tree.refreshLatest()
+        }
         let restored = joining ? Restored(height: Height(0), lastBlock: nil, lastCommit: nil, stateRoot: .zero)
             : try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
                                ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
@@ -579,6 +582,12 @@ public actor Node {
     private func retainedVersion(atBlock height: Height) throws -> UInt64 {
         guard height.rawValue >= 1, height <= self.height else { throw HistoryError.notDecided(height) }
         guard try tree.loadRoot(version: height.rawValue) != nil else { throw HistoryError.pruned(height) }
+        // An old version's stored root is checked against the header that names it before any
+        // node under it is read: every node below is then checked against its parent.
+        let root = try map.rootHash(at: height.rawValue)
+        guard let header = try store.blockHeader(at: height), header.stateRoot == root else {
+            throw StorageError.integrity("the stored state of block \(height) is not the one its header names")
+        }
         return height.rawValue
     }
     public func encumbrances(_ number: CadastralNumber) throws -> EncumbranceStatus? { try currentQueries().encumbrances(number) }
@@ -1266,7 +1275,7 @@ public struct NodeFailure: Error, CustomStringConvertible {
 
 /// A version computed on top of a stored one and not saved: for checking that executing a block
 /// again gives the version stored after it.
-private final class UnsavedVersionStore: TreeNodeStore {
+final class UnsavedVersionStore: TreeNodeStore {
     private let base: DiskTreeNodeStore
     private let baseVersion: UInt64
 

@@ -19,10 +19,11 @@ public struct AuditReport: Sendable {
 /// node of the latest state. A node starts in seconds by checking only what it builds on
 /// (`Node.init`); this reads everything, for an operator who suspects the disk or an insider.
 public enum NodeAudit {
-    /// Checks, in order: every block from 1 on links to its predecessor and to its transactions,
-    /// is stored under its own hash, and carries a commit signed by more than two thirds of the
-    /// validators; the stored state the last header names has the root it names; and every node of
-    /// the latest state hashes to what its parent names. Stops at the first fault, with a
+    /// Checks, in order: every block from the first this node holds links to its predecessor and
+    /// to its transactions, is stored under its own hash, and carries a commit signed by more than
+    /// two thirds of the validators, and every kept state version has the root its block's header
+    /// names; executing the last block again gives the stored latest state; and every node of that
+    /// state hashes to what its parent names. Stops at the first fault, with a
     /// `StorageError.integrity` that says where.
     public static func run(home: NodeHome, progress: (String) -> Void = { _ in }) throws -> AuditReport {
         guard FileManager.default.fileExists(atPath: home.databaseURL.path) else {
@@ -52,6 +53,10 @@ public enum NodeAudit {
                       (block.lastCommit?.blockHash ?? .zero) == previousHash
                 else { throw StorageError.integrity("block \(next) does not link to block \(next.rawValue - 1) or to its own transactions") }
                 guard try store.blockHash(at: next) == block.hash else { throw StorageError.integrity("block \(next) is stored under another hash") }
+                // Every kept state version is the one its block's header names.
+                if let root = try store.storedRoot(version: next.rawValue), root != header.stateRoot {
+                    throw StorageError.integrity("the stored state of block \(next) has root \(root), but its header names \(header.stateRoot)")
+                }
                 do {
                     try commit.verify(blockHash: block.hash, height: next, chainID: genesis.chainID, validators: validators)
                 } catch {
@@ -79,6 +84,15 @@ public enum NodeAudit {
                 let expected = try AuthenticatedMap(store: InMemoryTreeNodeStore()).apply(genesis.ledgerGenesis.stateUpdates(), as: 1)
                 guard try map.rootHash(at: 1) == expected else { throw StorageError.integrity("the stored genesis state is not the genesis file's") }
             }
+            // The latest state, which no header names yet: executing the last block again gives it.
+            if let previous {
+                let outcome = try Ledger(chainID: genesis.chainID, verifier: DirectVerifier())
+                    .execute(previous.transactions, blockTime: previous.header.time, state: MapSnapshot(map: map, version: height.rawValue))
+                let recomputed = try AuthenticatedMap(store: UnsavedVersionStore(tree, on: height.rawValue)).apply(outcome.updates, as: height.rawValue + 1)
+                guard try map.rootHash(at: height.rawValue + 1) == recomputed else {
+                    throw StorageError.integrity("the stored state after block \(height) is not what executing the block gives (\(recomputed))")
+                }
+            }
             try map.audit(version: height.rawValue + 1) { _, _ in
                 records += 1
                 if records % 1_000_000 == 0 { progress("records checked: \(records)") }
@@ -86,6 +100,8 @@ public enum NodeAudit {
             return AuditReport(height: height, blocks: blocks, records: records, stateRoot: try map.rootHash(at: height.rawValue + 1))
         } catch let error as StateTreeError {
             throw StorageError.integrity(error.message)
+        } catch let error as LedgerStateError {
+            throw StorageError.integrity(error.description)
         }
     }
 }

@@ -37,15 +37,23 @@ public final class DiskTreeNodeStore: TreeNodeStore {
     public var cachedNodes: Int { cache.count }
 
     public func loadNode(_ key: NodeKey) throws -> TreeNode? {
-        if let node = pendingNodes[key] ?? cache[key] { return node }
+        if let node = pendingNodes[key] ?? cache[key]?.node { return node }
         return try Self.readNode(key, database)
     }
 
+    /// A node read from the database is cached with the hash it was checked against, and a later
+    /// reference must name that same hash: a node that came in through one reference (say an
+    /// edited root of an old version) never answers for another. Nodes this store wrote itself
+    /// are cached without one.
     public func loadNode(_ key: NodeKey, namedBy reference: ChildReference) throws -> TreeNode? {
-        if let node = pendingNodes[key] ?? cache[key] { return node }
+        if let node = pendingNodes[key] { return node }
+        if let cached = cache[key] {
+            guard cached.hash == nil || cached.hash == reference.hash else { throw StateTreeError.hashMismatch(key) }
+            return cached.node
+        }
         guard let node = try Self.readNode(key, database) else { return nil }
         guard node.hash == reference.hash else { throw StateTreeError.hashMismatch(key) }
-        cache.insert(node, at: key)
+        cache.insert(node, checkedAgainst: reference.hash, at: key)
         return node
     }
 
@@ -82,7 +90,7 @@ public final class DiskTreeNodeStore: TreeNodeStore {
     /// Says that `pendingBatches` are in the database: their nodes move to the cache.
     public func written() {
         for batch in pending {
-            for (key, node) in batch.nodes { cache.insert(node, at: key) }
+            for (key, node) in batch.nodes { cache.insert(node, checkedAgainst: nil, at: key) }
             writtenLatest = batch.version
         }
         pending = []
@@ -126,6 +134,7 @@ struct TreeNodeCache {
     private var index: [NodeKey: Int32] = [:]
     private var keys: [NodeKey] = []
     private var nodes: [TreeNode?] = []
+    private var hashes: [Hash?] = []
     private var sizes: [Int32] = []
     private var referenced: [Bool] = []
     private var free: [Int32] = []
@@ -136,11 +145,11 @@ struct TreeNodeCache {
 
     var count: Int { index.count }
 
-    subscript(key: NodeKey) -> TreeNode? {
+    subscript(key: NodeKey) -> (node: TreeNode, hash: Hash?)? {
         mutating get {
-            guard let slot = index[key] else { return nil }
+            guard let slot = index[key], let node = nodes[Int(slot)] else { return nil }
             referenced[Int(slot)] = true
-            return nodes[Int(slot)]
+            return (node, hashes[Int(slot)])
         }
     }
 
@@ -148,12 +157,12 @@ struct TreeNodeCache {
     /// leaf's value on the heap.
     static func cost(_ node: TreeNode) -> Int {
         switch node {
-        case let .leaf(_, value): 224 + value.count
-        case .inner: 224
+        case let .leaf(_, value): 256 + value.count
+        case .inner: 256
         }
     }
 
-    mutating func insert(_ node: TreeNode, at key: NodeKey) {
+    mutating func insert(_ node: TreeNode, checkedAgainst hash: Hash?, at key: NodeKey) {
         guard index[key] == nil else { return }
         let cost = Self.cost(node)
         guard cost <= capacityBytes else { return }
@@ -161,11 +170,12 @@ struct TreeNodeCache {
         let slot: Int32
         if let reused = free.popLast() {
             slot = reused
-            (keys[Int(slot)], nodes[Int(slot)], sizes[Int(slot)], referenced[Int(slot)]) = (key, node, Int32(cost), false)
+            (keys[Int(slot)], nodes[Int(slot)], hashes[Int(slot)], sizes[Int(slot)], referenced[Int(slot)]) = (key, node, hash, Int32(cost), false)
         } else {
             slot = Int32(keys.count)
             keys.append(key)
             nodes.append(node)
+            hashes.append(hash)
             sizes.append(Int32(cost))
             referenced.append(false)
         }

@@ -303,6 +303,21 @@ public final class NodeStore: Sendable {
             }
     }
 
+    /// The header of the block stored at `height`, read without the rest of the block.
+    public func blockHeader(at height: Height) throws -> BlockHeader? {
+        guard let stored = Self.storedHeight(height.rawValue) else { return nil }
+        // A header takes a few hundred bytes at the front of the block's encoding.
+        guard let prefix = try database.read({ db in
+            try Data.fetchOne(db, sql: "SELECT substr(block, 1, 4096) FROM blocks WHERE height = ?", arguments: [stored])
+        }) else { return nil }
+        var reader = ByteReader([UInt8](prefix))
+        do {
+            return try BlockHeader(from: &reader)
+        } catch {
+            throw StorageError.corruptRow(table: "blocks", reason: error.message)
+        }
+    }
+
     /// The block at `height` with the commit that finalized it.
     public func block(at height: Height) throws -> (block: Block, commit: Commit)? {
         try blocks(from: height, limit: 1).first
@@ -384,12 +399,12 @@ public final class NodeStore: Sendable {
         }
     }
 
-    /// Forgets the nodes of a state sync that did not finish (a crash part way): with no state
-    /// version stored, every node in the table is one.
+    /// Forgets what a state sync that did not finish wrote (a crash part way, or a sync started
+    /// again from a newer block): with no block stored, every state row is one.
     public func discardUnfinishedSnapshot() throws {
         try database.write { db in
-            guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM tree_roots") == 0 else { return }
-            try db.execute(sql: "DELETE FROM tree_nodes")
+            guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM blocks") == 0 else { return }
+            try db.execute(sql: "DELETE FROM tree_nodes; DELETE FROM tree_roots; DELETE FROM tree_stale; DELETE FROM meta WHERE key = 'base_height'")
         }
     }
 

@@ -238,15 +238,24 @@ struct Importer {
 
     /// Imports every row not yet final: registrations in batches, then the arrests of rows registered.
     mutating func run(_ rows: [ImportRow]) async throws {
+        for row in rows {
+            for step in ["registration", "arrest"] {
+                if let entry = finals[Self.key(row.line, step)], entry.cadastralNumber != row.cadastralNumber {
+                    throw CommandFailure("line \(row.line) holds \(row.cadastralNumber), but the journal has \(entry.cadastralNumber) there: the register file changed since the journal was started; use a new journal")
+                }
+            }
+        }
         var waiting: [(row: ImportRow, action: Action)] = []
         for row in rows where finals[Self.key(row.line, "registration")] == nil {
             do {
                 let (registration, _) = try row.registration()
-                // Registered already (by an earlier run whose journal line was lost, or by someone
-                // else): the ledger would refuse it; say so without a transaction.
-                if try await client.get("/v1/properties/\(row.cadastralNumber)/encumbrances", as: Registered.self) != nil {
-                    try record(JournalEntry(line: row.line, cadastralNumber: row.cadastralNumber, step: "registration", outcome: "rejected",
-                                            code: "property.exists", message: "already registered on the chain"))
+                // On the chain already: imported by an earlier run (whose journal lost the outcome)
+                // if it holds what the row says, else registered by someone else; never registered twice.
+                if let passport = try await onChain(row.cadastralNumber) {
+                    let imported = Self.holds(passport, registration)
+                    try record(JournalEntry(line: row.line, cadastralNumber: row.cadastralNumber, step: "registration",
+                                            outcome: imported ? "committed" : "rejected", code: imported ? nil : "property.exists",
+                                            message: imported ? "found on the chain as the row says" : "registered on the chain already, otherwise than the row says"))
                     continue
                 }
                 if let file = row.fields["titleDocumentFile"], !file.isEmpty { try await upload(file, expected: registration.titleDocumentHash) }
@@ -267,6 +276,12 @@ struct Importer {
             guard court != nil else {
                 try record(JournalEntry(line: row.line, cadastralNumber: row.cadastralNumber, step: "arrest", outcome: "invalid",
                                         message: "the row lists an arrest; give --court-key and --court to impose it"))
+                continue
+            }
+            // An arrest by this order on the property already (an earlier run's) is not imposed again.
+            if let passport = try await onChain(row.cadastralNumber), passport.restrictions.contains(where: { $0.kind == .arrest && $0.documentHash == order }) {
+                try record(JournalEntry(line: row.line, cadastralNumber: row.cadastralNumber, step: "arrest", outcome: "committed",
+                                        message: "found on the chain"))
                 continue
             }
             arrests.append((row, .imposeArrest(ImposeArrest(cadastralNumber: registration.cadastralNumber, orderHash: order))))
@@ -305,6 +320,9 @@ struct Importer {
         var open = entries
         var sent = Set<String>()
         while !open.isEmpty {
+            // A transaction can be committed until a block's time passes its expiry; the node's
+            // last block time says when that has happened, whatever this machine's clock says.
+            let chainTime = (try? await client.get("/v1/status", as: NodeClient.StatusReply.self))?.latestBlockTime ?? 0
             var still: [JournalEntry] = []
             for var entry in open {
                 guard let id = entry.transaction, let envelope = entry.envelope else { continue }
@@ -317,15 +335,17 @@ struct Importer {
                     entry.height = reply.height
                     (entry.envelope, entry.expiresAt) = (nil, nil)
                     try record(entry)
-                } else if reply?.status == "dropped" || UInt64(Date().timeIntervalSince1970 * 1_000) > (entry.expiresAt ?? 0) + 30_000 {
-                    // Dropped, or past its expiry (with a margin for the block time): it will never
-                    // be committed, and its row is imported again by the next run.
+                } else if chainTime > (entry.expiresAt ?? 0) {
+                    // The chain is past its expiry: it will never be committed, and its row is
+                    // imported again by the next run.
                     entry.outcome = "expired"
                     (entry.envelope, entry.expiresAt) = (nil, nil)
                     try record(entry)
                     finals[Self.key(entry.line, entry.step)] = nil
                 } else {
-                    if reply == nil || reply?.status == "unknown" || !sent.contains(id) {
+                    // Unknown to the node, or dropped from its mempool (another node may still hold
+                    // it): sent again, the same transaction, which is committed once at most.
+                    if reply == nil || reply?.status == "unknown" || reply?.status == "dropped" || !sent.contains(id) {
                         _ = try? await client.submit(envelope, waitForCommit: false)
                         sent.insert(id)
                     }
@@ -335,6 +355,18 @@ struct Importer {
             open = still
             if !open.isEmpty { try await Task.sleep(for: .milliseconds(300)) }
         }
+    }
+
+    /// The property's passport on the chain (read with the registrar's session), or nil if it is not registered.
+    private func onChain(_ number: String) async throws -> Passport? {
+        guard try await client.get("/v1/properties/\(number)/encumbrances", as: Registered.self) != nil else { return nil }
+        return try JSONDecoder().decode(Passport.self, from: try await client.request("/v1/properties/\(number)", headers: session))
+    }
+
+    /// Whether a passport holds what a row registers: owners and shares, area, address, kind, title document.
+    static func holds(_ passport: Passport, _ registration: RegisterProperty) -> Bool {
+        passport.area == registration.area && passport.address == registration.address && passport.kind == registration.kind
+            && passport.documents.contains(registration.titleDocumentHash) && Set(passport.owners) == Set(registration.owners)
     }
 
     /// A property's extract; one registered in the last block is proven once the next block names its state.
@@ -385,10 +417,7 @@ struct Importer {
                 let extract = try JSONDecoder().decode(Extract.self, from: data)
                 do {
                     let header = try extract.verify(chain: chain, validators: validators)
-                    let passport = extract.passport
-                    let matches = passport.area == expected.area && passport.address == expected.address && passport.kind == expected.kind
-                        && passport.documents.contains(expected.titleDocumentHash)
-                        && Set(passport.owners) == Set(expected.owners)
+                    let matches = Self.holds(extract.passport, expected)
                     entry.proof = ImportReport.Proof(verified: true, matchesRow: matches, height: header.height.rawValue,
                                                      stateRoot: header.stateRoot.hex, verificationCode: extract.verificationCode)
                 } catch {

@@ -20,6 +20,7 @@ struct NodeClient: Sendable {
 
         let chainId: String
         let height: UInt64
+        let latestBlockTime: UInt64
         let node: NodeReply
     }
 

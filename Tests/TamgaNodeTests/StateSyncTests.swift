@@ -35,7 +35,15 @@ struct StateSyncTests {
         #expect(throws: SnapshotError.self) { _ = try progress.accept(top: forged) }
         #expect(progress.top == nil)
 
-        var nodes = try progress.accept(top: top)
+        // A top that puts a lone record under another prefix (which the root alone cannot tell).
+        let lone = try #require(top.indices.first { if case .leaf = top[$0] { true } else { false } })
+        var moved = top
+        (moved[lone], moved[lone ^ 1]) = (moved[lone ^ 1], moved[lone])
+        #expect(throws: SnapshotError.self) { try progress.accept(top: moved) }
+        #expect(progress.top == nil)
+
+        try progress.accept(top: top)
+        var nodes: [(key: NodeKey, node: TreeNode)] = []
         let all = Set(top.indices.filter { top[$0] != .empty })
         #expect(progress.missing == all)
 
@@ -60,6 +68,8 @@ struct StateSyncTests {
             nodes += try progress.accept(records: groups, from: first)
         }
         #expect(progress.isComplete)
+        let (root, above) = try progress.finalNodes()
+        nodes += above
 
         // Written to a node's database, the state is the source's, node for node where it matters.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tamga-sync-\(UUID().uuidString)")
@@ -67,7 +77,7 @@ struct StateSyncTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try NodeStore(path: directory.appendingPathComponent("node.sqlite").path)
         try store.writeSnapshotNodes(nodes)
-        try store.finishSnapshot(version: 7, root: progress.root, baseHeight: Height(7))
+        try store.finishSnapshot(version: 7, root: root, baseHeight: Height(7))
         let synced = AuthenticatedMap(store: try DiskTreeNodeStore(store, cacheBytes: 1 << 20))
         #expect(try synced.rootHash(at: 7) == anchor.block.header.stateRoot)
         #expect(try synced.audit(version: 7).count == 9_000)
