@@ -147,9 +147,10 @@ extension BenchCommand.Scale {
                 time = BlockTime.weightedMedian(of: commit, validators: validators)
                 if height % 20 == 0 || height == UInt64(blocks) {
                     let seconds = started.duration(to: .now).inSeconds
-                    print(String(format: "block %d of %d: %d records, %.0f transactions/s, cache %d MiB, resident %d MiB (s: signing %.0f, executing %.0f, tree %.0f, storing %.0f)",
+                    // Written at once, unbuffered, so that a log shows the progress as it happens.
+                    FileHandle.standardOutput.write(Data((String(format: "block %d of %d: %d records, %.0f transactions/s, cache %d MiB, resident %d MiB (s: signing %.0f, executing %.0f, tree %.0f, storing %.0f)",
                                  height, blocks, first + indices.count, Double(first + indices.count) / seconds, tree.cacheBytes >> 20, residentMiB(),
-                                 phases.signing, phases.executing, phases.tree, phases.storing))
+                                 phases.signing, phases.executing, phases.tree, phases.storing) + "\n").utf8))
                 }
             }
             try store.checkpoint()
