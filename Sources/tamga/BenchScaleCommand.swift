@@ -49,8 +49,11 @@ extension BenchCommand.Scale {
         @Option(help: "The nodes' first peer port; API ports start 1,000 higher.")
         var peerBase = 27_700
 
+        @Option(help: "State versions each node keeps (stateVersionsKept): every kept version holds the tree nodes its block rewrote, about 13 per record changed.")
+        var versionsKept: UInt64 = 100
+
         func validate() throws {
-            guard parties > 0, properties >= 0, (1...Limits.blockTransactionsMax).contains(block) else {
+            guard parties > 0, properties >= 0, versionsKept >= 2, (1...Limits.blockTransactionsMax).contains(block) else {
                 throw ValidationError("parties must be positive, properties not negative, and a block holds 1...\(Limits.blockTransactionsMax) transactions")
             }
         }
@@ -69,6 +72,11 @@ extension BenchCommand.Scale {
                                      demo: true, citizens: 200, genesisTime: genesisTime, parameters: Parameters(minimumFee: Tiyn(1)))
             let genesis = try setup.write(to: directory)
             let homes = try NetworkSetup.nodeHomes(in: directory)
+            for home in homes {
+                var config = try home.loadConfig()
+                config.stateVersionsKept = versionsKept
+                try writeJSON(config, to: home.configURL)
+            }
             let validatorKeys = try homes.map { try $0.loadIdentity().key }
             let registrarKey = try KeyFile.decode(Array(try Data(contentsOf: directory.appendingPathComponent("parties/registrar-1.key"))))
             let registrar = try PartyID("registrar-1")
