@@ -65,7 +65,9 @@ struct APIAbuseTests {
     func rateLimits() async throws {
         let fixture = try await APIFixture()
         defer { fixture.finish() }
-        let limits = NodeConfig.RateLimits(authPerSecond: 2, submissionsPerPartyPerSecond: 1, burstSeconds: 3)
+        // Budgets that refill slowly (a minute's worth is the burst: 6 challenges, 3 submissions per
+        // party), so that a test slowed down by a loaded machine sees no refill half way.
+        let limits = NodeConfig.RateLimits(authPerSecond: 0.1, submissionsPerPartyPerSecond: 0.05, burstSeconds: 60)
         try await fixture.test(limits: limits) { client in
             var answers: [HTTPResponse.Status] = []
             for _ in 0..<12 { answers.append(try await client.execute(uri: "/v1/auth/challenge", method: .post) { $0.status }) }
