@@ -57,7 +57,9 @@ public struct DeliveryService: Service {
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                while try await dispatch() {}
+                // A long backlog (a node that joined late, or a register of millions) must not
+                // hold up a shutdown: each pass of up to 32 blocks checks it.
+                while !Task.isCancelled, !Task.isShuttingDownGracefully, try await dispatch() {}
                 try await deliverer.deliverDue()
             } catch is CancellationError {
                 return
@@ -72,9 +74,17 @@ public struct DeliveryService: Service {
     @discardableResult
     public func dispatch() async throws -> Bool {
         let after = try store.dispatchedHeight()
+        let webhooks = try store.webhooks()
+        // Nobody to tell: the cursor moves to the chain's height without reading its blocks (a
+        // subscription or a person's consent counts from when it is made, never before).
+        if webhooks.isEmpty, try !store.hasContacts() {
+            let height = await node.status().height.rawValue
+            guard height > after else { return false }
+            try store.enqueue([], through: height, at: Node.wallClock())
+            return false
+        }
         let blocks = try await node.blocks(from: Height(after + 1), limit: 32)
         guard let last = blocks.last else { return false }
-        let webhooks = try store.webhooks()
         var items: [OutboxItem] = []
         var contacts: [PartyID: Contact?] = [:]
         for (block, _, receipts) in blocks {

@@ -206,6 +206,11 @@ public final class IntegrationStore: Sendable {
         }
     }
 
+    /// Whether any person's contact details are recorded.
+    public func hasContacts() throws -> Bool {
+        try database.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM contacts)") } ?? false
+    }
+
     public func contact(of party: PartyID) throws -> Contact? {
         try database.read { db in try Data.fetchOne(db, sql: "SELECT body FROM contacts WHERE party = ?", arguments: [party.rawValue]) }
             .map { try JSONDecoder().decode(Contact.self, from: $0) }

@@ -41,7 +41,8 @@ public enum NodeAudit {
         var previous: Block?
         var next = base
         while next <= height {
-            let page = try store.blocks(from: next, limit: 256)
+            // A few blocks at a time: a full block is megabytes, decoded.
+            let page = try store.blocks(from: next, limit: 16)
             guard !page.isEmpty else { throw StorageError.integrity("block \(next) is missing") }
             for (block, commit) in page {
                 let header = block.header
