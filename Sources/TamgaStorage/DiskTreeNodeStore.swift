@@ -32,9 +32,8 @@ public final class DiskTreeNodeStore: TreeNodeStore {
         writtenLatest = try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM tree_roots") }.map(UInt64.init)
     }
 
-    /// How many bytes the cache holds, by its estimate, and how many nodes.
+    /// How many bytes the cache holds, by its estimate.
     public var cacheBytes: Int { cache.bytes }
-    public var cachedNodes: Int { cache.count }
 
     public func loadNode(_ key: NodeKey) throws -> TreeNode? {
         if let node = pendingNodes[key] ?? cache[key]?.node { return node }
@@ -142,8 +141,6 @@ struct TreeNodeCache {
     private(set) var bytes = 0
 
     init(capacityBytes: Int) { self.capacityBytes = max(0, capacityBytes) }
-
-    var count: Int { index.count }
 
     subscript(key: NodeKey) -> (node: TreeNode, hash: Hash?)? {
         mutating get {

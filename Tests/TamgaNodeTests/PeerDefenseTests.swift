@@ -148,13 +148,18 @@ struct PeerDefenseTests {
         channel = try await connect(as: validatorOne)
         try await send(hello, on: channel)
         try await send(PeerMessage.status(height: Height(1_000_000)).encoded(), on: channel)
-        let height = await node.status().height.next
-        let fake = Block(header: BlockHeader(
-            chainID: network.genesis.chainID, height: height, time: Timestamp(millisecondsSinceEpoch: 1), previousBlockHash: .zero,
-            lastCommitHash: .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
-            validatorSetHash: try network.genesis.validatorSet().hash, proposer: ValidatorIndex(1)), transactions: [], lastCommit: nil)
-        let commit = Commit(height: height, round: Round(0), blockHash: fake.hash, signatures: [])
-        try await send(PeerMessage.blocks([.init(block: fake, commit: commit)]).encoded(), on: channel)
+        // Fakes for the next few heights: the node may decide an empty block of its own meanwhile,
+        // and it reads only the block of its next height.
+        let next = await node.status().height.next
+        let fakes = try (UInt64(0)..<4).map { offset -> PeerMessage.DecidedBlock in
+            let height = Height(next.rawValue + offset)
+            let fake = Block(header: BlockHeader(
+                chainID: network.genesis.chainID, height: height, time: Timestamp(millisecondsSinceEpoch: 1), previousBlockHash: .zero,
+                lastCommitHash: .zero, transactionsRoot: Block.transactionsRoot([]), evidenceRoot: Block.evidenceRoot([]), stateRoot: .zero,
+                validatorSetHash: try network.genesis.validatorSet().hash, proposer: ValidatorIndex(1)), transactions: [], lastCommit: nil)
+            return .init(block: fake, commit: Commit(height: height, round: Round(0), blockHash: fake.hash, signatures: []))
+        }
+        try await send(PeerMessage.blocks(fakes).encoded(), on: channel)
         #expect(await isClosed(channel))
 
         // A hello naming validator 1 from a key that is not in genesis: the TLS handshake fails.
