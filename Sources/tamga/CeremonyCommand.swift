@@ -51,6 +51,18 @@ struct CeremonyCommand: ParsableCommand {
         var chainId: ChainID
         var genesisHash: Hash
         var peers: [NodeConfig.Peer]
+
+        /// The genesis file and the peers' list the coordinator sent, refused unless the list is of
+        /// that genesis and names every validator, in order.
+        static func load(_ path: String, genesis genesisPath: String) throws -> (GenesisFile, Peers) {
+            let genesis = try GenesisFile.load(URL(fileURLWithPath: genesisPath))
+            let peers: Peers = try readJSON(URL(fileURLWithPath: path))
+            guard peers.format == Peers.format, peers.chainId == genesis.chainID, peers.genesisHash == genesis.hash,
+                  peers.peers.map(\.validator) == (0..<genesis.validators.count).map(UInt16.init) else {
+                throw ValidationError("\(path) is not the peers' list of this genesis (\(genesis.hash))")
+            }
+            return (genesis, peers)
+        }
     }
 
     /// Options that describe a party of genesis.
@@ -200,12 +212,7 @@ struct CeremonyCommand: ParsableCommand {
         @Option(help: "A new folder for the node.") var out: String
 
         func run() throws {
-            let genesis = try GenesisFile.load(URL(fileURLWithPath: self.genesis))
-            let peers: Peers = try readJSON(URL(fileURLWithPath: self.peers))
-            guard peers.format == Peers.format, peers.chainId == genesis.chainID, peers.genesisHash == genesis.hash,
-                  peers.peers.map(\.validator) == (0..<genesis.validators.count).map(UInt16.init) else {
-                throw ValidationError("\(self.peers) is not the peers' list of this genesis (\(genesis.hash))")
-            }
+            let (genesis, peers) = try Peers.load(self.peers, genesis: self.genesis)
             let signingKey = try KeyFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: key))))
             guard let index = genesis.validators.firstIndex(where: { $0.publicKey == signingKey.publicKey }) else {
                 throw ValidationError("\(key) is not the key of any validator in this genesis")
@@ -242,11 +249,7 @@ extension CeremonyCommand {
         @Option(help: "A new folder for the node.") var out: String
 
         func run() throws {
-            let genesis = try GenesisFile.load(URL(fileURLWithPath: self.genesis))
-            let peers: Peers = try readJSON(URL(fileURLWithPath: self.peers))
-            guard peers.format == Peers.format, peers.chainId == genesis.chainID, peers.genesisHash == genesis.hash else {
-                throw ValidationError("\(self.peers) is not the peers' list of this genesis (\(genesis.hash))")
-            }
+            let (genesis, peers) = try Peers.load(self.peers, genesis: self.genesis)
             guard Int(index) >= genesis.validators.count else {
                 throw ValidationError("index \(index) is a genesis validator's; a follower's index is \(genesis.validators.count) or more")
             }
