@@ -212,7 +212,7 @@ public actor Node {
         consensus = ConsensusState(
             chainID: genesis.chainID, height: restored.height.next, validators: validators,
             previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-            signingKey: config.follower == true ? nil : (identity.key, me), resumingFrom: try store.signingRecords())
+            signingKey: Node.signingKey(config: config, identity: identity, me: me), resumingFrom: try store.signingRecords())
         candidates = Dictionary(try store.proposedBlocks().map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
         network = PeerNetwork(
             identity: identity, chainID: genesis.chainID, genesisHash: genesis.hash, me: me,
@@ -273,7 +273,11 @@ public actor Node {
     var decidedHeight: Height { height }
 
     /// What consensus signs with: this validator's key and index, or nothing for a follower.
-    var signingKey: (SigningKey, ValidatorIndex)? { config.follower == true ? nil : (identity.key, me) }
+    var signingKey: (SigningKey, ValidatorIndex)? { Node.signingKey(config: config, identity: identity, me: me) }
+
+    private static func signingKey(config: NodeConfig, identity: PeerIdentity, me: ValidatorIndex) -> (SigningKey, ValidatorIndex)? {
+        config.follower == true ? nil : (identity.key, me)
+    }
 
     /// The key of every peer the node accepts: the genesis validators by index, and the followers
     /// its configuration names, each at an index past the validators with its own key.
