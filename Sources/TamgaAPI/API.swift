@@ -182,7 +182,8 @@ public enum NodeAPI {
                 if height != nil { throw Problem(status: .notFound, code: "property.unknown", detail: "\(number) was not registered in that state") }
                 throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the property was registered after the last block; try again in a moment")
             }
-            let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
+            let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit,
+                                      validatorHandovers: node.validatorHandovers)
             let answer = try Answer(extract)
             // The latest extract is kept under its verification code, so the printed code finds it
             // again (GET /v1/extracts/{code}); extracts of past heights are not kept.
@@ -285,7 +286,8 @@ public enum NodeAPI {
             guard let parts = try await node.extractParts(pledge.cadastralNumber) else {
                 throw Problem(status: .serviceUnavailable, code: "extract.no_block_yet", detail: "the pledge was registered after the last block; try again in a moment")
             }
-            let extract = try Extract(cadastralNumber: pledge.cadastralNumber, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit)
+            let extract = try Extract(cadastralNumber: pledge.cadastralNumber, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit,
+                                      validatorHandovers: node.validatorHandovers)
             try node.recordIssuedExtract(code: extract.verificationHash, cadastralNumber: pledge.cadastralNumber, height: parts.header.height,
                                          json: try Answer(extract).body)
             return Response(status: .ok, headers: HeadersMiddleware.htmlHeaders, body: .init(byteBuffer: ByteBuffer(

@@ -13,15 +13,17 @@ import TamgaStorage
 struct StatusBody: Encodable {
     struct ValidatorBody: Encodable {
         let index: UInt16
-        let name: String
+        /// The name genesis gives it; absent for a validator governance added.
+        let name: String?
         let publicKey: PublicKey
         let votingPower: UInt64
     }
 
     struct NodeBody: Encodable {
-        /// The node's peer index (a follower's lies past the validators).
+        /// The node's peer index (a follower's lies past the genesis validators).
         let validator: UInt16
-        /// A follower checks and executes every block and serves the API, and never votes.
+        /// The node does not vote at the next height: it checks and executes every block and
+        /// serves the API (a follower, or a validator governance removed).
         let follower: Bool
         let round: UInt32
         let connectedPeers: [UInt16]
@@ -58,7 +60,7 @@ struct StatusBody: Encodable {
         latestBlockTime = status.latestBlockTime.rawValue
         stateRoot = status.stateRoot
         validators = status.validators.enumerated().map {
-            ValidatorBody(index: UInt16($0.offset), name: $0.element.name, publicKey: $0.element.publicKey, votingPower: $0.element.votingPower)
+            ValidatorBody(index: UInt16($0.offset), name: $0.element.name, publicKey: $0.element.validator.publicKey, votingPower: $0.element.validator.votingPower)
         }
         node = NodeBody(validator: status.validator.rawValue, follower: status.follower, round: status.round.rawValue, connectedPeers: status.connectedPeers.map(\.rawValue),
                         mempoolTransactions: status.mempoolTransactions, mempoolBytes: status.mempoolBytes, peakMemoryBytes: peakMemoryBytes())

@@ -54,8 +54,11 @@ public struct ConsensusState: Sendable {
 
     public let chainID: ChainID
     public let timeouts: TimeoutConfig
-    /// This validator's key and index; nil for a node that follows without voting.
-    private let signer: (key: SigningKey, index: ValidatorIndex)?
+    /// This node's key; nil for a node that never votes.
+    private let signingKey: SigningKey?
+    /// This node's key and its index in the current height's set; nil while the set does not
+    /// hold the key (a follower, a validator not yet added or already removed).
+    private var signer: (key: SigningKey, index: ValidatorIndex)?
 
     public private(set) var height: Height
     public private(set) var round = Round(0)
@@ -95,22 +98,19 @@ public struct ConsensusState: Sendable {
     private var futureMessages: [ConsensusMessage] = []
 
     /// - Parameters:
-    ///   - signingKey: this validator's key and index in `validators`; nil to follow without voting.
+    ///   - signingKey: this node's key; it votes at every height whose set holds the key. Nil to
+    ///     follow without ever voting.
     ///   - resumingFrom: after a restart, the `SigningRecord`s persisted since the last decided
     ///     height (at least the last one ever persisted). The last sets the signing guard and the
     ///     lock; the messages of the current height are taken back and sent again, so that peers
     ///     that missed a vote before the crash still get it.
     public init(
         chainID: ChainID, height: Height, validators: ValidatorSet, previousBlockTime: Timestamp,
-        timeouts: TimeoutConfig = TimeoutConfig(), signingKey: (SigningKey, ValidatorIndex)? = nil,
+        timeouts: TimeoutConfig = TimeoutConfig(), signingKey: SigningKey? = nil,
         resumingFrom records: [SigningRecord] = []
     ) {
-        if let (key, index) = signingKey {
-            precondition(validators[index]?.publicKey == key.publicKey, "the signing key is not the validator's key")
-            signer = (key, index)
-        } else {
-            signer = nil
-        }
+        self.signingKey = signingKey
+        signer = ConsensusState.signer(signingKey, in: validators)
         self.chainID = chainID
         self.height = height
         self.validators = validators
@@ -213,9 +213,19 @@ public struct ConsensusState: Sendable {
         if record.step > step { step = record.step }
     }
 
+    /// The key with its index in `validators`, if the set holds it.
+    private static func signer(_ key: SigningKey?, in validators: ValidatorSet) -> (key: SigningKey, index: ValidatorIndex)? {
+        guard let key, let index = validators.index(of: key.publicKey) else { return nil }
+        return (key, index)
+    }
+
+    /// This node's index in the current height's set, if it votes at this height.
+    public var validatorIndex: ValidatorIndex? { signer?.index }
+
     private mutating func beginHeight(_ next: Height, validators nextValidators: ValidatorSet, previousBlockTime blockTime: Timestamp) {
         height = next
         validators = nextValidators
+        signer = ConsensusState.signer(signingKey, in: nextValidators)
         proposerCycle = nextValidators.proposerCycle
         previousBlockTime = blockTime
         hasDecided = false

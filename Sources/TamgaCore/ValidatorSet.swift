@@ -63,6 +63,11 @@ public struct ValidatorSet: Hashable, Sendable {
         Int(index.rawValue) < validators.count ? validators[Int(index.rawValue)] : nil
     }
 
+    /// The index of the validator with this key, if the set holds it.
+    public func index(of key: PublicKey) -> ValidatorIndex? {
+        validators.firstIndex { $0.publicKey == key }.map { ValidatorIndex(UInt16($0)) }
+    }
+
     /// Whether `power` is more than two thirds of the total: a quorum for a commit or a polka.
     public func isQuorum(_ power: UInt64) -> Bool { power * 3 > totalPower * 2 }
 

@@ -20,8 +20,12 @@ public struct Extract: Codable, Sendable, Equatable {
     public var proof: String
     public var header: String
     public var commit: String
+    /// The validator-set changes from genesis up to the header, which lead a verifier holding the
+    /// genesis file to the set that signed it; absent while the genesis set still governs.
+    public var validatorHandovers: [ValidatorHandover]?
 
-    public init(cadastralNumber: CadastralNumber, record: [UInt8], proof: StateProof, header: BlockHeader, commit: Commit) throws {
+    public init(cadastralNumber: CadastralNumber, record: [UInt8], proof: StateProof, header: BlockHeader, commit: Commit,
+                validatorHandovers: [ValidatorHandover] = []) throws {
         self.format = Extract.format
         self.chainId = header.chainID.rawValue
         self.cadastralNumber = cadastralNumber.rawValue
@@ -31,6 +35,7 @@ public struct Extract: Codable, Sendable, Equatable {
         self.proof = Base64.encode(proof.encoded())
         self.header = Base64.encode(header.encoded())
         self.commit = Base64.encode(commit.encoded())
+        self.validatorHandovers = validatorHandovers.isEmpty ? nil : validatorHandovers
     }
 
     /// The verification code printed on the extract (`verificationHash` in hex): SHA-256 of the
@@ -43,6 +48,7 @@ public struct Extract: Codable, Sendable, Equatable {
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case malformed(String)
         case wrongChain(String)
+        case handoverInvalid(String)
         case commitInvalid(String)
         case proofInvalid(String)
         case passportMismatch
@@ -51,17 +57,19 @@ public struct Extract: Codable, Sendable, Equatable {
             switch self {
             case let .malformed(reason): "the extract is malformed: \(reason)"
             case let .wrongChain(chain): "the extract is for chain \(chain), not this genesis's"
-            case let .commitInvalid(reason): "the block header is not finalized by the genesis validators: \(reason)"
+            case let .handoverInvalid(reason): "the validator-set changes do not follow from the genesis validators: \(reason)"
+            case let .commitInvalid(reason): "the block header is not finalized by the validators of its height: \(reason)"
             case let .proofInvalid(reason): "the passport is not in the state the block header names: \(reason)"
             case .passportMismatch: "the readable passport differs from the proven record"
             }
         }
     }
 
-    /// Checks the extract against the genesis validators: the commit finalizes the header, the
-    /// proof puts exactly this record under this property's key in the header's state root, and
-    /// the readable passport is that record. Returns the header on success.
-    public func verify(chain: ChainID, validators: ValidatorSet) throws(Failure) -> BlockHeader {
+    /// Checks the extract against the genesis validators: the validator handovers lead from them to
+    /// the set of the header's height, that set's commit finalizes the header, the proof puts
+    /// exactly this record under this property's key in the header's state root, and the readable
+    /// passport is that record. Returns the header on success.
+    public func verify(chain: ChainID, validators genesisValidators: ValidatorSet) throws(Failure) -> BlockHeader {
         guard format == Extract.format else { throw .malformed("format \(format)") }
         guard let number = try? CadastralNumber(cadastralNumber) else { throw .malformed("cadastral number \(cadastralNumber)") }
         guard let recordBytes = Base64.decode(record), let proofBytes = Base64.decode(proof),
@@ -77,6 +85,12 @@ public struct Extract: Codable, Sendable, Equatable {
         }
         guard header.chainID == chain, chainId == chain.rawValue else { throw .wrongChain(chainId) }
         guard header.height.rawValue == height else { throw .malformed("the height differs from the header's") }
+        let validators: ValidatorSet
+        do {
+            validators = try ValidatorHandover.follow(validatorHandovers ?? [], from: genesisValidators, chain: chain).validators(at: header.height)
+        } catch {
+            throw .handoverInvalid(error.message)
+        }
         do {
             try commit.verify(blockHash: header.hash, height: header.height, chainID: chain, validators: validators)
         } catch {

@@ -173,7 +173,8 @@ extension Node {
                   header.lastCommitHash == (item.block.lastCommit?.hash ?? .zero),
                   item.block.transactions.count <= Limits.blockTransactionsMax
             else { return .misbehaving("sent an anchor block whose body is not the one its header names") }
-            try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
+            try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID,
+                                   validators: validators(at: item.block.header.height))
         } catch {
             return .misbehaving("sent an anchor block whose commit does not verify: \(error)")
         }
@@ -229,8 +230,7 @@ extension Node {
         let seconds = (stateSync?.started ?? .now).duration(to: .now)
         stateSync = nil
         logger.info("state sync: done; following the chain", metadata: ["height": "\(height)", "seconds": "\(seconds)"])
-        consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators, previousBlockTime: block.header.time,
-                                   timeouts: timeouts, signingKey: signingKey, resumingFrom: [])
+        consensus = consensusForNextHeight(resumingFrom: [])
         handle(.start)
     }
 

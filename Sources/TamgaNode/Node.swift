@@ -41,10 +41,12 @@ public struct NodeStatus: Sendable {
     public let latestBlockHash: Hash
     public let latestBlockTime: Timestamp
     public let stateRoot: Hash
-    public let validators: [GenesisFile.ValidatorEntry]
-    /// This node's peer index: its place among the validators, or past them for a follower.
+    /// The validators of the next height, in index order, each with its genesis name if it has one.
+    public let validators: [(name: String?, validator: Validator)]
+    /// This node's peer index: its place among the genesis validators, or past them for a follower.
     public let validator: ValidatorIndex
-    /// A follower: it checks and executes every block and serves the API, and never votes.
+    /// Whether this node does not vote at the next height: its key is not in that height's set
+    /// (a follower, or a validator governance removed).
     public let follower: Bool
     public let round: Round
     public let connectedPeers: [ValidatorIndex]
@@ -75,9 +77,10 @@ public actor Node {
     nonisolated let network: PeerNetwork
     let identity: PeerIdentity
     let me: ValidatorIndex
-    let validators: ValidatorSet
-    /// The proposer cycle of `validators`, computed once.
-    private let proposerCycle: [ValidatorIndex]
+    /// The key of every peer the node accepts, by peer index.
+    nonisolated let peerKeys: [ValidatorIndex: PublicKey]
+    /// The validator set of each height, read off the actor by the checks of peers' messages.
+    nonisolated let validatorSets: Mutex<ValidatorSets>
     let timeouts: TimeoutConfig
     /// Documents asked of the peers and not yet received, with when they were asked for.
     nonisolated let documentRequests = Mutex<[Hash: ContinuousClock.Instant]>([:])
@@ -185,8 +188,9 @@ public actor Node {
             try store.discardUnfinishedSnapshot()
             try tree.refreshLatest()
         }
+        let sets = ValidatorSets(genesis: validators, stored: try store.validatorSets(), executed: try store.lastHeight())
         let restored = joining ? Restored(height: Height(0), lastBlock: nil, lastCommit: nil, stateRoot: .zero)
-            : try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: validators,
+            : try Node.restore(store: store, tree: tree, map: map, genesis: genesis, validators: sets,
                                ledger: Ledger(chainID: genesis.chainID, verifier: DirectVerifier()))
         // Each signature is verified once, at admission (off the actor); execution finds the verdict remembered.
         let signatures = SignatureMemory()
@@ -197,8 +201,8 @@ public actor Node {
         self.logger = logger
         self.identity = identity
         self.me = me
-        self.validators = validators
-        self.proposerCycle = validators.proposerCycle
+        self.peerKeys = peerKeys
+        self.validatorSets = Mutex(sets)
         self.timeouts = timeouts
         self.ledger = Ledger(chainID: genesis.chainID, verifier: signatures)
         self.store = store
@@ -210,9 +214,9 @@ public actor Node {
         stateRoot = restored.stateRoot
         stateSync = joining ? StateSyncState() : nil
         consensus = ConsensusState(
-            chainID: genesis.chainID, height: restored.height.next, validators: validators,
+            chainID: genesis.chainID, height: restored.height.next, validators: sets.validators(at: restored.height.next),
             previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-            signingKey: Node.signingKey(config: config, identity: identity, me: me), resumingFrom: try store.signingRecords())
+            signingKey: identity.key, resumingFrom: try store.signingRecords())
         candidates = Dictionary(try store.proposedBlocks().map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
         network = PeerNetwork(
             identity: identity, chainID: genesis.chainID, genesisHash: genesis.hash, me: me,
@@ -221,6 +225,16 @@ public actor Node {
             peers: Dictionary(uniqueKeysWithValues: config.peers.map { (ValidatorIndex($0.validator), PeerEndpoint(host: $0.host, port: $0.port)) }),
             backoff: PeerNetwork.Backoff(baseMillis: config.peerBackoffMillis ?? 1_000), logger: logger)
         logger.info("node opened", metadata: ["height": "\(restored.height)", "stateRoot": "\(restored.stateRoot)", "validator": "\(me)"])
+    }
+
+    /// The handover of a set decided by the block before `block`: `block`'s header names the state
+    /// that holds the new set, and `commit` finalizes it (nil when no set waits for it).
+    private func completedHandover(by block: Block, commit: Commit) throws -> ValidatorHandover? {
+        let header = block.header
+        guard validatorSets.withLock({ $0.awaitsHandover(from: header.height.next) }) else { return nil }
+        let (value, proof) = try map.proof(forKey: RecordKey.validators, at: header.height.rawValue)
+        guard let value else { throw StorageError.integrity("a validator set was decided before block \(header.height), but its state holds none") }
+        return ValidatorHandover(header: header, commit: commit, record: value, proof: proof)
     }
 
     /// Runs consensus and the peer network until cancelled (or until the node finds its own
@@ -272,11 +286,21 @@ public actor Node {
 
     var decidedHeight: Height { height }
 
-    /// What consensus signs with: this validator's key and index, or nothing for a follower.
-    var signingKey: (SigningKey, ValidatorIndex)? { Node.signingKey(config: config, identity: identity, me: me) }
+    /// The validator set that signs `height`.
+    nonisolated func validators(at height: Height) -> ValidatorSet {
+        validatorSets.withLock { $0.validators(at: height) }
+    }
 
-    private static func signingKey(config: NodeConfig, identity: PeerIdentity, me: ValidatorIndex) -> (SigningKey, ValidatorIndex)? {
-        config.follower == true ? nil : (identity.key, me)
+    /// The proofs of every validator-set change so far, in height order: what extracts carry so
+    /// that a verifier holding the genesis file reaches the set of their height.
+    public nonisolated var validatorHandovers: [ValidatorHandover] { validatorSets.withLock { $0.orderedHandovers } }
+
+    /// A fresh consensus state machine for the height after the last decided one, keeping the
+    /// signing guard. The node votes at every height whose set holds its key.
+    func consensusForNextHeight(resumingFrom records: [SigningRecord]) -> ConsensusState {
+        ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators(at: height.next),
+                       previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
+                       signingKey: identity.key, resumingFrom: records)
     }
 
     /// The key of every peer the node accepts: the genesis validators by index, and the followers
@@ -318,7 +342,7 @@ public actor Node {
     /// and executing the block again gives the stored latest state. Every other stored node is
     /// checked against its parent's hash when it is first read; `tamga audit` checks everything.
     private static func restore(store: NodeStore, tree: DiskTreeNodeStore, map: AuthenticatedMap<DiskTreeNodeStore>,
-                                genesis: GenesisFile, validators: ValidatorSet, ledger: Ledger<DirectVerifier>) throws -> Restored {
+                                genesis: GenesisFile, validators: ValidatorSets, ledger: Ledger<DirectVerifier>) throws -> Restored {
         let height = try store.lastHeight()
         let genesisUpdates = genesis.ledgerGenesis.stateUpdates()
         if height == Height(0), try store.storedRoot(version: 1) == nil {
@@ -350,7 +374,7 @@ public actor Node {
                   (last.block.lastCommit?.blockHash ?? .zero) == previousHash
             else { throw StorageError.integrity("block \(height) does not link to block \(height.rawValue - 1) or to its own transactions") }
             do {
-                try last.commit.verify(blockHash: last.block.hash, height: height, chainID: genesis.chainID, validators: validators)
+                try last.commit.verify(blockHash: last.block.hash, height: height, chainID: genesis.chainID, validators: validators.validators(at: height))
             } catch {
                 throw StorageError.integrity("the commit of block \(height) does not verify: \(error.message)")
             }
@@ -539,8 +563,11 @@ public actor Node {
 
     public func status() -> NodeStatus {
         NodeStatus(chainID: genesis.chainID, genesisHash: genesisHash, height: height, latestBlockHash: lastBlock?.hash ?? .zero,
-                   latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot, validators: genesis.validators,
-                   validator: me, follower: config.follower == true, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
+                   latestBlockTime: lastBlock?.header.time ?? genesis.genesisTime, stateRoot: stateRoot,
+                   validators: validators(at: height.next).validators.map { validator in
+                       (genesis.validators.first { $0.publicKey == validator.publicKey }?.name, validator)
+                   },
+                   validator: me, follower: consensus.validatorIndex == nil, round: consensus.round, connectedPeers: network.connectedPeers.sorted(),
                    mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, networkHeight: networkHeight, catchingUp: isCatchingUp,
                    minimumFee: (try? queries.parameters().minimumFee) ?? genesis.parameters.minimumFee)
     }
@@ -742,7 +769,11 @@ public actor Node {
             await admitGossiped(transactions)
             return .accepted
         case .proposal, .vote:
-            if case let .misbehaving(reason) = checkSigned(message) { return counted(.misbehaving(reason)) }
+            switch checkSigned(message) {
+            case let .misbehaving(reason): return counted(.misbehaving(reason))
+            case .unknownSet: return .accepted
+            case .verified: break
+            }
         case .documentRequest, .document:
             return counted(receiveDocumentMessage(message, from: peer))
         default:
@@ -755,15 +786,19 @@ public actor Node {
     /// validator in range, a proposal's block matching it and proposed in its proposer's turn,
     /// and a signature that verifies. Verdicts come from the signature memory, so a replayed
     /// message costs a lookup, not a verification.
-    private nonisolated func checkSigned(_ message: PeerMessage) -> PeerVerdict {
+    private nonisolated func checkSigned(_ message: PeerMessage) -> SignedCheck {
         switch message {
         case let .proposal(signed, block):
             let proposal = signed.proposal
             guard block.hash == proposal.blockHash, block.header.height == proposal.height else {
                 return .misbehaving("a proposal whose block does not match its hash or height")
             }
-            guard let validator = validators[proposal.proposer] else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
-            guard proposal.proposer == ValidatorSet.proposer(in: proposerCycle, height: proposal.height, round: proposal.round) else {
+            let (sets, known) = validatorSets.withLock { ($0.validators(at: proposal.height), proposal.height <= $0.horizon) }
+            // A height whose set this node does not know yet: the node is behind, and block sync
+            // brings it there.
+            guard known else { return .unknownSet }
+            guard let validator = sets[proposal.proposer] else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
+            guard proposal.proposer == validatorSets.withLock({ $0.proposer(height: proposal.height, round: proposal.round) }) else {
                 return .misbehaving("a proposal for height \(proposal.height) round \(proposal.round) by \(proposal.proposer), whose turn it is not")
             }
             // Nothing of the block is kept before the proposal's signature verifies.
@@ -771,7 +806,9 @@ public actor Node {
                 return .misbehaving("a proposal whose signature does not verify")
             }
         case let .vote(signed):
-            guard let validator = validators[signed.vote.validator] else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
+            let (sets, known) = validatorSets.withLock { ($0.validators(at: signed.vote.height), signed.vote.height <= $0.horizon) }
+            guard known else { return .unknownSet }
+            guard let validator = sets[signed.vote.validator] else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
             // Honest peers pass on only votes that verify.
             guard signatures.isValid(signed.signature, by: validator.publicKey, for: signed.vote.signBytes) else {
                 return .misbehaving("a vote whose signature does not verify")
@@ -779,7 +816,15 @@ public actor Node {
         default:
             break
         }
-        return .accepted
+        return .verified
+    }
+
+    /// What `checkSigned` found.
+    private enum SignedCheck {
+        case verified
+        case misbehaving(String)
+        /// The message is for a height whose validator set this node does not know yet.
+        case unknownSet
     }
 
     private nonisolated func counted(_ verdict: PeerVerdict) -> PeerVerdict {
@@ -922,11 +967,14 @@ public actor Node {
     /// validator is among them, so no coalition of liars can move it.
     var networkHeight: Height {
         let now = ContinuousClock.now
+        let validators = validators(at: height.next)
+        func power(of key: PublicKey?) -> UInt64 { key.flatMap(validators.index(of:)).flatMap { validators[$0]?.votingPower } ?? 0 }
         var claims = peerHeights.compactMap { peer, claim -> (Height, UInt64)? in
-            guard claim.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds), let validator = validators[peer] else { return nil }
-            return (claim.height, validator.votingPower)
+            guard claim.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) else { return nil }
+            let weight = power(of: peerKeys[peer])
+            return weight > 0 ? (claim.height, weight) : nil
         }
-        claims.append((height, validators[me]?.votingPower ?? 0))
+        claims.append((height, power(of: identity.key.publicKey)))
         var power: UInt64 = 0
         for (claimed, weight) in claims.sorted(by: { $0.0 > $1.0 }) {
             power += weight
@@ -947,7 +995,8 @@ public actor Node {
         for item in decided {
             guard item.block.header.height == height.next else { continue }
             do {
-                try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID, validators: validators)
+                try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID,
+                                       validators: validators(at: item.block.header.height))
                 try tip.validate(item.block)
             } catch {
                 distrust(peer)
@@ -977,9 +1026,7 @@ public actor Node {
         // Consensus moves on to the height after the last block fetched, keeping the signing guard.
         forgetCandidates(through: height)
         do {
-            consensus = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators,
-                                       previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-                                       signingKey: signingKey, resumingFrom: try store.signingRecords())
+            consensus = consensusForNextHeight(resumingFrom: try store.signingRecords())
         } catch {
             stop("could not read the consensus log: \(error)")
             return .accepted
@@ -1008,7 +1055,8 @@ public actor Node {
 
     private var tip: ChainTip {
         ChainTip(chainID: genesis.chainID, height: height.next, previousBlockHash: lastBlock?.hash ?? .zero,
-                 previousValidators: height.rawValue == 0 ? nil : validators, validators: validators, genesisTime: genesis.genesisTime)
+                 previousValidators: height.rawValue == 0 ? nil : validators(at: height), validators: validators(at: height.next),
+                 genesisTime: genesis.genesisTime)
     }
 
     func handle(_ event: ConsensusEvent) {
@@ -1079,7 +1127,7 @@ public actor Node {
         // Block sync may have moved the node on meanwhile.
         guard consensus.height == decided, consensus.hasDecided else { return }
         nextHeightProposed = false
-        handle(.startHeight(decided.next, validators: validators, previousBlockTime: previousBlockTime))
+        handle(.startHeight(decided.next, validators: validators(at: decided.next), previousBlockTime: previousBlockTime))
     }
 
     private func send(_ message: ConsensusMessage) {
@@ -1142,11 +1190,13 @@ public actor Node {
                                         nextNonce: { try? queries.nonce(of: $0) + 1 }).map(\.envelope)
         pendingEvidence.removeAll { $0.height.next < height }
         let evidence = pendingEvidence
-        let time = lastCommit.map { BlockTime.weightedMedian(of: $0, validators: validators) } ?? genesis.genesisTime
+        let time = lastCommit.map { BlockTime.weightedMedian(of: $0, validators: validators(at: $0.height)) } ?? genesis.genesisTime
+        // Consensus asks for a block only at a height whose set holds this node's key.
+        let proposer = consensus.validatorIndex ?? ValidatorIndex(0)
         let header = BlockHeader(
             chainID: genesis.chainID, height: height, time: time, previousBlockHash: lastBlock?.hash ?? .zero,
             lastCommitHash: lastCommit?.hash ?? .zero, transactionsRoot: Block.transactionsRoot(transactions),
-            evidenceRoot: Block.evidenceRoot(evidence), stateRoot: stateRoot, validatorSetHash: validators.hash, proposer: me)
+            evidenceRoot: Block.evidenceRoot(evidence), stateRoot: stateRoot, validatorSetHash: validators(at: height).hash, proposer: proposer)
         return Block(header: header, transactions: transactions, lastCommit: lastCommit, evidence: evidence)
     }
 
@@ -1162,14 +1212,24 @@ public actor Node {
         let outcome = try ledger.execute(prepared, blockTime: block.header.time, state: MapSnapshot(map: map, version: stateVersion),
                                          cache: (ledgerCache, stateRoot))
         let newVersion = stateVersion + 1
+        let handover = try completedHandover(by: block, commit: commit)
         let newRoot = try map.apply(outcome.updates, as: newVersion)
         ledgerCache.advance(to: newRoot)
         let pruneBefore = config.oldestStateVersionKept(latest: newVersion)
         if let pruneBefore { tree.prune(keepingFrom: pruneBefore) }
+        var sets = validatorSets.withLock { $0 }
+        let decided = try ValidatorHandover.decidedSet(in: outcome.updates)
+        let changes = sets.executed(block.header.height, deciding: decided)
+        if let handover { sets.record(handover, from: block.header.height.next) }
         try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts,
-                                        citations: Self.citations(in: prepared, receipts: outcome.receipts)),
+                                        citations: Self.citations(in: prepared, receipts: outcome.receipts),
+                                        decidedValidators: changes ? decided : nil, handover: handover),
                          tree: tree.pendingBatches, pruneBefore: pruneBefore)
         tree.written()
+        validatorSets.withLock { $0 = sets }
+        if changes, let decided {
+            logger.notice("validator set changes", metadata: ["from": "\(sets.horizon)", "validators": "\(decided.count)", "hash": "\(decided.hash)"])
+        }
         height = block.header.height
         lastBlock = block
         lastCommit = commit

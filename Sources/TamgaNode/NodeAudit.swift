@@ -21,7 +21,8 @@ public struct AuditReport: Sendable {
 public enum NodeAudit {
     /// Checks, in order: every block from the first this node holds links to its predecessor and
     /// to its transactions, is stored under its own hash, and carries a commit signed by more than
-    /// two thirds of the validators, and every kept state version has the root its block's header
+    /// two thirds of the validators of its height (each stored validator set the one its handover
+    /// proves), and every kept state version has the root its block's header
     /// names; executing the last block again gives the stored latest state; and every node of that
     /// state hashes to what its parent names. Stops at the first fault, with a
     /// `StorageError.integrity` that says where.
@@ -34,6 +35,18 @@ public enum NodeAudit {
         let store = try NodeStore(path: home.databaseURL.path)
         try store.bind(toGenesis: genesis.hash)
         let height = try store.lastHeight()
+        let stored = try store.validatorSets()
+        let sets = ValidatorSets(genesis: validators, stored: stored, executed: height)
+        // Each stored set with its proof must be the one its handover, followed from genesis, proves.
+        let handovers = stored.compactMap(\.handover)
+        do {
+            let proven = try ValidatorHandover.follow(handovers, from: validators, chain: genesis.chainID)
+            for entry in stored where entry.handover != nil && proven.validators(at: entry.from) != entry.validators {
+                throw StorageError.integrity("the validator set stored from height \(entry.from) is not the one its handover proves")
+            }
+        } catch let error as ValidatorHandover.Failure {
+            throw StorageError.integrity(error.message)
+        }
 
         // A node that joined by state sync holds blocks from the one it joined at; that block's
         // predecessor is vouched for by its commit alone.
@@ -58,8 +71,11 @@ public enum NodeAudit {
                 if let root = try store.storedRoot(version: next.rawValue), root != header.stateRoot {
                     throw StorageError.integrity("the stored state of block \(next) has root \(root), but its header names \(header.stateRoot)")
                 }
+                guard header.validatorSetHash == sets.validators(at: next).hash else {
+                    throw StorageError.integrity("block \(next) names validator set \(header.validatorSetHash), not the one of its height")
+                }
                 do {
-                    try commit.verify(blockHash: block.hash, height: next, chainID: genesis.chainID, validators: validators)
+                    try commit.verify(blockHash: block.hash, height: next, chainID: genesis.chainID, validators: sets.validators(at: next))
                 } catch {
                     throw StorageError.integrity("the commit of block \(next) does not verify: \(error.message)")
                 }

@@ -59,7 +59,7 @@ struct Cluster {
         ConsensusState(
             chainID: chainID, height: Height(UInt64(chain.count + 1)), validators: validators,
             previousBlockTime: chain.last?.block.header.time ?? genesisTime, timeouts: timeouts,
-            signingKey: (keys[index], ValidatorIndex(UInt16(index))), resumingFrom: persisted
+            signingKey: keys[index], resumingFrom: persisted
         )
     }
 

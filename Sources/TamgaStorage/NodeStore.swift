@@ -39,11 +39,19 @@ public struct CommittedBlock: Sendable {
     /// The source documents the block's committed transactions cite.
     public let citations: [DocumentCitation]
 
-    public init(block: Block, commit: Commit, receipts: [Receipt], citations: [DocumentCitation] = []) {
+    /// A validator set the block decided: it governs from two heights on.
+    public let decidedValidators: ValidatorSet?
+    /// The proof of a set decided by the block before, which this block's header and commit complete.
+    public let handover: ValidatorHandover?
+
+    public init(block: Block, commit: Commit, receipts: [Receipt], citations: [DocumentCitation] = [],
+                decidedValidators: ValidatorSet? = nil, handover: ValidatorHandover? = nil) {
         self.block = block
         self.commit = commit
         self.receipts = receipts
         self.citations = citations
+        self.decidedValidators = decidedValidators
+        self.handover = handover
     }
 
     public var height: Height { block.header.height }
@@ -218,6 +226,9 @@ public final class NodeStore: Sendable {
                                arguments: [row["height"] as Int64, row["position"] as Int64, Data(receipt.transaction.hash.bytes)])
             }
         }
+        migrator.registerMigration("v7: validator sets") { db in
+            try db.execute(sql: "CREATE TABLE validator_sets (from_height INTEGER PRIMARY KEY, validators BLOB NOT NULL, handover BLOB)")
+        }
         return migrator
     }
 
@@ -267,6 +278,13 @@ public final class NodeStore: Sendable {
             let insertCitation = try db.cachedStatement(sql: "INSERT OR IGNORE INTO document_citations (document, record, tx, signer, height) VALUES (?, ?, ?, ?, ?)")
             for citation in committed.citations {
                 try insertCitation.execute(arguments: [Data(citation.document.bytes), citation.record, Data(citation.transaction.hash.bytes), citation.signer, height])
+            }
+            if let validators = committed.decidedValidators {
+                try db.execute(sql: "INSERT OR REPLACE INTO validator_sets (from_height, validators, handover) VALUES (?, ?, NULL)",
+                               arguments: [height + Int64(ValidatorSchedule.activationDelay), Data(validators.encoded())])
+            }
+            if let handover = committed.handover {
+                try db.execute(sql: "UPDATE validator_sets SET handover = ? WHERE from_height = ?", arguments: [try Self.encodeHandover(handover), height + 1])
             }
             for batch in tree { try Self.write(batch, db) }
             if let pruneBefore { try Self.prune(before: pruneBefore, db) }
@@ -404,7 +422,7 @@ public final class NodeStore: Sendable {
     public func discardUnfinishedSnapshot() throws {
         try database.write { db in
             guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM blocks") == 0 else { return }
-            try db.execute(sql: "DELETE FROM tree_nodes; DELETE FROM tree_roots; DELETE FROM tree_stale; DELETE FROM meta WHERE key = 'base_height'")
+            try db.execute(sql: "DELETE FROM tree_nodes; DELETE FROM tree_roots; DELETE FROM tree_stale; DELETE FROM validator_sets; DELETE FROM meta WHERE key = 'base_height'")
         }
     }
 
@@ -415,6 +433,53 @@ public final class NodeStore: Sendable {
             try db.execute(sql: "INSERT INTO tree_roots (version, root) VALUES (?, ?)", arguments: [Int64(version), root.map { Data($0.encoded()) }])
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('base_height', ?)", arguments: [Data(String(baseHeight.rawValue).utf8)])
         }
+    }
+
+    // MARK: Validator sets
+
+    /// A validator set that replaced the one before, from a height on, and the proof of it once
+    /// the block after the deciding one completes it.
+    public struct ScheduledValidators: Sendable {
+        public let from: Height
+        public let validators: ValidatorSet
+        public let handover: ValidatorHandover?
+
+        public init(from: Height, validators: ValidatorSet, handover: ValidatorHandover?) {
+            self.from = from
+            self.validators = validators
+            self.handover = handover
+        }
+    }
+
+    /// Every validator set decided since genesis (or learnt when joining by state sync), by height.
+    public func validatorSets() throws -> [ScheduledValidators] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT from_height, validators, handover FROM validator_sets ORDER BY from_height").map { row in
+                let validators = try decodeRow(ValidatorSet.self, row["validators"], table: "validator_sets")
+                let handover: ValidatorHandover? = try (row["handover"] as Data?).map { data in
+                    do { return try JSONDecoder().decode(ValidatorHandover.self, from: data) } catch {
+                        throw StorageError.corruptRow(table: "validator_sets", reason: "\(error)")
+                    }
+                }
+                return ScheduledValidators(from: Height(UInt64(row["from_height"] as Int64)), validators: validators, handover: handover)
+            }
+        }
+    }
+
+    /// Keeps the sets a node joining by state sync verified from its peers' handovers.
+    public func saveValidatorSets(_ sets: [ScheduledValidators]) throws {
+        try database.write { db in
+            for set in sets {
+                try db.execute(sql: "INSERT OR REPLACE INTO validator_sets (from_height, validators, handover) VALUES (?, ?, ?)",
+                               arguments: [Int64(set.from.rawValue), Data(set.validators.encoded()), try set.handover.map(Self.encodeHandover)])
+            }
+        }
+    }
+
+    private static func encodeHandover(_ handover: ValidatorHandover) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try encoder.encode(handover)
     }
 
     /// The first block this node holds: 1, or the height it joined at by state sync.

@@ -19,7 +19,7 @@ struct Script {
 
     init(resumingFrom records: [SigningRecord] = []) {
         state = ConsensusState(chainID: Self.chain, height: Height(1), validators: Self.validators,
-                               previousBlockTime: Timestamp(millisecondsSinceEpoch: 0), signingKey: (Self.keys[0], ValidatorIndex(0)),
+                               previousBlockTime: Timestamp(millisecondsSinceEpoch: 0), signingKey: Self.keys[0],
                                resumingFrom: records)
     }
 

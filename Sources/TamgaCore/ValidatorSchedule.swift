@@ -1,5 +1,3 @@
-public import TamgaCore
-
 /// Which validator set signs which height.
 ///
 /// A change the ledger decides in the block at height H takes effect at height H + 2: the block

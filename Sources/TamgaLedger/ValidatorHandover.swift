@@ -1,0 +1,108 @@
+public import TamgaCore
+
+/// The proof that the validator set changed: the header of a block, the commit by which the set
+/// of that height finalized it, and the `validators` record in the state that header names, with
+/// its proof. The state a header at height Y names is the one after block Y − 1, so a set decided
+/// there governs from Y + 1 (`ValidatorSchedule.activationDelay` after the deciding block).
+///
+/// Whoever holds the genesis validators can follow the handovers in order
+/// (`ValidatorHandover.follow`) to the set of any later height, without the blocks in between:
+/// `tamga verify`, the portal's verifier and a node joining by state sync do. Every field is
+/// base64 of the binary layout in docs/encoding.md (the record is the state's canonical JSON).
+public struct ValidatorHandover: Codable, Sendable, Hashable {
+    public var header: String
+    public var commit: String
+    public var record: String
+    public var proof: String
+
+    public init(header: BlockHeader, commit: Commit, record: [UInt8], proof: StateProof) {
+        self.header = Base64.encode(header.encoded())
+        self.commit = Base64.encode(commit.encoded())
+        self.record = Base64.encode(record)
+        self.proof = Base64.encode(proof.encoded())
+    }
+
+    /// Why a list of handovers does not lead from the genesis set to a later one.
+    public enum Failure: CodedError, Equatable {
+        case malformed(index: Int, reason: String)
+        case wrongChain(index: Int)
+        case outOfOrder(index: Int)
+        case commitInvalid(index: Int, reason: String)
+        case proofInvalid(index: Int, reason: String)
+
+        public var code: String {
+            switch self {
+            case .malformed: "handover.malformed"
+            case .wrongChain: "handover.wrong_chain"
+            case .outOfOrder: "handover.out_of_order"
+            case .commitInvalid: "handover.commit_invalid"
+            case .proofInvalid: "handover.proof_invalid"
+            }
+        }
+
+        public var message: String {
+            switch self {
+            case let .malformed(index, reason): "validator handover \(index) is malformed: \(reason)"
+            case let .wrongChain(index): "validator handover \(index) is of another chain"
+            case let .outOfOrder(index): "validator handover \(index) is not at a greater height than the one before"
+            case let .commitInvalid(index, reason): "validator handover \(index) is not finalized by the set of its height: \(reason)"
+            case let .proofInvalid(index, reason): "validator handover \(index) does not prove its validator set: \(reason)"
+            }
+        }
+    }
+
+    /// The header's height: the new set governs from the height after it.
+    public var height: Height? { Base64.decode(header).flatMap { try? BlockHeader.decode($0) }?.height }
+
+    /// Follows `handovers`, in height order, from the genesis set: each must be finalized by the set
+    /// the ones before it lead to, and prove the set it hands over to. Returns the schedule they
+    /// establish.
+    public static func follow(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(Failure) -> ValidatorSchedule {
+        var schedule = ValidatorSchedule(genesis: genesis)
+        var last = Height(0)
+        for (index, handover) in handovers.enumerated() {
+            guard let headerBytes = Base64.decode(handover.header), let commitBytes = Base64.decode(handover.commit),
+                  let record = Base64.decode(handover.record), let proofBytes = Base64.decode(handover.proof)
+            else { throw .malformed(index: index, reason: "a field is not base64") }
+            let header: BlockHeader, commit: Commit, proof: StateProof
+            do {
+                header = try BlockHeader.decode(headerBytes)
+                commit = try Commit.decode(commitBytes)
+                proof = try StateProof.decode(proofBytes)
+            } catch {
+                throw .malformed(index: index, reason: error.message)
+            }
+            guard header.chainID == chain else { throw .wrongChain(index: index) }
+            guard header.height > last, header.height.rawValue >= 1 else { throw .outOfOrder(index: index) }
+            last = header.height
+            do {
+                try commit.verify(blockHash: header.hash, height: header.height, chainID: chain, validators: schedule.validators(at: header.height))
+            } catch {
+                throw .commitInvalid(index: index, reason: error.message)
+            }
+            do {
+                try proof.verifyInclusion(key: RecordKey.validators, value: record, root: header.stateRoot)
+            } catch {
+                throw .proofInvalid(index: index, reason: error.message)
+            }
+            let validators: ValidatorSet
+            do {
+                validators = try decodeSet(record)
+            } catch {
+                throw .malformed(index: index, reason: "the validators record: \(error)")
+            }
+            schedule.schedule(validators, decidedAt: Height(header.height.rawValue - 1))
+        }
+        return schedule
+    }
+
+    /// The validator set a block's state updates decide, if they write the `validators` record.
+    public static func decidedSet(in updates: [StateUpdate]) throws -> ValidatorSet? {
+        guard let update = updates.last(where: { $0.key == RecordKey.validators }), let value = update.value else { return nil }
+        return try decodeSet(value)
+    }
+
+    private static func decodeSet(_ record: [UInt8]) throws -> ValidatorSet {
+        try ValidatorSet(RecordCoding.decode([Validator].self, record, key: RecordKey.validators))
+    }
+}

@@ -1,0 +1,63 @@
+import TamgaConsensus
+import TamgaCore
+import TamgaLedger
+import TamgaStorage
+
+/// The chain's validator sets as this node knows them: the genesis set and each set governance
+/// decided since, from the height it governs, with its proposer cycle and, once the block after
+/// the deciding one completes it, its handover (the proof a verifier follows from genesis).
+///
+/// A set decided in block H governs from H + 2, so after executing block H the node knows the set
+/// of every height up to H + 2: `horizon`. A height past it is not yet known; the checks of
+/// peers' messages leave such messages alone rather than judge them by a set that may be stale.
+struct ValidatorSets: Sendable {
+    private(set) var schedule: ValidatorSchedule
+    /// The proposer cycle of each scheduled set, by the height it governs from.
+    private var cycles: [Height: [ValidatorIndex]] = [:]
+    /// The handovers of the sets after genesis, in height order (a set still waiting for the block
+    /// that completes its proof has none yet).
+    private(set) var handovers: [Height: ValidatorHandover] = [:]
+    /// The last height whose set is known.
+    private(set) var horizon: Height
+
+    init(genesis: ValidatorSet, stored: [NodeStore.ScheduledValidators], executed: Height) {
+        schedule = ValidatorSchedule(genesis: genesis)
+        cycles[Height(1)] = genesis.proposerCycle
+        horizon = Height(executed.rawValue + ValidatorSchedule.activationDelay)
+        for entry in stored {
+            schedule.schedule(entry.validators, decidedAt: Height(entry.from.rawValue - ValidatorSchedule.activationDelay))
+            cycles[entry.from] = entry.validators.proposerCycle
+            if let handover = entry.handover { handovers[entry.from] = handover }
+        }
+    }
+
+    /// The set that signs `height` (the latest known for a height past the horizon).
+    func validators(at height: Height) -> ValidatorSet { schedule.validators(at: height) }
+
+    /// The proposer of `round` at `height`.
+    func proposer(height: Height, round: Round) -> ValidatorIndex {
+        let from = schedule.sets.last { $0.from <= height }?.from ?? Height(1)
+        return ValidatorSet.proposer(in: cycles[from] ?? validators(at: height).proposerCycle, height: height, round: round)
+    }
+
+    /// Block `height` was executed: the horizon moves to `height + 2`, and `decided`, if the
+    /// block wrote a set other than the one already due, governs from there. Returns whether the
+    /// set changes.
+    mutating func executed(_ height: Height, deciding decided: ValidatorSet?) -> Bool {
+        horizon = Height(height.rawValue + ValidatorSchedule.activationDelay)
+        guard let decided, decided != schedule.validators(at: horizon) else { return false }
+        schedule.schedule(decided, decidedAt: height)
+        cycles[horizon] = decided.proposerCycle
+        return true
+    }
+
+    /// Whether the set governing from `from` still waits for its handover.
+    func awaitsHandover(from: Height) -> Bool {
+        from.rawValue > 1 && handovers[from] == nil && schedule.sets.contains { $0.from == from }
+    }
+
+    mutating func record(_ handover: ValidatorHandover, from: Height) { handovers[from] = handover }
+
+    /// The handovers in height order: what a verifier holding the genesis file follows.
+    var orderedHandovers: [ValidatorHandover] { handovers.keys.sorted().compactMap { handovers[$0] } }
+}
