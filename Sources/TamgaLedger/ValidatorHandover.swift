@@ -51,6 +51,18 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
         }
     }
 
+    /// The decoded parts, for sending them in their binary layouts.
+    public func parts() throws(Failure) -> (header: BlockHeader, commit: Commit, record: [UInt8], proof: StateProof) {
+        guard let headerBytes = Base64.decode(header), let commitBytes = Base64.decode(commit),
+              let record = Base64.decode(record), let proofBytes = Base64.decode(proof)
+        else { throw .malformed(index: 0, reason: "a field is not base64") }
+        do {
+            return (try BlockHeader.decode(headerBytes), try Commit.decode(commitBytes), record, try StateProof.decode(proofBytes))
+        } catch {
+            throw .malformed(index: 0, reason: error.message)
+        }
+    }
+
     /// The header's height: the new set governs from the height after it.
     public var height: Height? { Base64.decode(header).flatMap { try? BlockHeader.decode($0) }?.height }
 
@@ -61,16 +73,12 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
         var schedule = ValidatorSchedule(genesis: genesis)
         var last = Height(0)
         for (index, handover) in handovers.enumerated() {
-            guard let headerBytes = Base64.decode(handover.header), let commitBytes = Base64.decode(handover.commit),
-                  let record = Base64.decode(handover.record), let proofBytes = Base64.decode(handover.proof)
-            else { throw .malformed(index: index, reason: "a field is not base64") }
-            let header: BlockHeader, commit: Commit, proof: StateProof
+            let (header, commit, record, proof): (BlockHeader, Commit, [UInt8], StateProof)
             do {
-                header = try BlockHeader.decode(headerBytes)
-                commit = try Commit.decode(commitBytes)
-                proof = try StateProof.decode(proofBytes)
+                (header, commit, record, proof) = try handover.parts()
             } catch {
-                throw .malformed(index: index, reason: error.message)
+                guard case let .malformed(_, reason) = error else { throw error }
+                throw .malformed(index: index, reason: reason)
             }
             guard header.chainID == chain else { throw .wrongChain(index: index) }
             guard header.height > last, header.height.rawValue >= 1 else { throw .outOfOrder(index: index) }

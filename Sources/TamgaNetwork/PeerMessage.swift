@@ -31,6 +31,10 @@ public enum PeerMessage: Hashable, Sendable {
     /// The records of consecutive prefixes from `prefix` on, each group in key-hash order; as
     /// many groups as fit in `snapshotBytesMax` (at least one).
     case snapshotRecords(version: UInt64, prefix: UInt16, [[StateSnapshot.Record]])
+    /// State sync: asks for the proofs of every validator-set change since genesis.
+    case handoversRequest
+    /// Every validator-set change since genesis, in height order, each with its proof.
+    case handovers([Handover])
 
     public static let protocolVersion: UInt8 = 1
     /// How many blocks one `blocks` message carries at most.
@@ -41,6 +45,24 @@ public enum PeerMessage: Hashable, Sendable {
     public static let mediaTypeBytesMax = 64
     /// The records one `snapshotRecords` answer carries, in bytes, past its first prefix.
     public static let snapshotBytesMax = 8 * 1024 * 1024
+    /// Validator-set changes one `handovers` message carries at most.
+    public static let handoversPerMessageMax = 1_024
+
+    /// A validator-set change as `ValidatorHandover` proves it: a header, the commit that
+    /// finalized it, and the `validators` record in the state it names, with its proof.
+    public struct Handover: Hashable, Sendable {
+        public let header: BlockHeader
+        public let commit: Commit
+        public let record: [UInt8]
+        public let proof: StateProof
+
+        public init(header: BlockHeader, commit: Commit, record: [UInt8], proof: StateProof) {
+            self.header = header
+            self.commit = commit
+            self.record = record
+            self.proof = proof
+        }
+    }
 
     public struct Hello: Hashable, Sendable {
         public let chainID: ChainID
@@ -72,6 +94,7 @@ extension PeerMessage: BinaryCodable {
     private enum Kind: UInt8 {
         case hello = 1, proposal, vote, transactions, status, blocksRequest, blocks, documentRequest, document
         case snapshotTopRequest, snapshotTop, snapshotRequest, snapshotRecords
+        case handoversRequest, handovers
     }
 
     public func encode(to writer: inout ByteWriter) {
@@ -135,6 +158,17 @@ extension PeerMessage: BinaryCodable {
             writer.write(version)
             writer.write(prefix)
             writer.write(count)
+        case .handoversRequest:
+            writer.write(Kind.handoversRequest.rawValue)
+        case let .handovers(handovers):
+            writer.write(Kind.handovers.rawValue)
+            writer.write(UInt16(handovers.count))
+            for handover in handovers {
+                handover.header.encode(to: &writer)
+                handover.commit.encode(to: &writer)
+                writer.writeLengthPrefixed(handover.record)
+                handover.proof.encode(to: &writer)
+            }
         case let .snapshotRecords(version, prefix, groups):
             writer.write(Kind.snapshotRecords.rawValue)
             writer.write(version)
@@ -247,6 +281,20 @@ extension PeerMessage: BinaryCodable {
                 groups.append(group)
             }
             self = .snapshotRecords(version: version, prefix: prefix, groups)
+        case .handoversRequest:
+            self = .handoversRequest
+        case .handovers:
+            let count = Int(try reader.readUInt16("handover count"))
+            guard count <= PeerMessage.handoversPerMessageMax else {
+                throw .lengthExceedsLimit(field: "handovers", length: count, limit: PeerMessage.handoversPerMessageMax)
+            }
+            var handovers: [Handover] = []
+            for _ in 0..<count {
+                handovers.append(Handover(header: try BlockHeader(from: &reader), commit: try Commit(from: &reader),
+                                          record: try reader.readLengthPrefixed("validators record", limit: Limits.stateValueBytesMax),
+                                          proof: try StateProof(from: &reader)))
+            }
+            self = .handovers(handovers)
         }
     }
 }

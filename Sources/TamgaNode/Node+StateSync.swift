@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TamgaConsensus
 import TamgaCore
 import TamgaLedger
@@ -83,6 +84,9 @@ struct StateSyncProgress {
 
 /// Where a node that joins by state sync stands.
 struct StateSyncState {
+    /// The validator sets since genesis, once a peer's handovers verified: the anchor is checked
+    /// against the set of its height.
+    var sets: [NodeStore.ScheduledValidators]?
     var progress: StateSyncProgress?
     /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
     /// the anchor's height when it is the anchor, and when.
@@ -130,6 +134,12 @@ extension Node {
             return
         }
         defer { stateSync = sync }
+        guard sync.sets != nil else {
+            guard sync.requested.isEmpty, let peer = peers.first else { return }
+            sync.requested[peer] = (nil, nil, now)
+            network.send(.handoversRequest, to: peer)
+            return
+        }
         guard let progress = sync.progress else {
             // The anchor: a recent block that more than a third of the power has passed, so its state is kept by honest peers.
             let target = networkHeight.rawValue
@@ -156,7 +166,37 @@ extension Node {
         }
     }
 
-    /// The anchor block a peer sent: taken if its commit verifies against the validators.
+    /// A peer's validator-set changes since genesis: taken if each verifies against the set before
+    /// it. A peer that leaves out the latest changes is found out by the anchor (whose commit then
+    /// does not verify) or by the anchor's state (which names the set of the next height).
+    func acceptHandovers(_ handovers: [PeerMessage.Handover], from peer: ValidatorIndex) -> PeerVerdict {
+        guard var sync = stateSync, sync.sets == nil, sync.requested.removeValue(forKey: peer) != nil else { return .accepted }
+        defer { stateSync = sync }
+        let proofs = handovers.map { ValidatorHandover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }
+        do {
+            let sets = try ValidatorSets.following(proofs, from: try genesis.validatorSet(), chain: genesis.chainID)
+            validatorSets.withLock { $0 = ValidatorSets(genesis: $0.schedule.sets[0].validators, stored: sets, executed: Height(0)) }
+            sync.sets = sets
+            sync.lastProgress = .now
+            return .accepted
+        } catch let error as ValidatorHandover.Failure {
+            distrust(peer)
+            return .misbehaving("sent validator handovers that do not verify: \(error.message)")
+        } catch {
+            stop("the genesis validator set does not load: \(error)")
+            return .accepted
+        }
+    }
+
+    /// Answers a peer's request for the validator-set changes since genesis.
+    func serveHandovers(to peer: ValidatorIndex) {
+        guard stateSync == nil else { return }
+        let handovers = validatorHandovers.compactMap { try? $0.parts() }.prefix(PeerMessage.handoversPerMessageMax)
+        network.send(.handovers(handovers.map { PeerMessage.Handover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }), to: peer)
+    }
+
+    /// The anchor block a peer sent: taken if its commit verifies against the validators of its
+    /// height (as the handovers lead to them).
     func acceptStateSyncAnchor(_ decided: [PeerMessage.DecidedBlock], from peer: ValidatorIndex) -> PeerVerdict {
         guard var sync = stateSync, sync.progress == nil, let request = sync.requested.removeValue(forKey: peer) else { return .accepted }
         defer { stateSync = sync }
@@ -176,7 +216,11 @@ extension Node {
             try item.commit.verify(blockHash: item.block.hash, height: item.block.header.height, chainID: genesis.chainID,
                                    validators: validators(at: item.block.header.height))
         } catch {
-            return .misbehaving("sent an anchor block whose commit does not verify: \(error)")
+            // Either this peer lies, or the one whose handovers were taken left out a change:
+            // ask for them again, of another peer.
+            sync.sets = nil
+            distrust(peer)
+            return .misbehaving("sent an anchor block whose commit does not verify against the validators of its height: \(error)")
         }
         sync.progress = StateSyncProgress(anchor: (item.block, item.commit))
         sync.lastProgress = .now
@@ -224,6 +268,19 @@ extension Node {
         try store.finishSnapshot(version: progress.version, root: root, baseHeight: block.header.height)
         try tree.refreshLatest()
         try map.checkRoot(version: progress.version)
+        // The anchor's state names the set of the height after it: the handovers taken must agree,
+        // or the peer that sent them left out the latest change.
+        let named = try map.value(forKey: RecordKey.validators, at: progress.version)
+        let genesisSet = try genesis.validatorSet()
+        let expected = try named.map { try ValidatorHandover.decidedSet(in: [StateUpdate(key: RecordKey.validators, value: $0)]) ?? genesisSet } ?? genesisSet
+        guard expected == validators(at: block.header.height.next) else {
+            logger.notice("state sync: the validator handovers taken leave out a change the state names; starting again")
+            try store.discardUnfinishedSnapshot()
+            try tree.refreshLatest()
+            stateSync = StateSyncState()
+            return
+        }
+        try store.saveValidatorSets(stateSync?.sets ?? [])
         height = Height(progress.version - 1)
         stateRoot = block.header.stateRoot
         try commitBlock(block, commit: progress.anchor.commit)

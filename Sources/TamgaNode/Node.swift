@@ -574,7 +574,8 @@ public actor Node {
 
     /// A decided block with its commit and its transactions' receipts, from storage.
     public nonisolated func block(at height: Height) throws -> (block: Block, commit: Commit, receipts: [Receipt])? {
-        try blocks(from: height, limit: 1).first
+        // A node that joined by state sync holds no block below the one it joined at.
+        try blocks(from: height, limit: 1).first { $0.block.header.height == height }
     }
 
     /// Up to `limit` consecutive blocks from `height` on, each with its commit and receipts.
@@ -914,6 +915,10 @@ public actor Node {
             do { try serveSnapshotRecords(version: version, prefix: prefix, count: count, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
         case .snapshotTop, .snapshotRecords:
             return acceptSnapshotMessage(message, from: peer)
+        case .handoversRequest:
+            serveHandovers(to: peer)
+        case let .handovers(handovers):
+            return acceptHandovers(handovers, from: peer)
         }
         return .accepted
     }
@@ -967,7 +972,8 @@ public actor Node {
     /// validator is among them, so no coalition of liars can move it.
     var networkHeight: Height {
         let now = ContinuousClock.now
-        let validators = validators(at: height.next)
+        // A node fetching its state knows no height yet: the latest set it learnt is the one to ask.
+        let validators = stateSync == nil ? validators(at: height.next) : validatorSets.withLock { $0.latest }
         func power(of key: PublicKey?) -> UInt64 { key.flatMap(validators.index(of:)).flatMap { validators[$0]?.votingPower } ?? 0 }
         var claims = peerHeights.compactMap { peer, claim -> (Height, UInt64)? in
             guard claim.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) else { return nil }

@@ -31,6 +31,18 @@ struct ValidatorSets: Sendable {
         }
     }
 
+    /// The last set scheduled.
+    var latest: ValidatorSet { schedule.sets[schedule.sets.count - 1].validators }
+
+    /// The sets that `handovers` lead to from `genesis`, each verified against the one before.
+    static func following(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(ValidatorHandover.Failure)
+        -> [NodeStore.ScheduledValidators] {
+        let schedule = try ValidatorHandover.follow(handovers, from: genesis, chain: chain)
+        return handovers.compactMap { handover in
+            handover.height.map { NodeStore.ScheduledValidators(from: $0.next, validators: schedule.validators(at: $0.next), handover: handover) }
+        }
+    }
+
     /// The set that signs `height` (the latest known for a height past the horizon).
     func validators(at height: Height) -> ValidatorSet { schedule.validators(at: height) }
 

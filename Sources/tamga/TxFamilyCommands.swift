@@ -391,6 +391,8 @@ extension TxCommand {
         @Option(help: "Grant a role, party:role (such as bank-2:bank).") var grantRole: String?
         @Option(help: "Revoke a role, party:role.") var revokeRole: String?
         @Option(help: "A JSON file with the new parameters (minimumFee, notaryAttestationRequired, deedLifetimeMillis, recoveryTimeLockMillis).") var parameters: String?
+        @Option(help: "A JSON file with the whole new validator set, in index order: [{\"publicKey\": \"ed25519:<hex>\", \"votingPower\": 1}, ...]. Decided at block H, it governs from H + 2.")
+        var validators: String?
         func run() async throws {
             func role(_ text: String, _ name: String) throws -> (PartyID, Role) {
                 let parts = text.split(separator: ":").map(String.init)
@@ -403,9 +405,16 @@ extension TxCommand {
                 grantRole.map { let (party, role) = try role($0, "--grant-role"); return .grantRole(party: party, role: role) },
                 revokeRole.map { let (party, role) = try role($0, "--revoke-role"); return .revokeRole(party: party, role: role) },
                 parameters.map { .setParameters(try JSONDecoder().decode(Parameters.self, from: try Data(contentsOf: URL(fileURLWithPath: $0)))) },
+                try validators.map(Self.validatorSet),
             ].compactMap { $0 }
-            guard changes.count == 1, let change = changes.first else { throw ValidationError("give exactly one of --grant-role, --revoke-role, --parameters") }
+            guard changes.count == 1, let change = changes.first else { throw ValidationError("give exactly one of --grant-role, --revoke-role, --parameters, --validators") }
             try await signer.submit(.proposeGovernance(ProposeGovernance(change: change)))
+        }
+
+        private static func validatorSet(file: String) throws -> GovernanceChange {
+            let set = try JSONDecoder().decode([Validator].self, from: try Data(contentsOf: URL(fileURLWithPath: file)))
+            do { _ = try ValidatorSet(set) } catch { throw ValidationError("--validators: \(error.message)") }
+            return .setValidators(set)
         }
     }
 }
