@@ -199,7 +199,12 @@ schemas = {
    "format": {"type": "string", "enum": ["tamga-extract-v1"]}, "chainId": {"type": "string"}, "cadastralNumber": {"type": "string"}, "height": {"type": "integer"},
    "record": {"type": "string", "description": "the passport record's bytes, base64"}, "passport": ref("Passport"),
    "proof": {"type": "string", "description": "StateProof, binary layout, base64"}, "header": {"type": "string", "description": "BlockHeader, base64"},
-   "commit": {"type": "string", "description": "Commit, base64"}}},
+   "commit": {"type": "string", "description": "Commit, base64"},
+   "validatorHandovers": {"type": "array", "description": "the validator-set changes from genesis to the header, in height order; absent while the genesis set governs",
+     "items": {"type": "object", "required": ["header", "commit", "record", "proof"], "properties": {
+       "header": {"type": "string", "description": "BlockHeader, base64"}, "commit": {"type": "string", "description": "Commit, base64"},
+       "record": {"type": "string", "description": "the validators record's bytes (canonical JSON), base64"},
+       "proof": {"type": "string", "description": "StateProof of the validators record in the header's state root, base64"}}}}}},
  "Offer": {"type": "object", "required": ["cadastralNumber", "price", "listedAt", "kind", "address", "area", "encumbered", "owners"], "properties": {
    "cadastralNumber": {"type": "string"}, "price": {"type": "integer"}, "listedAt": {"type": "integer"}, "kind": {"type": "string"},
    "address": {"type": "string"}, "area": {"type": "integer"}, "encumbered": {"type": "boolean"},

@@ -344,6 +344,37 @@ extension NodeAPI {
           "record": {
             "description": "the passport record's bytes, base64",
             "type": "string"
+          },
+          "validatorHandovers": {
+            "description": "the validator-set changes from genesis to the header, in height order; absent while the genesis set governs",
+            "items": {
+              "properties": {
+                "commit": {
+                  "description": "Commit, base64",
+                  "type": "string"
+                },
+                "header": {
+                  "description": "BlockHeader, base64",
+                  "type": "string"
+                },
+                "proof": {
+                  "description": "StateProof of the validators record in the header's state root, base64",
+                  "type": "string"
+                },
+                "record": {
+                  "description": "the validators record's bytes (canonical JSON), base64",
+                  "type": "string"
+                }
+              },
+              "required": [
+                "header",
+                "commit",
+                "record",
+                "proof"
+              ],
+              "type": "object"
+            },
+            "type": "array"
           }
         },
         "required": [

@@ -291,6 +291,28 @@ extension Node {
         handle(.start)
     }
 
+    /// Snapshot answers one peer may have at once, and how many more it earns a second. A joining
+    /// node asks a peer for 256 prefixes at a time and waits for the answer (up to 8 MiB), so a
+    /// whole state of 4,096 prefixes takes 17 answers; past the budget a peer's requests go
+    /// unanswered, so that no peer holds this node's reads.
+    static let snapshotAnswerBudget = (burst: 32.0, perSecond: 4.0)
+
+    /// Takes one snapshot answer from `peer`'s budget, if it has one left.
+    func spendSnapshotAnswer(for peer: ValidatorIndex) -> Bool {
+        let now = ContinuousClock.now
+        let (burst, perSecond) = Node.snapshotAnswerBudget
+        let last = snapshotBudgets[peer] ?? (burst, now)
+        let elapsed = last.at.duration(to: now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let tokens = min(burst, last.tokens + seconds * perSecond)
+        guard tokens >= 1 else {
+            snapshotBudgets[peer] = (tokens, now)
+            return false
+        }
+        snapshotBudgets[peer] = (tokens - 1, now)
+        return true
+    }
+
     /// Answers a peer's request for the top of a kept state version (nothing for one not kept).
     func serveSnapshotTop(version: UInt64, to peer: ValidatorIndex) throws {
         guard stateSync == nil, try tree.loadRoot(version: version) != nil else { return }

@@ -140,6 +140,8 @@ public actor Node {
     /// Set while the node fetches its first state from peers (`config.stateSync` on an empty
     /// database); consensus and block sync wait until it is done.
     var stateSync: StateSyncState?
+    /// What each peer may still ask of this node's snapshots (`Node.snapshotAnswerBudget`).
+    var snapshotBudgets: [ValidatorIndex: (tokens: Double, at: ContinuousClock.Instant)] = [:]
     private var isRunning = false
 
     /// Decided-height gauge and friends, for `/metrics`.
@@ -910,8 +912,11 @@ public actor Node {
         case .documentRequest, .document:
             return receiveDocumentMessage(message, from: peer)
         case let .snapshotTopRequest(version):
+            // Over its budget a peer gets no answer; an honest joining node asks another after a while.
+            guard spendSnapshotAnswer(for: peer) else { break }
             do { try serveSnapshotTop(version: version, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
         case let .snapshotRequest(version, prefix, count):
+            guard spendSnapshotAnswer(for: peer) else { break }
             do { try serveSnapshotRecords(version: version, prefix: prefix, count: count, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
         case .snapshotTop, .snapshotRecords:
             return acceptSnapshotMessage(message, from: peer)

@@ -43,6 +43,9 @@ struct VerifyCommand: ParsableCommand {
         print(passport.restrictions.isEmpty
               ? "encumbrances: none (free of arrests and pledges at this block)"
               : "encumbrances: " + passport.restrictions.map { "\($0.kind.rawValue) by \($0.holder)" }.joined(separator: ", "))
+        if let handovers = extract.validatorHandovers, !handovers.isEmpty {
+            print("validators: followed from genesis through \(handovers.count) change\(handovers.count == 1 ? "" : "s") of the set")
+        }
         print("verification code: \(extract.verificationCode)")
     }
 }

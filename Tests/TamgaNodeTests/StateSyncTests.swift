@@ -142,4 +142,21 @@ struct StateSyncTests {
         #expect(await reopened.status().height >= committed.height)
         #expect(try await reopened.passport(number, atBlock: committed.height)?.owners == [Ownership(party: citizen.party, share: .whole)])
     }
+
+    @Test("a peer's snapshot requests are answered within a budget: a burst of 32, then 4 a second")
+    func snapshotBudget() async throws {
+        let network = try TestNetwork(validators: 1)
+        defer { network.remove() }
+        let node = try Node(home: network.homes[0], logger: quietLogger)
+        let greedy = ValidatorIndex(1), other = ValidatorIndex(2)
+        var answered = 0
+        for _ in 0..<100 {
+            if await node.spendSnapshotAnswer(for: greedy) { answered += 1 }
+        }
+        // A few may have been earned while the loop ran; far fewer than asked for.
+        #expect(answered >= 32 && answered < 40, "\(answered) of 100 answered")
+        #expect(await node.spendSnapshotAnswer(for: other), "another peer's budget is its own")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await node.spendSnapshotAnswer(for: greedy), "the budget refills")
+    }
 }

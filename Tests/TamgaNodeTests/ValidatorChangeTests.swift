@@ -135,6 +135,12 @@ struct ValidatorChangeTests {
         let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit,
                                   validatorHandovers: handovers)
         #expect(try extract.verify(chain: network.genesis.chainID, validators: genesisSet).height == parts.header.height)
+        // The portal's verifier is tested on such an extract (Tests/portal/proof_test.mjs); this
+        // writes a new pair when asked.
+        if let folder = ProcessInfo.processInfo.environment["TAMGA_WRITE_HANDOVER_FIXTURE"] {
+            try writeJSON(extract, to: URL(fileURLWithPath: folder).appendingPathComponent("handover_extract.json"))
+            try writeJSON(network.genesis, to: URL(fileURLWithPath: folder).appendingPathComponent("handover_genesis.json"))
+        }
         var bare = extract
         bare.validatorHandovers = nil
         #expect(throws: Extract.Failure.self) { try bare.verify(chain: network.genesis.chainID, validators: genesisSet) }

@@ -479,6 +479,67 @@ async function testFixture(label, extractFile, genesisFile) {
 await testFixture('synthetic fixture', 'synthetic_extract.json', 'synthetic_genesis.json');
 await testFixture('real devnet fixture', 'extract.json', 'genesis.json');
 
+// ---------------------------------------------------------------------------------------------
+// An extract from after two validator-set changes (a fifth validator added, then a genesis
+// validator removed): it verifies only through the handovers it carries. The pair was written by
+// `TAMGA_WRITE_HANDOVER_FIXTURE=Tests/portal/fixtures swift test --filter ValidatorChangeTests`.
+
+async function testHandovers() {
+  const extract = readJSON('handover_extract.json');
+  const genesis = readJSON('handover_genesis.json');
+  const name = (text) => `validator handovers: ${text}`;
+  const handovers = extract.validatorHandovers;
+  const withHandovers = (list) => ({ ...clone(extract), validatorHandovers: list });
+  const withHandoverBytes = (index, field, change) => {
+    const list = clone(handovers);
+    list[index] = withBytes(list[index], field, change);
+    return withHandovers(list);
+  };
+
+  await test(name('two changes; the extract verifies against the genesis file through them'), async () => {
+    assert.equal(handovers.length, 2);
+    const result = await proof.verifyExtract(extract, genesis);
+    assert.equal(result.valid, true, `${result.reason} ${result.code}: ${result.detail}`);
+  });
+
+  await test(name('without them, the commit of the new set does not verify against the genesis set → commit_invalid'), async () => {
+    await expectReason(withHandovers(undefined), genesis, 'commit_invalid');
+    await expectReason(withHandovers([]), genesis, 'commit_invalid');
+  });
+
+  await test(name('the first left out: the second is not signed by the genesis set → handover_invalid'), async () => {
+    await expectReason(withHandovers([handovers[1]]), genesis, 'handover_invalid', 'handover.commit_invalid');
+  });
+
+  await test(name('out of order, or one repeated → handover_invalid'), async () => {
+    await expectReason(withHandovers([handovers[1], handovers[0]]), genesis, 'handover_invalid');
+    await expectReason(withHandovers([handovers[0], handovers[0], handovers[1]]), genesis, 'handover_invalid', 'handover.out_of_order');
+  });
+
+  await test(name('a changed validators record (another key) → handover_invalid: the proof fails'), async () => {
+    const record = JSON.parse(new TextDecoder().decode(fromBase64(handovers[0].record)));
+    record[0].publicKey = `ed25519:${RFC8032.key1}`;
+    const list = clone(handovers);
+    list[0].record = toBase64(utf8(proof.canonicalJSON(record)));
+    await expectReason(withHandovers(list), genesis, 'handover_invalid', 'handover.proof_invalid');
+  });
+
+  await test(name('a flipped byte in a handover\'s header or commit signature → handover_invalid'), async () => {
+    const signatureStart = 8 + 4 + 32 + 2 + 2 + 8;
+    await expectReason(withHandoverBytes(0, 'commit', flip(signatureStart + 5)), genesis, 'handover_invalid', 'handover.commit_invalid');
+    await expectReason(withHandoverBytes(1, 'header', flip(60)), genesis, 'handover_invalid', 'handover.commit_invalid');
+    await expectReason(withHandoverBytes(0, 'proof', (bytes) => new Uint8Array([...bytes, 0])), genesis, 'handover_invalid', 'handover.malformed');
+  });
+
+  await test(name('not a list, or an entry not an object → malformed or handover_invalid; nothing throws'), async () => {
+    await expectReason(withHandovers('none'), genesis, 'malformed', 'extract.field');
+    await expectReason(withHandovers([null]), genesis, 'handover_invalid', 'handover.malformed');
+    await expectReason(withHandovers([{ ...handovers[0], record: 'not base64!' }]), genesis, 'handover_invalid', 'handover.malformed');
+  });
+}
+
+await testHandovers();
+
 const failed = results.filter((passed) => !passed).length;
 console.log(`\n${results.length - failed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -21,6 +21,7 @@ export const GENESIS_FORMAT = 'tamga-genesis-v1';
 export const REASONS = Object.freeze({
   malformed: 'malformed',
   wrongChain: 'wrong_chain',
+  handoverInvalid: 'handover_invalid',
   commitInvalid: 'commit_invalid',
   proofInvalid: 'proof_invalid',
   passportMismatch: 'passport_mismatch',
@@ -379,28 +380,87 @@ export function readGenesis(genesis) {
   if (!isPlainObject(genesis)) badGenesis('malformed', 'it is not a JSON object');
   if (genesis.format !== GENESIS_FORMAT) badGenesis('format', `format is ${String(genesis.format)}, expected ${GENESIS_FORMAT}`);
   if (typeof genesis.chainId !== 'string' || !CHAIN_ID.test(genesis.chainId)) badGenesis('chain_id', 'the chain id is not 1 to 64 of a-z, 0-9, - and .');
-  const entries = genesis.validators;
-  if (!Array.isArray(entries)) badGenesis('validators', 'validators is not a list');
-  if (entries.length === 0) badGenesis('validators', 'a validator set needs at least one validator');
-  if (entries.length > LIMITS.validators) badGenesis('validators', `${entries.length} validators, more than ${LIMITS.validators}`);
+  const { validators, totalPower } = readValidators(genesis.validators, (message) => badGenesis('validators', message));
+  return { chainId: genesis.chainId, validators, totalPower };
+}
+
+/// A validator set as JSON lists it (genesis.json, or the state's `validators` record), with the
+/// checks of `ValidatorSet.init`; `bad(message)` refuses. Returns {validators, totalPower}.
+function readValidators(entries, bad) {
+  if (!Array.isArray(entries)) bad('validators is not a list');
+  if (entries.length === 0) bad('a validator set needs at least one validator');
+  if (entries.length > LIMITS.validators) bad(`${entries.length} validators, more than ${LIMITS.validators}`);
   const seen = new Set();
   let totalPower = 0n;
   const validators = entries.map((entry, index) => {
     const publicKey = parsePublicKey(entry?.publicKey);
-    if (!publicKey) badGenesis('validators', `validator ${index}'s public key is not ed25519:<64 hex>`);
+    if (!publicKey) bad(`validator ${index}'s public key is not ed25519:<64 hex>`);
     const power = entry.votingPower;
     if (!(typeof power === 'bigint' || Number.isSafeInteger(power)) || power < 0) {
-      badGenesis('validators', `validator ${index}'s voting power is not a whole number below 2^53`);
+      bad(`validator ${index}'s voting power is not a whole number below 2^53`);
     }
     const votingPower = BigInt(power);
-    if (votingPower === 0n) badGenesis('validators', `validator ${index} has no voting power`);
-    if (seen.has(toHex(publicKey))) badGenesis('validators', `validator ${index} repeats the key of an earlier validator`);
+    if (votingPower === 0n) bad(`validator ${index} has no voting power`);
+    if (seen.has(toHex(publicKey))) bad(`validator ${index} repeats the key of an earlier validator`);
     seen.add(toHex(publicKey));
     totalPower += votingPower;
-    if (totalPower >= LIMITS.totalPower) badGenesis('validators', 'the total voting power must stay below 2^60');
+    if (totalPower >= LIMITS.totalPower) bad('the total voting power must stay below 2^60');
     return { name: entry.name, publicKey, votingPower };
   });
-  return { chainId: genesis.chainId, validators, totalPower };
+  return { validators, totalPower };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validator-set changes (ValidatorHandover.follow)
+
+const handoverInvalid = (index, code, detail) => refuse(REASONS.handoverInvalid, code, `validator handover ${index}: ${detail}`);
+
+/// Follows an extract's validator handovers from the genesis set: each, in increasing height, is
+/// finalized by the set its predecessors lead to and proves the `validators` record in the state
+/// its header names; that set governs from the height after the header. Returns the function
+/// from a height (BigInt) to its set.
+async function followHandovers(handovers, genesisValidators, chainId) {
+  const schedule = [{ from: 1n, validators: genesisValidators }];
+  const setAt = (height) => schedule.findLast((entry) => entry.from <= height).validators;
+  if (handovers === undefined || handovers === null) return setAt;
+  if (!Array.isArray(handovers)) malformed('extract.field', "the extract's validatorHandovers is not a list");
+  let last = 0n;
+  for (const [index, handover] of handovers.entries()) {
+    if (!isPlainObject(handover)) handoverInvalid(index, 'handover.malformed', 'it is not an object');
+    const bytes = {};
+    for (const name of ['header', 'commit', 'record', 'proof']) {
+      bytes[name] = isText(handover[name]) ? fromBase64(handover[name]) : null;
+      if (!bytes[name]) handoverInvalid(index, 'handover.malformed', `its ${name} is not base64`);
+    }
+    let header, commit, proof;
+    try {
+      header = decodeHeader(bytes.header);
+      commit = decodeCommit(bytes.commit);
+      proof = decodeStateProof(bytes.proof);
+    } catch (error) {
+      if (error instanceof VerificationError) handoverInvalid(index, 'handover.malformed', error.detail);
+      throw error;
+    }
+    if (header.chainId !== chainId) handoverInvalid(index, 'handover.wrong_chain', `its header is for chain ${header.chainId}`);
+    if (header.height <= last || header.height < 1n) handoverInvalid(index, 'handover.out_of_order', 'it is not at a greater height than the one before');
+    last = header.height;
+    try {
+      await verifyCommit(commit, { blockHash: await blockHash(bytes.header), height: header.height, chainId, validators: setAt(header.height) });
+      await verifyInclusion(proof, utf8('validators'), bytes.record, header.stateRoot);
+    } catch (error) {
+      if (error instanceof VerificationError) handoverInvalid(index, `handover.${error.reason}`, error.detail);
+      throw error;
+    }
+    let entries;
+    try {
+      entries = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.record));
+    } catch {
+      handoverInvalid(index, 'handover.malformed', 'its validators record is not JSON');
+    }
+    const { validators } = readValidators(entries, (message) => handoverInvalid(index, 'handover.malformed', `its validators record: ${message}`));
+    schedule.push({ from: header.height + 1n, validators });
+  }
+  return setAt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -718,8 +778,9 @@ async function check(extract, genesis) {
   if (header.chainId !== chainId) refuse(REASONS.wrongChain, 'extract.wrong_chain', `the block header is for chain ${header.chainId}, not the genesis's ${chainId}`);
   if (extract.chainId !== chainId) refuse(REASONS.wrongChain, 'extract.wrong_chain', `the extract is for chain ${extract.chainId}, not the genesis's ${chainId}`);
   if (header.height !== BigInt(extract.height)) malformed('extract.height', `the height ${extract.height} differs from the header's ${header.height}`);
+  const setAt = await followHandovers(extract.validatorHandovers, validators, chainId);
   const hash = await blockHash(headerBytes);
-  await verifyCommit(commit, { blockHash: hash, height: header.height, chainId, validators });
+  await verifyCommit(commit, { blockHash: hash, height: header.height, chainId, validators: setAt(header.height) });
   await verifyInclusion(proof, utf8(`property/${extract.cadastralNumber}`), record, header.stateRoot);
   const passport = checkPassport(record, extract.passport);
   return {
