@@ -9,22 +9,26 @@ import Testing
 
 @Suite("Validator-set changes: a set governance decides at H governs from H + 2 in every node")
 struct ValidatorChangeTests {
-    /// Transfers between citizens, one at a time to each node in turn, until cancelled; returns
-    /// how many committed.
+    /// Transfers from each signer, one after another, each signer to its own node, all signers at
+    /// once, until cancelled; returns how many committed.
     private static func load(_ nodes: [Node], _ signers: [TestSigner]) async -> Int {
-        var committed = 0
-        var turn = 0
-        while !Task.isCancelled {
-            let signer = signers[turn % signers.count]
-            let node = nodes[turn % nodes.count]
-            turn += 1
-            guard let envelope = try? transfer(signer, to: "citizen-9", amount: 1),
-                  let id = try? await node.submit(envelope),
-                  let stored = try? await node.waitForCommit(id, timeout: .seconds(20)), stored.receipt.isCommitted
-            else { continue }
-            committed += 1
+        await withTaskGroup(of: Int.self) { group in
+            for (offset, signer) in signers.enumerated() {
+                let node = nodes[offset % nodes.count]
+                group.addTask {
+                    var committed = 0
+                    while !Task.isCancelled {
+                        guard let envelope = try? transfer(signer, to: "citizen-9", amount: 1),
+                              let id = try? await node.submit(envelope),
+                              let stored = try? await node.waitForCommit(id, timeout: .seconds(20)), stored.receipt.isCommitted
+                        else { continue }
+                        committed += 1
+                    }
+                    return committed
+                }
+            }
+            return await group.reduce(0, +)
         }
-        return committed
     }
 
     /// Proposes `validators` as operator-0 and approves it as operators 1 and 2 (3 of 4: more
