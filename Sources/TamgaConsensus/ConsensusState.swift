@@ -65,6 +65,9 @@ public struct ConsensusState: Sendable {
     public private(set) var step = Step.propose
     public private(set) var validators: ValidatorSet
     private var proposerCycle: [ValidatorIndex]
+    /// The set of the next height and its proposer cycle, once the driver says it
+    /// (`expectNextHeight`): early messages of that height are judged by it.
+    private var nextSet: (validators: ValidatorSet, cycle: [ValidatorIndex])?
     private var previousBlockTime: Timestamp
     /// Set once the height is decided, until `.startHeight`.
     public private(set) var hasDecided = false
@@ -219,6 +222,12 @@ public struct ConsensusState: Sendable {
         return (key, index)
     }
 
+    /// Names the validator set of the height after the current one (it differs when a change takes
+    /// effect there), so that the messages of that height held early are judged by their own set.
+    public mutating func expectNextHeight(validators next: ValidatorSet) {
+        nextSet = (next, next == validators ? proposerCycle : next.proposerCycle)
+    }
+
     /// This node's index in the current height's set, if it votes at this height.
     public var validatorIndex: ValidatorIndex? { signer?.index }
 
@@ -226,6 +235,7 @@ public struct ConsensusState: Sendable {
         height = next
         validators = nextValidators
         signer = ConsensusState.signer(signingKey, in: nextValidators)
+        nextSet = nil
         proposerCycle = nextValidators.proposerCycle
         previousBlockTime = blockTime
         hasDecided = false
@@ -335,6 +345,7 @@ public struct ConsensusState: Sendable {
     /// validator whose turn it is (for a proposal), not yet held, within its signer's allowance,
     /// and correctly signed (checked last, as it is the costly part).
     private func isWorthKeeping(_ message: ConsensusMessage) -> Bool {
+        let (validators, proposerCycle) = nextSet ?? (validators, proposerCycle)
         guard message.round.rawValue <= Self.roundsAheadMax, validators[message.signer] != nil,
               futureMessages.count(where: { $0.signer == message.signer }) < Self.futureMessagesPerValidatorMax,
               !futureMessages.contains(message)

@@ -13,12 +13,12 @@ public struct ValidatorSchedule: Hashable, Sendable {
 
     public init(genesis: ValidatorSet) { sets = [(Height(1), genesis)] }
 
-    /// Records a set decided in the block at `height`; it governs from `height + 2` on.
-    /// A later decision for the same first height replaces the earlier one.
+    /// Records a set decided in the block at `height`; it governs from `height + 2` on. It replaces
+    /// whatever was scheduled from that height on (what executing the chain decides overrides what
+    /// was learnt before); the genesis set stays. `height` must be below `UInt64.max - 2`.
     public mutating func schedule(_ validators: ValidatorSet, decidedAt height: Height) {
         let from = Height(height.rawValue + Self.activationDelay)
-        precondition(from >= sets[sets.count - 1].from, "changes are scheduled in height order")
-        if sets[sets.count - 1].from == from { sets.removeLast() }
+        sets.removeAll { $0.from >= from && $0.from > Height(1) }
         sets.append((from, validators))
     }
 

@@ -27,6 +27,7 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
         case malformed(index: Int, reason: String)
         case wrongChain(index: Int)
         case outOfOrder(index: Int)
+        case noChange(index: Int)
         case commitInvalid(index: Int, reason: String)
         case proofInvalid(index: Int, reason: String)
 
@@ -35,6 +36,7 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
             case .malformed: "handover.malformed"
             case .wrongChain: "handover.wrong_chain"
             case .outOfOrder: "handover.out_of_order"
+            case .noChange: "handover.no_change"
             case .commitInvalid: "handover.commit_invalid"
             case .proofInvalid: "handover.proof_invalid"
             }
@@ -45,6 +47,7 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
             case let .malformed(index, reason): "validator handover \(index) is malformed: \(reason)"
             case let .wrongChain(index): "validator handover \(index) is of another chain"
             case let .outOfOrder(index): "validator handover \(index) is not at a greater height than the one before"
+            case let .noChange(index): "validator handover \(index) hands over to the set already in force"
             case let .commitInvalid(index, reason): "validator handover \(index) is not finalized by the set of its height: \(reason)"
             case let .proofInvalid(index, reason): "validator handover \(index) does not prove its validator set: \(reason)"
             }
@@ -81,7 +84,9 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
                 throw .malformed(index: index, reason: reason)
             }
             guard header.chainID == chain else { throw .wrongChain(index: index) }
-            guard header.height > last, header.height.rawValue >= 1 else { throw .outOfOrder(index: index) }
+            guard header.height > last, header.height.rawValue >= 1, header.height.rawValue < UInt64.max - ValidatorSchedule.activationDelay else {
+                throw .outOfOrder(index: index)
+            }
             last = header.height
             do {
                 try commit.verify(blockHash: header.hash, height: header.height, chainID: chain, validators: schedule.validators(at: header.height))
@@ -99,6 +104,9 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
             } catch {
                 throw .malformed(index: index, reason: "the validators record: \(error)")
             }
+            // Each handover changes the set: a list padded with headers that change nothing would
+            // make every verifier check their commits for nothing.
+            guard validators != schedule.validators(at: header.height.next) else { throw .noChange(index: index) }
             schedule.schedule(validators, decidedAt: Height(header.height.rawValue - 1))
         }
         return schedule

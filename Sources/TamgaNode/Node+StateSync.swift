@@ -87,6 +87,8 @@ struct StateSyncState {
     /// The validator sets since genesis, once a peer's handovers verified: the anchor is checked
     /// against the set of its height.
     var sets: [NodeStore.ScheduledValidators]?
+    /// The peer whose handovers were taken: distrusted if they turn out to leave out a change.
+    var handoversFrom: ValidatorIndex?
     var progress: StateSyncProgress?
     /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
     /// the anchor's height when it is the anchor, and when.
@@ -135,7 +137,9 @@ extension Node {
         }
         defer { stateSync = sync }
         guard sync.sets != nil else {
-            guard sync.requested.isEmpty, let peer = peers.first else { return }
+            // The peer furthest ahead knows the most changes.
+            guard sync.requested.isEmpty, let peer = peers.max(by: { (peerHeights[$0]?.height ?? Height(0), $1) < (peerHeights[$1]?.height ?? Height(0), $0) })
+            else { return }
             sync.requested[peer] = (nil, nil, now)
             network.send(.handoversRequest, to: peer)
             return
@@ -177,6 +181,7 @@ extension Node {
             let sets = try ValidatorSets.following(proofs, from: try genesis.validatorSet(), chain: genesis.chainID)
             validatorSets.withLock { $0 = ValidatorSets(genesis: $0.schedule.sets[0].validators, stored: sets, executed: Height(0)) }
             sync.sets = sets
+            sync.handoversFrom = peer
             sync.lastProgress = .now
             return .accepted
         } catch let error as ValidatorHandover.Failure {
@@ -219,8 +224,15 @@ extension Node {
             // Either this peer lies, or the one whose handovers were taken left out a change:
             // ask for them again, of another peer.
             sync.sets = nil
+            if let source = sync.handoversFrom { distrust(source) }
             distrust(peer)
             return .misbehaving("sent an anchor block whose commit does not verify against the validators of its height: \(error)")
+        }
+        // The sets after the anchor's next height are the node's to learn by executing the chain;
+        // one a peer named for later could only disagree with what the chain decides.
+        if let sets = sync.sets?.filter({ $0.from <= header.height.next }) {
+            sync.sets = sets
+            validatorSets.withLock { $0 = ValidatorSets(genesis: $0.schedule.sets[0].validators, stored: sets, executed: Height(0)) }
         }
         sync.progress = StateSyncProgress(anchor: (item.block, item.commit))
         sync.lastProgress = .now
@@ -275,6 +287,7 @@ extension Node {
         let expected = try named.map { try ValidatorHandover.decidedSet(in: [StateUpdate(key: RecordKey.validators, value: $0)]) ?? genesisSet } ?? genesisSet
         guard expected == validators(at: block.header.height.next) else {
             logger.notice("state sync: the validator handovers taken leave out a change the state names; starting again")
+            if let source = stateSync?.handoversFrom { distrust(source) }
             try store.discardUnfinishedSnapshot()
             try tree.refreshLatest()
             stateSync = StateSyncState()

@@ -219,6 +219,7 @@ public actor Node {
             chainID: genesis.chainID, height: restored.height.next, validators: sets.validators(at: restored.height.next),
             previousBlockTime: restored.lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
             signingKey: identity.key, resumingFrom: try store.signingRecords())
+        consensus.expectNextHeight(validators: sets.validators(at: restored.height.next.next))
         candidates = Dictionary(try store.proposedBlocks().map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
         network = PeerNetwork(
             identity: identity, chainID: genesis.chainID, genesisHash: genesis.hash, me: me,
@@ -300,9 +301,11 @@ public actor Node {
     /// A fresh consensus state machine for the height after the last decided one, keeping the
     /// signing guard. The node votes at every height whose set holds its key.
     func consensusForNextHeight(resumingFrom records: [SigningRecord]) -> ConsensusState {
-        ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators(at: height.next),
-                       previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
-                       signingKey: identity.key, resumingFrom: records)
+        var state = ConsensusState(chainID: genesis.chainID, height: height.next, validators: validators(at: height.next),
+                                   previousBlockTime: lastBlock?.header.time ?? genesis.genesisTime, timeouts: timeouts,
+                                   signingKey: identity.key, resumingFrom: records)
+        state.expectNextHeight(validators: validators(at: height.next.next))
+        return state
     }
 
     /// The key of every peer the node accepts: the genesis validators by index, and the followers
@@ -921,6 +924,7 @@ public actor Node {
         case .snapshotTop, .snapshotRecords:
             return acceptSnapshotMessage(message, from: peer)
         case .handoversRequest:
+            guard spendSnapshotAnswer(for: peer) else { break }
             serveHandovers(to: peer)
         case let .handovers(handovers):
             return acceptHandovers(handovers, from: peer)
@@ -977,8 +981,9 @@ public actor Node {
     /// validator is among them, so no coalition of liars can move it.
     var networkHeight: Height {
         let now = ContinuousClock.now
-        // A node fetching its state knows no height yet: the latest set it learnt is the one to ask.
-        let validators = stateSync == nil ? validators(at: height.next) : validatorSets.withLock { $0.latest }
+        // The latest set known: a node behind a change weighs the claims of the set that decides
+        // now, and a node fetching its state (which knows no height yet) the one it learnt.
+        let validators = validatorSets.withLock { $0.latest }
         func power(of key: PublicKey?) -> UInt64 { key.flatMap(validators.index(of:)).flatMap { validators[$0]?.votingPower } ?? 0 }
         var claims = peerHeights.compactMap { peer, claim -> (Height, UInt64)? in
             guard claim.at.duration(to: now) < .seconds(Node.claimLifetimeSeconds) else { return nil }
@@ -1139,6 +1144,7 @@ public actor Node {
         guard consensus.height == decided, consensus.hasDecided else { return }
         nextHeightProposed = false
         handle(.startHeight(decided.next, validators: validators(at: decided.next), previousBlockTime: previousBlockTime))
+        consensus.expectNextHeight(validators: validators(at: decided.next.next))
     }
 
     private func send(_ message: ConsensusMessage) {

@@ -37,6 +37,7 @@ struct ValidatorSets: Sendable {
     /// The sets that `handovers` lead to from `genesis`, each verified against the one before.
     static func following(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(ValidatorHandover.Failure)
         -> [NodeStore.ScheduledValidators] {
+        // `follow` refuses a header at a height whose successor does not exist.
         let schedule = try ValidatorHandover.follow(handovers, from: genesis, chain: chain)
         return handovers.compactMap { handover in
             handover.height.map { NodeStore.ScheduledValidators(from: $0.next, validators: schedule.validators(at: $0.next), handover: handover) }
@@ -53,8 +54,9 @@ struct ValidatorSets: Sendable {
     }
 
     /// Block `height` was executed: the horizon moves to `height + 2`, and `decided`, if the
-    /// block wrote a set other than the one already due, governs from there. Returns whether the
-    /// set changes.
+    /// block wrote a set other than the one already due, governs from there (replacing any set a
+    /// joining node learnt for later heights: executing the chain is what decides). Returns
+    /// whether the set changes.
     mutating func executed(_ height: Height, deciding decided: ValidatorSet?) -> Bool {
         horizon = Height(height.rawValue + ValidatorSchedule.activationDelay)
         guard let decided, decided != schedule.validators(at: horizon) else { return false }

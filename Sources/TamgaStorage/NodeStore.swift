@@ -456,12 +456,16 @@ public final class NodeStore: Sendable {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT from_height, validators, handover FROM validator_sets ORDER BY from_height").map { row in
                 let validators = try decodeRow(ValidatorSet.self, row["validators"], table: "validator_sets")
+                // A set decided by block 1 or later governs from height 3 on.
+                guard let from = row["from_height"] as Int64?, from >= 1 + Int64(ValidatorSchedule.activationDelay) else {
+                    throw StorageError.corruptRow(table: "validator_sets", reason: "a set from height \(String(describing: row["from_height"] as Int64?))")
+                }
                 let handover: ValidatorHandover? = try (row["handover"] as Data?).map { data in
                     do { return try JSONDecoder().decode(ValidatorHandover.self, from: data) } catch {
                         throw StorageError.corruptRow(table: "validator_sets", reason: "\(error)")
                     }
                 }
-                return ScheduledValidators(from: Height(UInt64(row["from_height"] as Int64)), validators: validators, handover: handover)
+                return ScheduledValidators(from: Height(UInt64(from)), validators: validators, handover: handover)
             }
         }
     }

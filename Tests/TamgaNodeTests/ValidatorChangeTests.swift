@@ -139,6 +139,15 @@ struct ValidatorChangeTests {
         let extract = try Extract(cadastralNumber: number, record: parts.value, proof: parts.proof, header: parts.header, commit: parts.commit,
                                   validatorHandovers: handovers)
         #expect(try extract.verify(chain: network.genesis.chainID, validators: genesisSet).height == parts.header.height)
+        // A handover that changes nothing (a later header, whose state holds the set in force) is
+        // refused: a list padded with them would cost every verifier a commit check each.
+        let latest = try #require(try nodes[2].block(at: await nodes[2].status().height))
+        let (record, recordProof) = try await nodes[2].validatorsRecord(at: latest.block.header.height.rawValue)
+        var padded = extract
+        padded.validatorHandovers = handovers + [ValidatorHandover(header: latest.block.header, commit: latest.commit, record: try #require(record), proof: recordProof)]
+        #expect(throws: Extract.Failure.handoverInvalid(ValidatorHandover.Failure.noChange(index: 2).message)) {
+            try padded.verify(chain: network.genesis.chainID, validators: genesisSet)
+        }
         // The portal's verifier is tested on such an extract (Tests/portal/proof_test.mjs); this
         // writes a new pair when asked.
         if let folder = ProcessInfo.processInfo.environment["TAMGA_WRITE_HANDOVER_FIXTURE"] {
@@ -186,5 +195,12 @@ struct ValidatorChangeTests {
             let report = try NodeAudit.run(home: home)
             #expect(report.height >= target)
         }
+    }
+}
+
+extension Node {
+    /// The `validators` record at a state version, with its proof.
+    func validatorsRecord(at version: UInt64) throws -> (value: [UInt8]?, proof: StateProof) {
+        try map.proof(forKey: RecordKey.validators, at: version)
     }
 }

@@ -442,7 +442,9 @@ async function followHandovers(handovers, genesisValidators, chainId) {
       throw error;
     }
     if (header.chainId !== chainId) handoverInvalid(index, 'handover.wrong_chain', `its header is for chain ${header.chainId}`);
-    if (header.height <= last || header.height < 1n) handoverInvalid(index, 'handover.out_of_order', 'it is not at a greater height than the one before');
+    if (header.height <= last || header.height < 1n || header.height >= (1n << 64n) - 3n) {
+      handoverInvalid(index, 'handover.out_of_order', 'it is not at a greater height than the one before');
+    }
     last = header.height;
     try {
       await verifyCommit(commit, { blockHash: await blockHash(bytes.header), height: header.height, chainId, validators: setAt(header.height) });
@@ -458,6 +460,12 @@ async function followHandovers(handovers, genesisValidators, chainId) {
       handoverInvalid(index, 'handover.malformed', 'its validators record is not JSON');
     }
     const { validators } = readValidators(entries, (message) => handoverInvalid(index, 'handover.malformed', `its validators record: ${message}`));
+    // Each handover changes the set: a list padded with headers that change nothing would make
+    // the verifier check their commits for nothing.
+    const current = setAt(header.height + 1n);
+    const same = current.length === validators.length && current.every((validator, position) =>
+      equalBytes(validator.publicKey, validators[position].publicKey) && validator.votingPower === validators[position].votingPower);
+    if (same) handoverInvalid(index, 'handover.no_change', 'it hands over to the set already in force');
     schedule.push({ from: header.height + 1n, validators });
   }
   return setAt;
