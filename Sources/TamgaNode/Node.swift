@@ -230,16 +230,6 @@ public actor Node {
         logger.info("node opened", metadata: ["height": "\(restored.height)", "stateRoot": "\(restored.stateRoot)", "validator": "\(me)"])
     }
 
-    /// The handover of a set decided by the block before `block`: `block`'s header names the state
-    /// that holds the new set, and `commit` finalizes it (nil when no set waits for it).
-    private func completedHandover(by block: Block, commit: Commit) throws -> ValidatorHandover? {
-        let header = block.header
-        guard validatorSets.withLock({ $0.awaitsHandover(from: header.height.next) }) else { return nil }
-        let (value, proof) = try map.proof(forKey: RecordKey.validators, at: header.height.rawValue)
-        guard let value else { throw StorageError.integrity("a validator set was decided before block \(header.height), but its state holds none") }
-        return ValidatorHandover(header: header, commit: commit, record: value, proof: proof)
-    }
-
     /// Runs consensus and the peer network until cancelled (or until the node finds its own
     /// state inconsistent with the chain, which it reports by throwing).
     public func run() async throws {
@@ -1267,6 +1257,16 @@ public actor Node {
         heightGauge.record(Int(height.rawValue))
         let elapsed = started.duration(to: .now).components
         commitTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    }
+
+    /// The handover of a set decided by the block before `block`: `block`'s header names the state
+    /// that holds the new set, and `commit` finalizes it (nil when no set waits for it).
+    private func completedHandover(by block: Block, commit: Commit) throws -> ValidatorHandover? {
+        let header = block.header
+        guard validatorSets.withLock({ $0.awaitsHandover(from: header.height.next) }) else { return nil }
+        let (value, proof) = try map.proof(forKey: RecordKey.validators, at: header.height.rawValue)
+        guard let value else { throw StorageError.integrity("a validator set was decided before block \(header.height), but its state holds none") }
+        return ValidatorHandover(header: header, commit: commit, record: value, proof: proof)
     }
 
     /// The ledger's checks before execution against the latest state; a sender's nonce may run
