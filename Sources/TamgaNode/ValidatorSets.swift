@@ -61,6 +61,8 @@ struct ValidatorSets: Sendable {
         horizon = Height(height.rawValue + ValidatorSchedule.activationDelay)
         guard let decided, decided != schedule.validators(at: horizon) else { return false }
         schedule.schedule(decided, decidedAt: height)
+        // Whatever was learnt for these heights before is replaced, its proof with it.
+        handovers = handovers.filter { $0.key < horizon }
         cycles[horizon] = decided.proposerCycle
         return true
     }
