@@ -100,7 +100,7 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
             }
             let validators: ValidatorSet
             do {
-                validators = try decodeSet(record)
+                validators = try set(inRecord: record)
             } catch {
                 throw .malformed(index: index, reason: "the validators record: \(error)")
             }
@@ -115,10 +115,11 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
     /// The validator set a block's state updates decide, if they write the `validators` record.
     public static func decidedSet(in updates: [StateUpdate]) throws -> ValidatorSet? {
         guard let update = updates.last(where: { $0.key == RecordKey.validators }), let value = update.value else { return nil }
-        return try decodeSet(value)
+        return try set(inRecord: value)
     }
 
-    private static func decodeSet(_ record: [UInt8]) throws -> ValidatorSet {
+    /// The validator set a `validators` record's bytes name.
+    public static func set(inRecord record: [UInt8]) throws -> ValidatorSet {
         try ValidatorSet(RecordCoding.decode([Validator].self, record, key: RecordKey.validators))
     }
 }

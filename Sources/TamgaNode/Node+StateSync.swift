@@ -179,7 +179,7 @@ extension Node {
         let proofs = handovers.map { ValidatorHandover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }
         do {
             let sets = try ValidatorSets.following(proofs, from: try genesis.validatorSet(), chain: genesis.chainID)
-            validatorSets.withLock { $0 = ValidatorSets(genesis: $0.schedule.sets[0].validators, stored: sets, executed: Height(0)) }
+            validatorSets.withLock { $0.replaceLearnt(with: sets) }
             sync.sets = sets
             sync.handoversFrom = peer
             sync.lastProgress = .now
@@ -232,7 +232,7 @@ extension Node {
         // one a peer named for later could only disagree with what the chain decides.
         if let sets = sync.sets?.filter({ $0.from <= header.height.next }) {
             sync.sets = sets
-            validatorSets.withLock { $0 = ValidatorSets(genesis: $0.schedule.sets[0].validators, stored: sets, executed: Height(0)) }
+            validatorSets.withLock { $0.replaceLearnt(with: sets) }
         }
         sync.progress = StateSyncProgress(anchor: (item.block, item.commit))
         sync.lastProgress = .now
@@ -282,9 +282,8 @@ extension Node {
         try map.checkRoot(version: progress.version)
         // The anchor's state names the set of the height after it: the handovers taken must agree,
         // or the peer that sent them left out the latest change.
-        let named = try map.value(forKey: RecordKey.validators, at: progress.version)
-        let genesisSet = try genesis.validatorSet()
-        let expected = try named.map { try ValidatorHandover.decidedSet(in: [StateUpdate(key: RecordKey.validators, value: $0)]) ?? genesisSet } ?? genesisSet
+        let expected = try map.value(forKey: RecordKey.validators, at: progress.version).map(ValidatorHandover.set(inRecord:))
+            ?? genesis.validatorSet()
         guard expected == validators(at: block.header.height.next) else {
             logger.notice("state sync: the validator handovers taken leave out a change the state names; starting again")
             if let source = stateSync?.handoversFrom { distrust(source) }

@@ -789,12 +789,11 @@ public actor Node {
             guard block.hash == proposal.blockHash, block.header.height == proposal.height else {
                 return .misbehaving("a proposal whose block does not match its hash or height")
             }
-            let (sets, known) = validatorSets.withLock { ($0.validators(at: proposal.height), proposal.height <= $0.horizon) }
             // A height whose set this node does not know yet: the node is behind, and block sync
             // brings it there.
-            guard known else { return .unknownSet }
+            guard let (sets, proposer) = validatorSets.withLock({ $0.judge(height: proposal.height, round: proposal.round) }) else { return .unknownSet }
             guard let validator = sets[proposal.proposer] else { return .misbehaving("a proposal by validator index \(proposal.proposer), out of range") }
-            guard proposal.proposer == validatorSets.withLock({ $0.proposer(height: proposal.height, round: proposal.round) }) else {
+            guard proposal.proposer == proposer else {
                 return .misbehaving("a proposal for height \(proposal.height) round \(proposal.round) by \(proposal.proposer), whose turn it is not")
             }
             // Nothing of the block is kept before the proposal's signature verifies.
@@ -802,8 +801,7 @@ public actor Node {
                 return .misbehaving("a proposal whose signature does not verify")
             }
         case let .vote(signed):
-            let (sets, known) = validatorSets.withLock { ($0.validators(at: signed.vote.height), signed.vote.height <= $0.horizon) }
-            guard known else { return .unknownSet }
+            guard let (sets, _) = validatorSets.withLock({ $0.judge(height: signed.vote.height, round: nil) }) else { return .unknownSet }
             guard let validator = sets[signed.vote.validator] else { return .misbehaving("a vote by validator index \(signed.vote.validator), out of range") }
             // Honest peers pass on only votes that verify.
             guard signatures.isValid(signed.signature, by: validator.publicKey, for: signed.vote.signBytes) else {

@@ -14,8 +14,8 @@ struct ValidatorSets: Sendable {
     private(set) var schedule: ValidatorSchedule
     /// The proposer cycle of each scheduled set, by the height it governs from.
     private var cycles: [Height: [ValidatorIndex]] = [:]
-    /// The handovers of the sets after genesis, in height order (a set still waiting for the block
-    /// that completes its proof has none yet).
+    /// The handovers of the sets after genesis, by the height each set governs from (a set still
+    /// waiting for the block that completes its proof has none yet).
     private(set) var handovers: [Height: ValidatorHandover] = [:]
     /// The last height whose set is known.
     private(set) var horizon: Height
@@ -31,13 +31,19 @@ struct ValidatorSets: Sendable {
         }
     }
 
+    /// A node joining by state sync, which has executed nothing: the sets its peers' handovers
+    /// lead to replace whatever it held.
+    mutating func replaceLearnt(with stored: [NodeStore.ScheduledValidators]) {
+        self = ValidatorSets(genesis: schedule.sets[0].validators, stored: stored, executed: Height(0))
+    }
+
     /// The last set scheduled.
     var latest: ValidatorSet { schedule.sets[schedule.sets.count - 1].validators }
 
     /// The sets that `handovers` lead to from `genesis`, each verified against the one before.
     static func following(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(ValidatorHandover.Failure)
         -> [NodeStore.ScheduledValidators] {
-        // `follow` refuses a header at a height whose successor does not exist.
+        // `follow` refuses headers at the last heights, so `.next` cannot overflow.
         let schedule = try ValidatorHandover.follow(handovers, from: genesis, chain: chain)
         return handovers.compactMap { handover in
             handover.height.map { NodeStore.ScheduledValidators(from: $0.next, validators: schedule.validators(at: $0.next), handover: handover) }
@@ -46,6 +52,12 @@ struct ValidatorSets: Sendable {
 
     /// The set that signs `height` (the latest known for a height past the horizon).
     func validators(at height: Height) -> ValidatorSet { schedule.validators(at: height) }
+
+    /// The set of `height` and, if `round` is given, its proposer; nil past the horizon.
+    func judge(height: Height, round: Round?) -> (validators: ValidatorSet, proposer: ValidatorIndex?)? {
+        guard height <= horizon else { return nil }
+        return (validators(at: height), round.map { proposer(height: height, round: $0) })
+    }
 
     /// The proposer of `round` at `height`.
     func proposer(height: Height, round: Round) -> ValidatorIndex {
