@@ -328,7 +328,7 @@ extension Node {
     /// Answers a peer's request for the top of a kept state version (nothing for one not kept).
     func serveSnapshotTop(version: UInt64, to peer: ValidatorIndex) throws {
         guard stateSync == nil, try tree.loadRoot(version: version) != nil else { return }
-        network.send(.snapshotTop(version: version, try map.snapshotTop(at: version)), to: peer)
+        send(snapshotAnswer: .snapshotTop(version: version, try map.snapshotTop(at: version)), to: peer)
     }
 
     /// Answers a peer's request for prefixes' records: as many whole prefixes as fit in
@@ -344,6 +344,15 @@ extension Node {
             groups.append(records)
             bytes += size
         }
-        network.send(.snapshotRecords(version: version, prefix: prefix, groups), to: peer)
+        send(snapshotAnswer: .snapshotRecords(version: version, prefix: prefix, groups), to: peer)
+    }
+
+    private func send(snapshotAnswer answer: PeerMessage, to peer: ValidatorIndex) {
+        network.send(snapshotAnswerTamper?(answer) ?? answer, to: peer)
+    }
+
+    /// Makes this node a lying peer for a test (`snapshotAnswerTamper`).
+    func tamperWithSnapshotAnswers(_ tamper: @escaping @Sendable (PeerMessage) -> PeerMessage) {
+        snapshotAnswerTamper = tamper
     }
 }

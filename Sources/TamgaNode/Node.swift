@@ -142,6 +142,9 @@ public actor Node {
     var stateSync: StateSyncState?
     /// What each peer may still ask of this node's snapshots (`Node.snapshotAnswerBudget`).
     var snapshotBudgets: [ValidatorIndex: (tokens: Double, at: ContinuousClock.Instant)] = [:]
+    /// Tests that play a lying peer set this to rewrite the snapshot answers (tops and records)
+    /// this node sends. Nothing in a configuration or the API reaches it; a real node leaves it nil.
+    var snapshotAnswerTamper: (@Sendable (PeerMessage) -> PeerMessage)?
     private var isRunning = false
 
     /// Decided-height gauge and friends, for `/metrics`.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TamgaCore
 import TamgaLedger
 import TamgaNode
@@ -105,3 +106,17 @@ let quietLogger: Logger = {
     logger.logLevel = .critical
     return logger
 }()
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
+
+/// A count one task adds to and another reads.
+final class Tally: Sendable {
+    private let value = Mutex(0)
+    var count: Int { value.withLock { $0 } }
+    func add() { value.withLock { $0 += 1 } }
+}

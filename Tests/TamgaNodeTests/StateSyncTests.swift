@@ -2,6 +2,7 @@ import Foundation
 import TamgaConsensus
 import TamgaCore
 import TamgaLedger
+import TamgaNetwork
 @testable import TamgaNode
 import TamgaSimulation
 import TamgaStorage
@@ -141,6 +142,66 @@ struct StateSyncTests {
         let reopened = try Node(home: network.followerHomes[0], logger: quietLogger)
         #expect(await reopened.status().height >= committed.height)
         #expect(try await reopened.passport(number, atBlock: committed.height)?.owners == [Ownership(party: citizen.party, share: .whole)])
+    }
+
+    @Test("lying peers in a running network: a forged top and forged records are refused, their senders distrusted, and the pieces fetched from honest peers")
+    func lyingPeersAreRefusedAndPiecesFetchedElsewhere() async throws {
+        let network = try TestNetwork(validators: 4, followers: 1)
+        defer { network.remove() }
+        var followerConfig = try network.followerHomes[0].loadConfig()
+        followerConfig.stateSync = true
+        try writeJSON(followerConfig, to: network.followerHomes[0].configURL)
+        let validators = try network.homes.map { try Node(home: $0, logger: quietLogger) }
+        // Validator 0 forges every top it serves, validator 1 every group of records; 2 and 3 are honest.
+        let forgedTops = Tally(), forgedRecords = Tally()
+        await validators[0].tamperWithSnapshotAnswers { (answer: PeerMessage) -> PeerMessage in
+            guard case let .snapshotTop(version, top) = answer, let at = top.firstIndex(where: { $0 != .empty }) else { return answer }
+            forgedTops.add()
+            var forged = top
+            forged[at] = .subtree(.zero)
+            return .snapshotTop(version: version, forged)
+        }
+        await validators[1].tamperWithSnapshotAnswers { (answer: PeerMessage) -> PeerMessage in
+            guard case let .snapshotRecords(version, prefix, groups) = answer,
+                  let at = groups.firstIndex(where: { !$0.isEmpty }) else { return answer }
+            forgedRecords.add()
+            var forged = groups
+            let record = forged[at][0]
+            forged[at][0] = StateSnapshot.Record(keyHash: record.keyHash, value: record.value + [0])
+            return .snapshotRecords(version: version, prefix: prefix, forged)
+        }
+        let running = validators.map(start)
+        defer { for task in running { task.cancel() } }
+
+        let number = try CadastralNumber("05-005-005-6")
+        let registrar = try TestSigner("registrar-1", in: network)
+        let citizen = try TestSigner("citizen-1", in: network)
+        let register = try registrar.sign(.registerProperty(RegisterProperty(
+            cadastralNumber: number, kind: "apartment", address: "Astana, sync street 6", area: AreaHundredths(6_100),
+            location: nil, owners: [Ownership(party: citizen.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+        let stored = try #require(try await validators[2].waitForCommit(try await validators[2].submit(register), timeout: commitTimeout))
+        #expect(stored.receipt.isCommitted)
+
+        let follower = try Node(home: network.followerHomes[0], logger: quietLogger)
+        let following = start(follower)
+        defer { following.cancel() }
+        let deadline = ContinuousClock.now + commitTimeout
+        while ContinuousClock.now < deadline {
+            let syncing = await follower.stateSync != nil
+            if !syncing, await follower.status().height > stored.height { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(await follower.stateSync == nil, "the follower finished state sync")
+        #expect(forgedTops.count >= 1 && forgedRecords.count >= 1, "both liars were asked: \(forgedTops.count) tops, \(forgedRecords.count) record answers forged")
+        let distrusted = await follower.unreliableUntil
+        #expect(distrusted[ValidatorIndex(0)] != nil && distrusted[ValidatorIndex(1)] != nil, "both liars were distrusted")
+
+        // What it built from the honest pieces is the network's state: the same proof at the same
+        // block (the first whose header names the state with the property).
+        let at = stored.height.next
+        let fromFollower = try #require(try await follower.extractParts(number, atBlock: at))
+        let fromHonest = try #require(try await validators[3].extractParts(number, atBlock: at))
+        #expect(fromFollower.value == fromHonest.value && fromFollower.proof == fromHonest.proof && fromFollower.header == fromHonest.header)
     }
 
     @Test("a peer's snapshot requests are answered within a budget: a burst of 32, then 4 a second")
