@@ -506,13 +506,29 @@ public final class NodeStore: Sendable {
         }
     }
 
-    private static func prune(before version: UInt64, _ db: Database) throws {
+    /// At most this many nodes of pruned versions are deleted with one block; the rest wait for
+    /// the next blocks. A version that rewrote much of the tree (a block of thousands of
+    /// registrations leaves about 85,000 nodes behind) or a lowered `stateVersionsKept` (hundreds
+    /// of versions at once) then never holds one block's commit for long.
+    static let prunedNodesPerCommit = 100_000
+
+    /// Makes the versions before `version` unreadable at once (their roots go), and deletes the
+    /// nodes they alone held, oldest first, up to `limit`. Those nodes are scattered
+    /// over the whole table, so each is deleted by its full key, in key order: a row-value `IN`
+    /// over `tree_stale` searched the table by version and depth only, and scanned every node of
+    /// that level of that version for each one deleted.
+    static func prune(before version: UInt64, upTo limit: Int = prunedNodesPerCommit, _ db: Database) throws {
         let keep = Int64(version)
-        try db.execute(sql: """
-            DELETE FROM tree_nodes WHERE (version, depth, bits) IN (SELECT version, depth, bits FROM tree_stale WHERE since <= ?)
-            """, arguments: [keep])
-        try db.execute(sql: "DELETE FROM tree_stale WHERE since <= ?", arguments: [keep])
         try db.execute(sql: "DELETE FROM tree_roots WHERE version < ?", arguments: [keep])
+        // Stale rows are appended version by version, so rowid order is oldest first.
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT rowid, version, depth, bits FROM tree_stale WHERE since <= ? ORDER BY rowid LIMIT ?"),
+                                    arguments: [keep, limit])
+        guard let last: Int64 = rows.last?["rowid"] else { return }
+        var keys = rows.map { row -> (version: Int64, depth: Int64, bits: Data) in (row["version"], row["depth"], row["bits"]) }
+        keys.sort { ($0.version, $0.depth) != ($1.version, $1.depth) ? ($0.version, $0.depth) < ($1.version, $1.depth) : $0.bits.lexicographicallyPrecedes($1.bits) }
+        let delete = try db.cachedStatement(sql: "DELETE FROM tree_nodes WHERE version = ? AND depth = ? AND bits = ?")
+        for key in keys { try delete.execute(arguments: [key.version, key.depth, key.bits]) }
+        try db.execute(sql: "DELETE FROM tree_stale WHERE rowid <= ? AND since <= ?", arguments: [last, keep])
     }
 
     /// The root hash stored for `version`, if that version is retained.

@@ -3,7 +3,8 @@ import TamgaCore
 import TamgaLedger
 import TamgaNode
 import TamgaSimulation
-import TamgaStorage
+@testable import TamgaStorage
+import GRDB
 import Testing
 
 @Suite("The state tree on disk")
@@ -49,6 +50,56 @@ struct StateStorageTests {
                 }
             }
             #expect(try map.audit(version: 12).count == (try inMemory.audit(version: 12).count))
+        }
+    }
+
+    @Test("pruning deletes exactly the nodes only pruned versions held, a bounded number per block, oldest first; the kept versions read and prove as before")
+    func pruningIsBoundedAndExact() throws {
+        // Two databases with the same eight versions: one pruned as a node does, one by the
+        // single statement pruning used before (the reference for which rows must stay).
+        func build() throws -> (NodeStore, URL) {
+            let (store, directory) = try temporaryStore()
+            let disk = try DiskTreeNodeStore(store, cacheBytes: 1 << 20)
+            let map = AuthenticatedMap(store: disk)
+            var random = SplitMix64(seed: 7)
+            for version in UInt64(1)...8 {
+                let updates = (0..<(version == 1 ? 2_000 : 300)).map { _ in
+                    StateUpdate(key: Array("record/\(random.next() % 3_000)".utf8), value: random.next() % 7 == 0 ? nil : Array("value \(random.next())".utf8))
+                }
+                _ = try map.apply(updates, as: version)
+                try store.saveState(disk.pendingBatches)
+                disk.written()
+            }
+            return (store, directory)
+        }
+        let (store, directory) = try build(), (reference, referenceDirectory) = try build()
+        defer { for folder in [directory, referenceDirectory] { try? FileManager.default.removeItem(at: folder) } }
+        func count(_ sql: String, _ store: NodeStore) throws -> Int { try store.database.read { try Int.fetchOne($0, sql: sql) ?? 0 } }
+        let roots = try (6...8).map { try #require(try store.storedRoot(version: $0)) }
+
+        try reference.database.write { db in
+            try db.execute(sql: "DELETE FROM tree_nodes WHERE (version, depth, bits) IN (SELECT version, depth, bits FROM tree_stale WHERE since <= 6)")
+        }
+        let stale = try count("SELECT COUNT(*) FROM tree_stale WHERE since <= 6", store)
+        #expect(stale > 5_000, "versions 2 to 6 left \(stale) nodes behind")
+        var passes = 0
+        while try count("SELECT COUNT(*) FROM tree_stale WHERE since <= 6", store) > 0 {
+            let before = try count("SELECT COUNT(*) FROM tree_nodes", store)
+            try store.database.write { try NodeStore.prune(before: 6, upTo: 500, $0) }
+            passes += 1
+            // The versions before 6 are unreadable from the first pass on.
+            #expect(try store.storedRoot(version: 5) == nil)
+            #expect(before - (try count("SELECT COUNT(*) FROM tree_nodes", store)) == min(500, stale - (passes - 1) * 500))
+        }
+        #expect(passes == (stale + 499) / 500)
+        let rows = "SELECT version, depth, bits FROM tree_nodes ORDER BY version, depth, bits"
+        #expect(try store.database.read { try Row.fetchAll($0, sql: rows) } == (try reference.database.read { try Row.fetchAll($0, sql: rows) }))
+
+        // Every node of the kept versions is there and checks against its root.
+        let map = AuthenticatedMap(store: try DiskTreeNodeStore(store, cacheBytes: 0))
+        for (offset, version) in (UInt64(6)...8).enumerated() {
+            #expect(try map.rootHash(at: version) == roots[offset])
+            #expect(try map.audit(version: version).count > 1_000)
         }
     }
 
