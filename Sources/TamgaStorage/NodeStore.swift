@@ -287,7 +287,9 @@ public final class NodeStore: Sendable {
                 try db.execute(sql: "UPDATE validator_sets SET handover = ? WHERE from_height = ?", arguments: [try Self.encodeHandover(handover), height + 1])
             }
             for batch in tree { try Self.write(batch, db) }
-            if let pruneBefore { try Self.prune(before: pruneBefore, db) }
+            if let pruneBefore {
+                try Self.prune(before: pruneBefore, upTo: Self.pruneLimit(madeStale: tree.reduce(0) { $0 + $1.staleNodes.count }), db)
+            }
             // The log keeps only what a restart at the next height needs: the last record.
             try db.execute(sql: "DELETE FROM consensus_wal WHERE height <= ? AND seq < (SELECT MAX(seq) FROM consensus_wal)", arguments: [height])
             try db.execute(sql: "DELETE FROM consensus_blocks WHERE height <= ?", arguments: [height])
@@ -506,18 +508,20 @@ public final class NodeStore: Sendable {
         }
     }
 
-    /// At most this many nodes of pruned versions are deleted with one block; the rest wait for
-    /// the next blocks. A version that rewrote much of the tree (a block of thousands of
-    /// registrations leaves about 85,000 nodes behind) or a lowered `stateVersionsKept` (hundreds
-    /// of versions at once) then never holds one block's commit for long.
-    static let prunedNodesPerCommit = 100_000
+    /// How many nodes of pruned versions one block deletes: twice as many as its own versions
+    /// left behind, and at least 10,000. The nodes of an old version lie scattered over the whole
+    /// table, so deleting one costs a page written twice (about 12 µs on the development
+    /// machine); a version that rewrote much of the tree (a block of 5,000 registrations leaves
+    /// about 85,000 nodes behind) or a lowered `stateVersionsKept` (hundreds of versions at once)
+    /// leaves a backlog that later blocks clear at this pace, rather than one block's commit
+    /// carrying all of it. The pace is above what blocks add, so the backlog only shrinks.
+    static func pruneLimit(madeStale: Int) -> Int { max(10_000, 2 * madeStale) }
 
     /// Makes the versions before `version` unreadable at once (their roots go), and deletes the
-    /// nodes they alone held, oldest first, up to `limit`. Those nodes are scattered
-    /// over the whole table, so each is deleted by its full key, in key order: a row-value `IN`
-    /// over `tree_stale` searched the table by version and depth only, and scanned every node of
-    /// that level of that version for each one deleted.
-    static func prune(before version: UInt64, upTo limit: Int = prunedNodesPerCommit, _ db: Database) throws {
+    /// nodes they alone held, oldest first, up to `limit`. Each is deleted by its full key, in
+    /// key order: a row-value `IN` over `tree_stale` searched the table by version and depth
+    /// only, and cost twice as much.
+    static func prune(before version: UInt64, upTo limit: Int, _ db: Database) throws {
         let keep = Int64(version)
         try db.execute(sql: "DELETE FROM tree_roots WHERE version < ?", arguments: [keep])
         // Stale rows are appended version by version, so rowid order is oldest first.
