@@ -248,22 +248,29 @@ public actor Node {
         }
     }
 
+    /// The node's long-running tasks. Any of them ending ends the node, except state sync, which
+    /// ends when the state is fetched and the node follows the chain.
+    private enum Service { case network, ticks, documents, stateSync }
+
     private func runServices() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Service.self) { group in
             group.addTask { [network] in
                 try await network.run(height: { await self.decidedHeight }, handler: { peer, message in await self.receive(message, from: peer) })
+                return .network
             }
             group.addTask {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(1))
                     try await self.tick()
                 }
+                return .ticks
             }
             group.addTask {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(2))
                     self.requestMissingDocuments()
                 }
+                return .documents
             }
             if stateSync != nil {
                 group.addTask {
@@ -271,11 +278,10 @@ public actor Node {
                         try await Task.sleep(for: .milliseconds(100))
                         try await self.stepStateSync()
                     }
-                    // Done: this task's end must not end the others.
-                    try await Task.sleep(for: .seconds(Int64.max / 2_000_000_000))
+                    return .stateSync
                 }
             }
-            try await group.next()
+            while let ended = try await group.next(), ended == .stateSync {}
             group.cancelAll()
         }
     }
