@@ -74,7 +74,16 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
     /// establish.
     public static func follow(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(Failure) -> ValidatorSchedule {
         var schedule = ValidatorSchedule(genesis: genesis)
-        var last = Height(0)
+        try follow(handovers, continuing: &schedule, chain: chain)
+        return schedule
+    }
+
+    /// Follows `handovers` on from the changes `schedule` already holds (as `follow(_:from:chain:)`
+    /// made it): each must come after the last of them. A list taken in pages is checked page by
+    /// page this way. Failures count `index` within `handovers`.
+    public static func follow(_ handovers: [ValidatorHandover], continuing schedule: inout ValidatorSchedule, chain: ChainID) throws(Failure) {
+        // The set of the last change governs from the height after its header (genesis: from 1).
+        var last = Height((schedule.sets.last?.from.rawValue ?? 1) - 1)
         for (index, handover) in handovers.enumerated() {
             let (header, commit, record, proof): (BlockHeader, Commit, [UInt8], StateProof)
             do {
@@ -109,7 +118,6 @@ public struct ValidatorHandover: Codable, Sendable, Hashable {
             guard validators != schedule.validators(at: header.height.next) else { throw .noChange(index: index) }
             schedule.schedule(validators, decidedAt: Height(header.height.rawValue - 1))
         }
-        return schedule
     }
 
     /// The validator set a block's state updates decide, if they write the `validators` record.

@@ -31,10 +31,13 @@ public enum PeerMessage: Hashable, Sendable {
     /// The records of consecutive prefixes from `prefix` on, each group in key-hash order; as
     /// many groups as fit in `snapshotBytesMax` (at least one).
     case snapshotRecords(version: UInt64, prefix: UInt16, [[StateSnapshot.Record]])
-    /// State sync: asks for the proofs of every validator-set change since genesis.
-    case handoversRequest
-    /// Every validator-set change since genesis, in height order, each with its proof.
-    case handovers([Handover])
+    /// State sync: asks for the proofs of the validator-set changes since genesis, from the
+    /// `from`-th on (0 for the first).
+    case handoversRequest(from: UInt32)
+    /// Validator-set changes in height order from the `from`-th on, each with its proof: as many
+    /// as fit in `snapshotBytesMax` (at least one) and `handoversPerMessageMax`. None: there are
+    /// no more.
+    case handovers(from: UInt32, [Handover])
 
     public static let protocolVersion: UInt8 = 1
     /// How many blocks one `blocks` message carries at most.
@@ -61,6 +64,20 @@ public enum PeerMessage: Hashable, Sendable {
             self.commit = commit
             self.record = record
             self.proof = proof
+        }
+
+        func encode(to writer: inout ByteWriter) {
+            header.encode(to: &writer)
+            commit.encode(to: &writer)
+            writer.writeLengthPrefixed(record)
+            proof.encode(to: &writer)
+        }
+
+        /// The bytes it takes in a `handovers` message.
+        public var encodedSize: Int {
+            var writer = ByteWriter()
+            encode(to: &writer)
+            return writer.bytes.count
         }
     }
 
@@ -158,17 +175,14 @@ extension PeerMessage: BinaryCodable {
             writer.write(version)
             writer.write(prefix)
             writer.write(count)
-        case .handoversRequest:
+        case let .handoversRequest(from):
             writer.write(Kind.handoversRequest.rawValue)
-        case let .handovers(handovers):
+            writer.write(from)
+        case let .handovers(from, handovers):
             writer.write(Kind.handovers.rawValue)
+            writer.write(from)
             writer.write(UInt16(handovers.count))
-            for handover in handovers {
-                handover.header.encode(to: &writer)
-                handover.commit.encode(to: &writer)
-                writer.writeLengthPrefixed(handover.record)
-                handover.proof.encode(to: &writer)
-            }
+            for handover in handovers { handover.encode(to: &writer) }
         case let .snapshotRecords(version, prefix, groups):
             writer.write(Kind.snapshotRecords.rawValue)
             writer.write(version)
@@ -282,8 +296,9 @@ extension PeerMessage: BinaryCodable {
             }
             self = .snapshotRecords(version: version, prefix: prefix, groups)
         case .handoversRequest:
-            self = .handoversRequest
+            self = .handoversRequest(from: try reader.readUInt32("first handover"))
         case .handovers:
+            let from = try reader.readUInt32("first handover")
             let count = Int(try reader.readUInt16("handover count"))
             guard count <= PeerMessage.handoversPerMessageMax else {
                 throw .lengthExceedsLimit(field: "handovers", length: count, limit: PeerMessage.handoversPerMessageMax)
@@ -294,7 +309,7 @@ extension PeerMessage: BinaryCodable {
                                           record: try reader.readLengthPrefixed("validators record", limit: Limits.stateValueBytesMax),
                                           proof: try StateProof(from: &reader)))
             }
-            self = .handovers(handovers)
+            self = .handovers(from: from, handovers)
         }
     }
 }

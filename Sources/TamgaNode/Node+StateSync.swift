@@ -87,8 +87,12 @@ struct StateSyncState {
     /// The validator sets since genesis, once a peer's handovers verified: the anchor is checked
     /// against the set of its height.
     var sets: [NodeStore.ScheduledValidators]?
-    /// The peer whose handovers were taken: distrusted if they turn out to leave out a change.
+    /// The peer whose handovers are taken: distrusted if they turn out to leave out a change.
     var handoversFrom: ValidatorIndex?
+    /// Its handovers so far, taken a page at a time, each page checked on arrival, and the
+    /// schedule they lead to.
+    var handovers: [ValidatorHandover] = []
+    var handoverSchedule: ValidatorSchedule?
     var progress: StateSyncProgress?
     /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
     /// the anchor's height when it is the anchor, and when.
@@ -137,11 +141,16 @@ extension Node {
         }
         defer { stateSync = sync }
         guard sync.sets != nil else {
-            // The peer furthest ahead knows the most changes.
-            guard sync.requested.isEmpty, let peer = peers.max(by: { (peerHeights[$0]?.height ?? Height(0), $1) < (peerHeights[$1]?.height ?? Height(0), $0) })
+            guard sync.requested.isEmpty else { return }
+            // The next page from the peer whose pages were taken so far; if it is no longer asked
+            // (it stalled or lied), the peer furthest ahead, which knows the most changes, from the start.
+            if let source = sync.handoversFrom, !peers.contains(source) {
+                (sync.handoversFrom, sync.handovers, sync.handoverSchedule) = (nil, [], nil)
+            }
+            guard let peer = sync.handoversFrom ?? peers.max(by: { (peerHeights[$0]?.height ?? Height(0), $1) < (peerHeights[$1]?.height ?? Height(0), $0) })
             else { return }
             sync.requested[peer] = (nil, nil, now)
-            network.send(.handoversRequest, to: peer)
+            network.send(.handoversRequest(from: UInt32(sync.handovers.count)), to: peer)
             return
         }
         guard let progress = sync.progress else {
@@ -170,21 +179,30 @@ extension Node {
         }
     }
 
-    /// A peer's validator-set changes since genesis: taken if each verifies against the set before
-    /// it. A peer that leaves out the latest changes is found out by the anchor (whose commit then
-    /// does not verify) or by the anchor's state (which names the set of the next height).
-    func acceptHandovers(_ handovers: [PeerMessage.Handover], from peer: ValidatorIndex) -> PeerVerdict {
+    /// A page of a peer's validator-set changes since genesis: taken if each verifies against the
+    /// set before it; an empty page ends the list. A peer that leaves out the latest changes is
+    /// found out by the anchor (whose commit then does not verify) or by the anchor's state (which
+    /// names the set of the next height).
+    func acceptHandovers(_ page: [PeerMessage.Handover], from first: Int, peer: ValidatorIndex) -> PeerVerdict {
         guard var sync = stateSync, sync.sets == nil, sync.requested.removeValue(forKey: peer) != nil else { return .accepted }
         defer { stateSync = sync }
-        let proofs = handovers.map { ValidatorHandover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }
+        guard first == sync.handovers.count, sync.handoversFrom == nil || sync.handoversFrom == peer else {
+            return .misbehaving("sent validator handovers from another place than asked")
+        }
+        let proofs = page.map { ValidatorHandover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }
         do {
-            let sets = try ValidatorSets.following(proofs, from: try genesis.validatorSet(), chain: genesis.chainID)
+            let genesisSet = try genesis.validatorSet()
+            var schedule = sync.handoverSchedule ?? ValidatorSchedule(genesis: genesisSet)
+            try ValidatorHandover.follow(proofs, continuing: &schedule, chain: genesis.chainID)
+            (sync.handoversFrom, sync.handoverSchedule, sync.lastProgress) = (peer, schedule, .now)
+            sync.handovers += proofs
+            guard proofs.isEmpty else { return .accepted }
+            let sets = ValidatorSets.learnt(from: sync.handovers, schedule: schedule)
             validatorSets.withLock { $0.replaceLearnt(with: sets) }
             sync.sets = sets
-            sync.handoversFrom = peer
-            sync.lastProgress = .now
             return .accepted
         } catch let error as ValidatorHandover.Failure {
+            (sync.handoversFrom, sync.handovers, sync.handoverSchedule) = (nil, [], nil)
             distrust(peer)
             return .misbehaving("sent validator handovers that do not verify: \(error.message)")
         } catch {
@@ -193,11 +211,21 @@ extension Node {
         }
     }
 
-    /// Answers a peer's request for the validator-set changes since genesis.
-    func serveHandovers(to peer: ValidatorIndex) {
+    /// Answers a peer's request for the validator-set changes since genesis, from the `first`-th
+    /// on: as many as fit in one message (none past the last).
+    func serveHandovers(from first: Int, to peer: ValidatorIndex) {
         guard stateSync == nil else { return }
-        let handovers = validatorHandovers.compactMap { try? $0.parts() }.prefix(PeerMessage.handoversPerMessageMax)
-        network.send(.handovers(handovers.map { PeerMessage.Handover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }), to: peer)
+        var page: [PeerMessage.Handover] = []
+        var bytes = 0
+        for handover in validatorHandovers.dropFirst(first) {
+            guard page.count < PeerMessage.handoversPerMessageMax, let parts = try? handover.parts() else { break }
+            let message = PeerMessage.Handover(header: parts.header, commit: parts.commit, record: parts.record, proof: parts.proof)
+            let size = message.encodedSize
+            if !page.isEmpty, bytes + size > handoverPageBytes { break }
+            page.append(message)
+            bytes += size
+        }
+        network.send(.handovers(from: UInt32(clamping: first), page), to: peer)
     }
 
     /// The anchor block a peer sent: taken if its commit verifies against the validators of its
@@ -350,6 +378,9 @@ extension Node {
     private func send(snapshotAnswer answer: PeerMessage, to peer: ValidatorIndex) {
         network.send(snapshotAnswerTamper?(answer) ?? answer, to: peer)
     }
+
+    /// Makes the pages of handovers this node serves smaller (`handoverPageBytes`), for a test.
+    func limitHandoverPages(toBytes bytes: Int) { handoverPageBytes = bytes }
 
     /// Makes this node a lying peer for a test (`snapshotAnswerTamper`).
     func tamperWithSnapshotAnswers(_ tamper: @escaping @Sendable (PeerMessage) -> PeerMessage) {

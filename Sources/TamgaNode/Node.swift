@@ -142,6 +142,9 @@ public actor Node {
     var stateSync: StateSyncState?
     /// What each peer may still ask of this node's snapshots (`Node.snapshotAnswerBudget`).
     var snapshotBudgets: [ValidatorIndex: (tokens: Double, at: ContinuousClock.Instant)] = [:]
+    /// The bytes of handovers one page holds past its first (`PeerMessage.snapshotBytesMax`;
+    /// tests make pages smaller).
+    var handoverPageBytes = PeerMessage.snapshotBytesMax
     /// Tests that play a lying peer set this to rewrite the snapshot answers (tops and records)
     /// this node sends. Nothing in a configuration or the API reaches it; a real node leaves it nil.
     var snapshotAnswerTamper: (@Sendable (PeerMessage) -> PeerMessage)?
@@ -920,11 +923,11 @@ public actor Node {
             do { try serveSnapshotRecords(version: version, prefix: prefix, count: count, to: peer) } catch { logger.warning("cannot serve a snapshot: \(error)") }
         case .snapshotTop, .snapshotRecords:
             return acceptSnapshotMessage(message, from: peer)
-        case .handoversRequest:
+        case let .handoversRequest(from):
             guard spendSnapshotAnswer(for: peer) else { break }
-            serveHandovers(to: peer)
-        case let .handovers(handovers):
-            return acceptHandovers(handovers, from: peer)
+            serveHandovers(from: Int(from), to: peer)
+        case let .handovers(from, handovers):
+            return acceptHandovers(handovers, from: Int(from), peer: peer)
         }
         return .accepted
     }

@@ -40,12 +40,11 @@ struct ValidatorSets: Sendable {
     /// The last set scheduled.
     var latest: ValidatorSet { schedule.sets[schedule.sets.count - 1].validators }
 
-    /// The sets that `handovers` lead to from `genesis`, each verified against the one before.
-    static func following(_ handovers: [ValidatorHandover], from genesis: ValidatorSet, chain: ChainID) throws(ValidatorHandover.Failure)
-        -> [NodeStore.ScheduledValidators] {
+    /// The sets of `schedule`, which `ValidatorHandover.follow` made from `handovers`, each with
+    /// the handover that proves it.
+    static func learnt(from handovers: [ValidatorHandover], schedule: ValidatorSchedule) -> [NodeStore.ScheduledValidators] {
         // `follow` refuses headers at the last heights, so `.next` cannot overflow.
-        let schedule = try ValidatorHandover.follow(handovers, from: genesis, chain: chain)
-        return handovers.compactMap { handover in
+        handovers.compactMap { handover in
             handover.height.map { NodeStore.ScheduledValidators(from: $0.next, validators: schedule.validators(at: $0.next), handover: handover) }
         }
     }

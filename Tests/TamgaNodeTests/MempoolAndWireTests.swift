@@ -91,10 +91,16 @@ struct PeerMessageTests {
         let envelope = try SignedEnvelope.signing(Array(#"{"x":1}"#.utf8), with: [key])
         let block = Block(header: header, transactions: [envelope], lastCommit: nil)
         let commit = Commit(height: Height(1), round: Round(0), blockHash: block.hash, signatures: [])
+        let map = AuthenticatedMap(store: InMemoryTreeNodeStore())
+        _ = try map.apply([StateUpdate(key: Array("a".utf8), value: [1]), StateUpdate(key: Array("b".utf8), value: [2])], as: 1)
+        let proof = try map.proof(forKey: Array("a".utf8), at: 1).proof
         let messages: [PeerMessage] = [
             .hello(.init(chainID: chain, genesisHash: .sha256([4]), validator: ValidatorIndex(1), height: Height(7))),
             .vote(vote), .transactions([envelope]), .status(height: Height(42)), .blocksRequest(from: Height(5), count: 64),
             .blocks([.init(block: block, commit: commit)]),
+            .snapshotTopRequest(version: 9), .snapshotRequest(version: 9, prefix: 4_000, count: 96),
+            .handoversRequest(from: 0), .handoversRequest(from: 7), .handovers(from: 7, []),
+            .handovers(from: 2, [.init(header: header, commit: commit, record: Array("[]".utf8), proof: proof), .init(header: header, commit: commit, record: [], proof: proof)]),
         ]
         for message in messages { #expect(try PeerMessage.decode(message.encoded()) == message) }
 
