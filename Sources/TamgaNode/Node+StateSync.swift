@@ -105,6 +105,8 @@ struct StateSyncState {
 }
 
 extension Node {
+    /// The validator-set changes a joining node takes at most: one a week for nearly two centuries.
+    static let handoversMax = 10_000
     /// Prefixes asked of one peer at a time.
     static let snapshotPrefixesPerRequest = 256
     /// How long a peer has to answer a state-sync request before it is asked no more for a while.
@@ -186,8 +188,19 @@ extension Node {
     func acceptHandovers(_ page: [PeerMessage.Handover], from first: Int, peer: ValidatorIndex) -> PeerVerdict {
         guard var sync = stateSync, sync.sets == nil, sync.requested.removeValue(forKey: peer) != nil else { return .accepted }
         defer { stateSync = sync }
+        // A page from elsewhere than asked, or past the most any chain could need (only keys of a
+        // set no longer in force could sign an endless list), discards what this peer sent; the
+        // list is asked of another from the start.
+        func refuse(_ reason: String) -> PeerVerdict {
+            (sync.handoversFrom, sync.handovers, sync.handoverSchedule) = (nil, [], nil)
+            distrust(peer)
+            return .misbehaving(reason)
+        }
         guard first == sync.handovers.count, sync.handoversFrom == nil || sync.handoversFrom == peer else {
-            return .misbehaving("sent validator handovers from another place than asked")
+            return refuse("sent validator handovers from another place than asked")
+        }
+        guard sync.handovers.count + page.count <= Node.handoversMax else {
+            return refuse("sent more than \(Node.handoversMax) validator handovers")
         }
         let proofs = page.map { ValidatorHandover(header: $0.header, commit: $0.commit, record: $0.record, proof: $0.proof) }
         do {
@@ -202,9 +215,7 @@ extension Node {
             sync.sets = sets
             return .accepted
         } catch let error as ValidatorHandover.Failure {
-            (sync.handoversFrom, sync.handovers, sync.handoverSchedule) = (nil, [], nil)
-            distrust(peer)
-            return .misbehaving("sent validator handovers that do not verify: \(error.message)")
+            return refuse("sent validator handovers that do not verify: \(error.message)")
         } catch {
             stop("the genesis validator set does not load: \(error)")
             return .accepted
@@ -225,6 +236,7 @@ extension Node {
             page.append(message)
             bytes += size
         }
+        handoverPagesServed += 1
         network.send(.handovers(from: UInt32(clamping: first), page), to: peer)
     }
 

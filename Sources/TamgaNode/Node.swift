@@ -145,6 +145,8 @@ public actor Node {
     /// The bytes of handovers one page holds past its first (`PeerMessage.snapshotBytesMax`;
     /// tests make pages smaller).
     var handoverPageBytes = PeerMessage.snapshotBytesMax
+    /// Pages of handovers this node has served.
+    var handoverPagesServed = 0
     /// Tests that play a lying peer set this to rewrite the snapshot answers (tops and records)
     /// this node sends. Nothing in a configuration or the API reaches it; a real node leaves it nil.
     var snapshotAnswerTamper: (@Sendable (PeerMessage) -> PeerMessage)?

@@ -287,9 +287,7 @@ public final class NodeStore: Sendable {
                 try db.execute(sql: "UPDATE validator_sets SET handover = ? WHERE from_height = ?", arguments: [try Self.encodeHandover(handover), height + 1])
             }
             for batch in tree { try Self.write(batch, db) }
-            if let pruneBefore {
-                try Self.prune(before: pruneBefore, upTo: Self.pruneLimit(madeStale: tree.reduce(0) { $0 + $1.staleNodes.count }), db)
-            }
+            try Self.prune(withBlockBefore: pruneBefore, madeStale: tree.reduce(0) { $0 + $1.staleNodes.count }, db)
             // The log keeps only what a restart at the next height needs: the last record.
             try db.execute(sql: "DELETE FROM consensus_wal WHERE height <= ? AND seq < (SELECT MAX(seq) FROM consensus_wal)", arguments: [height])
             try db.execute(sql: "DELETE FROM consensus_blocks WHERE height <= ?", arguments: [height])
@@ -514,7 +512,8 @@ public final class NodeStore: Sendable {
     /// machine); a version that rewrote much of the tree (a block of 5,000 registrations leaves
     /// about 85,000 nodes behind) or a lowered `stateVersionsKept` (hundreds of versions at once)
     /// leaves a backlog that later blocks clear at this pace, rather than one block's commit
-    /// carrying all of it. The pace is above what blocks add, so the backlog only shrinks.
+    /// carrying all of it. The backlog grows while versions that left more than this pace behind
+    /// fall out of the window, and shrinks once blocks leave behind less than it.
     static func pruneLimit(madeStale: Int) -> Int { max(10_000, 2 * madeStale) }
 
     /// Makes the versions before `version` unreadable at once (their roots go), and deletes the
@@ -524,15 +523,24 @@ public final class NodeStore: Sendable {
     static func prune(before version: UInt64, upTo limit: Int, _ db: Database) throws {
         let keep = Int64(version)
         try db.execute(sql: "DELETE FROM tree_roots WHERE version < ?", arguments: [keep])
-        // Stale rows are appended version by version, so rowid order is oldest first.
-        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT rowid, version, depth, bits FROM tree_stale WHERE since <= ? ORDER BY rowid LIMIT ?"),
+        // Through the index on `since`: only the rows due are read, however many later versions
+        // have left stale nodes behind.
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT rowid, version, depth, bits FROM tree_stale WHERE since <= ? ORDER BY since, rowid LIMIT ?"),
                                     arguments: [keep, limit])
-        guard let last: Int64 = rows.last?["rowid"] else { return }
         var keys = rows.map { row -> (version: Int64, depth: Int64, bits: Data) in (row["version"], row["depth"], row["bits"]) }
         keys.sort { ($0.version, $0.depth) != ($1.version, $1.depth) ? ($0.version, $0.depth) < ($1.version, $1.depth) : $0.bits.lexicographicallyPrecedes($1.bits) }
         let delete = try db.cachedStatement(sql: "DELETE FROM tree_nodes WHERE version = ? AND depth = ? AND bits = ?")
         for key in keys { try delete.execute(arguments: [key.version, key.depth, key.bits]) }
-        try db.execute(sql: "DELETE FROM tree_stale WHERE rowid <= ? AND since <= ?", arguments: [last, keep])
+        let forget = try db.cachedStatement(sql: "DELETE FROM tree_stale WHERE rowid = ?")
+        for rowid in rows.map({ row -> Int64 in row["rowid"] }).sorted() { try forget.execute(arguments: [rowid]) }
+    }
+
+    /// What a block's commit prunes, its own versions written: the versions before `pruneBefore`,
+    /// or with none given (an archive node, or a window made longer) still the backlog of nodes
+    /// stale since the oldest stored version or before, which no stored version uses.
+    static func prune(withBlockBefore pruneBefore: UInt64?, madeStale: Int, _ db: Database) throws {
+        guard let keep = try pruneBefore ?? Int64.fetchOne(db, sql: "SELECT MIN(version) FROM tree_roots").map(UInt64.init) else { return }
+        try prune(before: keep, upTo: pruneLimit(madeStale: madeStale), db)
     }
 
     /// The root hash stored for `version`, if that version is retained.

@@ -187,6 +187,9 @@ struct ValidatorChangeTests {
         running.append(start(joiner))
         let joinTarget = await nodes[2].status().height
         try await Self.waitForHeight(joinTarget, [joiner])
+        var pages = 0
+        for node in nodes { pages += await node.handoverPagesServed }
+        #expect(pages >= 3, "the handovers came in \(pages) pages")
         // The same changes (each node's commit of a block may hold other signatures of it).
         #expect(joiner.validatorHandovers.map { [$0.header, $0.record] } == handovers.map { [$0.header, $0.record] })
         nodes.append(joiner)
