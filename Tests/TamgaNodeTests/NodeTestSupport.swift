@@ -64,6 +64,13 @@ struct TestNetwork {
         self.genesis = genesis
     }
 
+    /// Sets follower `index` to join by state sync (`stateSync` in its config) when it starts.
+    func joinByStateSync(follower index: Int) throws {
+        var config = try followerHomes[index].loadConfig()
+        config.stateSync = true
+        try writeJSON(config, to: followerHomes[index].configURL)
+    }
+
     func key(of party: String) throws -> SigningKey {
         try KeyFile.decode(Array(Data(contentsOf: directory.appendingPathComponent("parties/\(party).key"))))
     }

@@ -93,23 +93,25 @@ struct StateSyncTests {
                 == (try map.apply([StateUpdate(key: Array("record/1".utf8), value: nil)], as: 8)))
     }
 
+    /// Registrar 1's registration of an apartment `number`, owned whole by `owner`.
+    private func registration(of number: CadastralNumber, to owner: TestSigner, in network: TestNetwork) throws -> SignedEnvelope {
+        try TestSigner("registrar-1", in: network).sign(.registerProperty(RegisterProperty(
+            cadastralNumber: number, kind: "apartment", address: "Astana, sync street \(number.rawValue)", area: AreaHundredths(5_500),
+            location: nil, owners: [Ownership(party: owner.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+    }
+
     @Test("a follower with an empty database joins four validators by state sync, serves the same proofs, takes transactions, restarts from its own disk, and passes the audit")
     func followerJoinsByStateSync() async throws {
         let network = try TestNetwork(validators: 4, followers: 1)
         defer { network.remove() }
-        var followerConfig = try network.followerHomes[0].loadConfig()
-        followerConfig.stateSync = true
-        try writeJSON(followerConfig, to: network.followerHomes[0].configURL)
+        try network.joinByStateSync(follower: 0)
         let validators = try network.homes.map { try Node(home: $0, logger: quietLogger) }
         let running = validators.map(start)
         defer { for task in running { task.cancel() } }
 
         let number = try CadastralNumber("05-005-005-5")
-        let registrar = try TestSigner("registrar-1", in: network)
         let citizen = try TestSigner("citizen-1", in: network)
-        let register = try registrar.sign(.registerProperty(RegisterProperty(
-            cadastralNumber: number, kind: "apartment", address: "Astana, sync street 5", area: AreaHundredths(5_500),
-            location: nil, owners: [Ownership(party: citizen.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+        let register = try registration(of: number, to: citizen, in: network)
         for envelope in [register, try transfer(citizen, to: "citizen-2"), try transfer(citizen, to: "citizen-3")] {
             let stored = try #require(try await validators[0].waitForCommit(try await validators[0].submit(envelope), timeout: commitTimeout))
             #expect(stored.receipt.isCommitted)
@@ -148,9 +150,7 @@ struct StateSyncTests {
     func lyingPeersAreRefusedAndPiecesFetchedElsewhere() async throws {
         let network = try TestNetwork(validators: 4, followers: 1)
         defer { network.remove() }
-        var followerConfig = try network.followerHomes[0].loadConfig()
-        followerConfig.stateSync = true
-        try writeJSON(followerConfig, to: network.followerHomes[0].configURL)
+        try network.joinByStateSync(follower: 0)
         let validators = try network.homes.map { try Node(home: $0, logger: quietLogger) }
         // Validator 0 forges every top it serves, validator 1 every group of records; 2 and 3 are honest.
         let forgedTops = Tally(), forgedRecords = Tally()
@@ -174,11 +174,7 @@ struct StateSyncTests {
         defer { for task in running { task.cancel() } }
 
         let number = try CadastralNumber("05-005-005-6")
-        let registrar = try TestSigner("registrar-1", in: network)
-        let citizen = try TestSigner("citizen-1", in: network)
-        let register = try registrar.sign(.registerProperty(RegisterProperty(
-            cadastralNumber: number, kind: "apartment", address: "Astana, sync street 6", area: AreaHundredths(6_100),
-            location: nil, owners: [Ownership(party: citizen.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
+        let register = try registration(of: number, to: try TestSigner("citizen-1", in: network), in: network)
         let stored = try #require(try await validators[2].waitForCommit(try await validators[2].submit(register), timeout: commitTimeout))
         #expect(stored.receipt.isCommitted)
 

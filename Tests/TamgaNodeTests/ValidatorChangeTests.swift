@@ -76,9 +76,7 @@ struct ValidatorChangeTests {
         // follower-0 becomes the fifth validator; follower-1 joins by state sync at the end.
         let network = try TestNetwork(validators: 4, followers: 2)
         defer { network.remove() }
-        var joinerConfig = try network.followerHomes[1].loadConfig()
-        joinerConfig.stateSync = true
-        try writeJSON(joinerConfig, to: network.followerHomes[1].configURL)
+        try network.joinByStateSync(follower: 1)
         let genesisSet = try network.genesis.validatorSet()
         let newcomerKey = try network.followerHomes[0].loadIdentity().key.publicKey
         var nodes = try (network.homes + [network.followerHomes[0]]).map { try Node(home: $0, logger: quietLogger) }
