@@ -581,7 +581,7 @@ actor FakeSMTPRelay {
                             while let end = pending.range(of: "\r\n") {
                                 let line = String(pending[..<end.lowerBound])
                                 pending.removeSubrange(..<end.upperBound)
-                                await self.record(line)
+                                self.record(line)
                                 let reply: String?
                                 if inData {
                                     reply = line == "." ? "250 queued" : nil

@@ -8,24 +8,56 @@ import TamgaNode
 import Glibc
 #endif
 
-/// Ports the kernel says are free now (bound to port 0 and released).
+/// Ports free on loopback now, each handed out once per test process.
+///
+/// They come from below the kernel's ephemeral range: a port the kernel picks for `bind(0)` is
+/// one it may also give, a moment later, to any outgoing connection another test opens, and a
+/// node launched after that could not bind it.
 func freePorts(_ count: Int) -> [Int] {
-    var sockets: [Int32] = []
-    var ports: [Int] = []
-    for _ in 0..<count {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        ports.append(Int(UInt16(bigEndian: address.sin_port)))
-        sockets.append(fd)
+    (0..<count).map { _ in
+        while true {
+            let port = testPorts.next()
+            if portIsFree(port) { return port }
+        }
     }
-    for fd in sockets { close(fd) }
-    return ports
+}
+
+/// A round over the ports below the ephemeral range, started at a place of this process's own.
+private final class TestPorts: Sendable {
+    let range: Range<Int>
+    let counter: Mutex<Int>
+
+    init() {
+        let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        range = 10_000..<max(ephemeral, 12_000)
+        counter = Mutex(Int(getpid()) % range.count)
+    }
+
+    func next() -> Int {
+        counter.withLock { offset in
+            defer { offset = (offset + 1) % range.count }
+            return range.lowerBound + offset
+        }
+    }
+}
+
+private let testPorts = TestPorts()
+
+private func portIsFree(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var reuse: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    return bound == 0
 }
 
 /// A network written to a new temporary folder, with free ports and demo parties.

@@ -97,9 +97,18 @@ final class ProcessNetwork: @unchecked Sendable {
     func waitUntilServing(_ index: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while await height(index) == nil {
-            guard ContinuousClock.now < deadline else { throw TestFailure("validator \(index) did not start; see \(homes[index].url.path)/node.log") }
+            if let process = processes[index], !process.isRunning {
+                throw TestFailure("node \(index) exited with status \(process.terminationStatus) before it served; its log ends:\n\(logTail(index))")
+            }
+            guard ContinuousClock.now < deadline else { throw TestFailure("node \(index) did not start in 60 s; its log ends:\n\(logTail(index))") }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The last lines of node `index`'s log, for a failure message (CI keeps no files).
+    func logTail(_ index: Int, lines: Int = 20) -> String {
+        let log = (try? String(contentsOf: homes[index].url.appendingPathComponent("node.log"), encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     /// A typed `tamga tx` subcommand, as a person would type it; returns the transaction id and the output.
