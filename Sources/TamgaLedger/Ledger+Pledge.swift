@@ -19,7 +19,7 @@ extension Ledger {
     func signPledge(_ body: PledgeReference, context: inout ExecutionContext, state: inout WorkingState) throws {
         var pledge = try pledgeRecord(body.pledge, state: state)
         // `signed` means every owner had signed when the last signature came; a new owner since may still sign.
-        guard pledge.status == .proposed || pledge.status == .signed else { throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)") }
+        guard pledge.awaitsReview else { throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)") }
         let passport = try state.passport(pledge.cadastralNumber)
         guard passport.share(of: context.signer) != nil else { throw Rejection(.notAnOwner, "\(context.signer) does not own \(pledge.cadastralNumber)") }
         guard !pledge.signedBy.contains(context.signer) else { throw Rejection(.alreadySigned, "\(context.signer) already signed pledge \(pledge.id)") }
@@ -56,7 +56,7 @@ extension Ledger {
     func rejectPledge(_ body: RejectPledge, context: inout ExecutionContext, state: inout WorkingState) throws {
         try state.requireRole(.registrar, of: context.signer, for: "rejecting a pledge")
         var pledge = try pledgeRecord(body.pledge, state: state)
-        guard pledge.status == .proposed || pledge.status == .signed else {
+        guard pledge.awaitsReview else {
             throw Rejection(.pledgeNotPending, "pledge \(pledge.id) is \(pledge.status.rawValue)")
         }
         guard !body.reason.isEmpty, body.reason.utf8.count <= 1_000 else { throw Rejection(.invalidPassport, "a rejection needs a reason of 1 to 1,000 bytes") }

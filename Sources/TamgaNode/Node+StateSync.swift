@@ -94,6 +94,10 @@ struct StateSyncState {
     var handovers: [ValidatorHandover] = []
     var handoverSchedule: ValidatorSchedule?
     var progress: StateSyncProgress?
+    /// Pledges the fetched records show waiting for review: the review list's candidates, stored
+    /// oldest first once the sync is done (listings and open deeds are indexed as they arrive).
+    /// (By id: a piece asked again of another peer may arrive twice.)
+    var pledgesUnderReview: [TransactionID: Pledge] = [:]
     /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
     /// the anchor's height when it is the anchor, and when.
     var requested: [ValidatorIndex: (prefix: Int?, height: Height?, at: ContinuousClock.Instant)] = [:]
@@ -299,6 +303,19 @@ extension Node {
                 return .accepted
             }
             if !nodes.isEmpty { try store.writeSnapshotNodes(nodes) }
+            if case let .snapshotRecords(_, _, groups) = message {
+                var listed: [String] = []
+                var deeds: [(party: String, deed: TransactionID)] = []
+                for record in groups.joined() {
+                    switch IndexedRecord(keyHash: record.keyHash, value: record.value) {
+                    case let .listing(number): listed.append(number.rawValue)
+                    case let .pledgeUnderReview(pledge): sync.pledgesUnderReview[pledge.id] = pledge
+                    case let .openDeed(deed): deeds += deed.parties.map { ($0.rawValue, deed.id) }
+                    case nil: break
+                    }
+                }
+                try store.addSnapshotCandidates(listed: listed, pledges: [], deeds: deeds)
+            }
             sync.progress = progress
             sync.lastProgress = .now
             return .accepted
@@ -333,6 +350,8 @@ extension Node {
             return
         }
         try store.saveValidatorSets(stateSync?.sets ?? [])
+        let pledges = (stateSync?.pledgesUnderReview ?? [:]).values.sorted { ($0.createdAt, $0.id.description) < ($1.createdAt, $1.id.description) }
+        try store.addSnapshotCandidates(listed: [], pledges: pledges.map(\.id), deeds: [])
         height = Height(progress.version - 1)
         stateRoot = block.header.stateRoot
         try commitBlock(block, commit: progress.anchor.commit)

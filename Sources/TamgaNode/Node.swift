@@ -698,7 +698,7 @@ public actor Node {
             var decided: [(height: UInt64, position: Int)] = []
             for (candidate, pledge) in zip(candidates, try await currentPledges(candidates.map(\.id))) {
                 cursor = (candidate.height, candidate.position)
-                guard let pledge, pledge.status == .proposed || pledge.status == .signed else {
+                guard let pledge, pledge.awaitsReview else {
                     decided.append((candidate.height, candidate.position))
                     continue
                 }
@@ -741,10 +741,11 @@ public actor Node {
     public nonisolated func issuedExtract(code: Hash) throws -> [UInt8]? { try store.issuedExtract(code: code) }
 
     /// The open deeds that name `party` (as seller, buyer or financing bank), found through the
-    /// events that named it: every deed's opening names its parties.
+    /// events that named it (every deed's opening names its parties) and, on a node that joined
+    /// by state sync, through the open deeds its fetched state held.
     public nonisolated func openDeeds(of party: PartyID) async throws -> [Deed] {
-        var ids: [TransactionID] = []
-        var seen: Set<TransactionID> = []
+        var ids = try store.syncedDeeds(of: party.rawValue)
+        var seen = Set(ids)
         var cursor: EventCursor?
         while true {
             let page = try store.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)

@@ -229,6 +229,9 @@ public final class NodeStore: Sendable {
         migrator.registerMigration("v7: validator sets") { db in
             try db.execute(sql: "CREATE TABLE validator_sets (from_height INTEGER PRIMARY KEY, validators BLOB NOT NULL, handover BLOB)")
         }
+        migrator.registerMigration("v8: open deeds found by state sync") { db in
+            try db.execute(sql: "CREATE TABLE synced_deeds (party TEXT NOT NULL, deed BLOB NOT NULL, PRIMARY KEY (party, deed)) WITHOUT ROWID")
+        }
         return migrator
     }
 
@@ -597,6 +600,32 @@ public final class NodeStore: Sendable {
         return try rows.map { row in
             guard let hash = Hash(bytes: [UInt8](row["id"] as Data)) else { throw StorageError.corruptRow(table: "pledge_candidates", reason: "not a transaction id") }
             return (UInt64(row["height"] as Int64), Int(row["position"] as Int64), TransactionID(hash: hash))
+        }
+    }
+
+    /// Candidates a node that joined by state sync found in the fetched state, whose blocks it
+    /// never held: properties listed, pledges waiting for review (placed before every block,
+    /// height 0, in the order given), and open deeds by party.
+    public func addSnapshotCandidates(listed: [String], pledges: [TransactionID], deeds: [(party: String, deed: TransactionID)]) throws {
+        guard !listed.isEmpty || !pledges.isEmpty || !deeds.isEmpty else { return }
+        try database.write { db in
+            let insertListed = try db.cachedStatement(sql: "INSERT OR IGNORE INTO listed_properties (cadastral_number) VALUES (?)")
+            for number in listed { try insertListed.execute(arguments: [number]) }
+            let insertPledge = try db.cachedStatement(sql: "INSERT OR IGNORE INTO pledge_candidates (height, position, id) VALUES (0, ?, ?)")
+            for (position, id) in pledges.enumerated() { try insertPledge.execute(arguments: [position, Data(id.hash.bytes)]) }
+            let insertDeed = try db.cachedStatement(sql: "INSERT OR IGNORE INTO synced_deeds (party, deed) VALUES (?, ?)")
+            for (party, deed) in deeds { try insertDeed.execute(arguments: [party, Data(deed.hash.bytes)]) }
+        }
+    }
+
+    /// The deeds naming `party` that were open in the state this node joined by state sync at.
+    public func syncedDeeds(of party: String) throws -> [TransactionID] {
+        let rows = try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT deed FROM synced_deeds WHERE party = ? ORDER BY deed", arguments: [party])
+        }
+        return try rows.map { data in
+            guard let hash = Hash(bytes: [UInt8](data)) else { throw StorageError.corruptRow(table: "synced_deeds", reason: "not a transaction id") }
+            return TransactionID(hash: hash)
         }
     }
 

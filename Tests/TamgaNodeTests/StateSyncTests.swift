@@ -93,14 +93,14 @@ struct StateSyncTests {
                 == (try map.apply([StateUpdate(key: Array("record/1".utf8), value: nil)], as: 8)))
     }
 
-    /// Registrar 1's registration of an apartment `number`, owned whole by `owner`.
-    private func registration(of number: CadastralNumber, to owner: TestSigner, in network: TestNetwork) throws -> SignedEnvelope {
-        try TestSigner("registrar-1", in: network).sign(.registerProperty(RegisterProperty(
+    /// A registrar's registration of an apartment `number`, owned whole by `owner`.
+    private func registration(of number: CadastralNumber, to owner: TestSigner, by registrar: TestSigner) throws -> SignedEnvelope {
+        try registrar.sign(.registerProperty(RegisterProperty(
             cadastralNumber: number, kind: "apartment", address: "Astana, sync street \(number.rawValue)", area: AreaHundredths(5_500),
             location: nil, owners: [Ownership(party: owner.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
     }
 
-    @Test("a follower with an empty database joins four validators by state sync, serves the same proofs, takes transactions, restarts from its own disk, and passes the audit")
+    @Test("a follower with an empty database joins four validators by state sync, serves the same proofs, offers, pledges under review and open deeds, takes transactions, restarts from its own disk, and passes the audit")
     func followerJoinsByStateSync() async throws {
         let network = try TestNetwork(validators: 4, followers: 1)
         defer { network.remove() }
@@ -111,11 +111,31 @@ struct StateSyncTests {
 
         let number = try CadastralNumber("05-005-005-5")
         let citizen = try TestSigner("citizen-1", in: network)
-        let register = try registration(of: number, to: citizen, in: network)
-        for envelope in [register, try transfer(citizen, to: "citizen-2"), try transfer(citizen, to: "citizen-3")] {
-            let stored = try #require(try await validators[0].waitForCommit(try await validators[0].submit(envelope), timeout: commitTimeout))
-            #expect(stored.receipt.isCommitted)
+        let (registrar, bank) = (try TestSigner("registrar-1", in: network), try TestSigner("bank-1", in: network))
+        func commit(_ envelope: SignedEnvelope) async throws -> TransactionID {
+            let id = try await validators[0].submit(envelope)
+            let stored = try #require(try await validators[0].waitForCommit(id, timeout: commitTimeout))
+            #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
+            return id
         }
+        for envelope in [try registration(of: number, to: citizen, by: registrar), try transfer(citizen, to: "citizen-2"), try transfer(citizen, to: "citizen-3")] {
+            _ = try await commit(envelope)
+        }
+        // Before the join: one property listed, one listed, withdrawn and under an open deed, one
+        // pledge waiting for review and one rejected. The follower has none of these blocks, only
+        // their state.
+        let (listed, withdrawn) = (try CadastralNumber("05-005-005-6"), try CadastralNumber("05-005-005-7"))
+        for other in [listed, withdrawn] {
+            _ = try await commit(try registration(of: other, to: citizen, by: registrar))
+            _ = try await commit(try citizen.sign(.list(ListProperty(cadastralNumber: other, price: Tiyn(50_000_000)))))
+        }
+        _ = try await commit(try citizen.sign(.withdrawListing(WithdrawListing(cadastralNumber: withdrawn))))
+        let buyer = try TestSigner("citizen-2", in: network)
+        let deed = try await commit(try buyer.sign(.proposeDeed(ProposeDeed(cadastralNumber: withdrawn, sellers: [Deed.Seller(party: citizen.party, share: .whole)],
+                                                                              buyers: [Deed.Buyer(party: buyer.party, share: .whole, pays: Tiyn(10_000))]))))
+        let waiting = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(9_000_000), documents: [.sha256(Array("loan".utf8))]))))
+        let rejected = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1_000), documents: [.sha256(Array("loan".utf8))]))))
+        _ = try await commit(try registrar.sign(.rejectPledge(RejectPledge(pledge: rejected, reason: "the loan contract is unsigned"))))
 
         let follower = try Node(home: network.followerHomes[0], logger: quietLogger)
         let following = start(follower)
@@ -131,6 +151,14 @@ struct StateSyncTests {
         let fromFollower = try #require(try await follower.extractParts(number, atBlock: at))
         let fromValidator = try #require(try await validators[1].extractParts(number, atBlock: at))
         #expect(fromFollower.value == fromValidator.value && fromFollower.proof == fromValidator.proof && fromFollower.header == fromValidator.header)
+
+        // Its offers list and registrars' review list hold what the state it fetched holds.
+        #expect(try await follower.offers(after: nil, limit: 10).offers.map(\.listing.cadastralNumber) == [listed])
+        #expect(try await follower.pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting])
+        #expect(try await validators[1].pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting])
+        for party in [citizen.party, buyer.party] {
+            #expect(try await follower.openDeeds(of: party).map(\.id) == [deed])
+        }
 
         // It takes a transaction like any node, and every node commits it.
         let id = try await follower.submit(try transfer(citizen, to: "citizen-4"))
@@ -174,7 +202,7 @@ struct StateSyncTests {
         defer { for task in running { task.cancel() } }
 
         let number = try CadastralNumber("05-005-005-6")
-        let register = try registration(of: number, to: try TestSigner("citizen-1", in: network), in: network)
+        let register = try registration(of: number, to: try TestSigner("citizen-1", in: network), by: try TestSigner("registrar-1", in: network))
         let stored = try #require(try await validators[2].waitForCommit(try await validators[2].submit(register), timeout: commitTimeout))
         #expect(stored.receipt.isCommitted)
 
