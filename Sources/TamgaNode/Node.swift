@@ -158,6 +158,8 @@ public actor Node {
     private let mempoolGauge = Gauge(label: "tamga_mempool_transactions")
     private let mempoolBytesGauge = Gauge(label: "tamga_mempool_bytes")
     private let peersGauge = Gauge(label: "tamga_peers_connected")
+    /// Pruned state versions whose stale tree nodes are still to be deleted (NodeStore.prune).
+    private let pruneBacklogGauge = Gauge(label: "tamga_state_prune_backlog_versions")
     private let committedCounter = Counter(label: "tamga_transactions_committed_total")
     private let rejectedCounter = Counter(label: "tamga_transactions_rejected_total")
     private let blocksCounter = Counter(label: "tamga_blocks_committed_total")
@@ -1241,11 +1243,12 @@ public actor Node {
         let decided = try ValidatorHandover.decidedSet(in: outcome.updates)
         let changes = sets.executed(block.header.height, deciding: decided)
         if let handover { sets.record(handover, from: block.header.height.next) }
-        try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts,
-                                        citations: Self.citations(in: prepared, receipts: outcome.receipts),
-                                        decidedValidators: changes ? decided : nil, handover: handover),
-                         tree: tree.pendingBatches, pruneBefore: pruneBefore)
+        let pruneBacklog = try store.commit(CommittedBlock(block: block, commit: commit, receipts: outcome.receipts,
+                                                           citations: Self.citations(in: prepared, receipts: outcome.receipts),
+                                                           decidedValidators: changes ? decided : nil, handover: handover),
+                                            tree: tree.pendingBatches, pruneBefore: pruneBefore)
         tree.written()
+        pruneBacklogGauge.record(Int(clamping: pruneBacklog))
         validatorSets.withLock { $0 = sets }
         if changes, let decided {
             logger.notice("validator set changes", metadata: ["from": "\(sets.horizon)", "validators": "\(decided.count)", "hash": "\(decided.hash)"])

@@ -253,9 +253,11 @@ public final class NodeStore: Sendable {
 
     /// Writes a decided block, its receipts and events, the state versions it produced and any
     /// pruning, in one durable transaction. Nothing is reported committed before this returns.
-    public func commit(_ committed: CommittedBlock, tree: [TreeWriteBatch], pruneBefore: UInt64?) throws {
+    /// - Returns: how many pruned versions still have stale nodes to delete (0: pruning keeps up).
+    @discardableResult
+    public func commit(_ committed: CommittedBlock, tree: [TreeWriteBatch], pruneBefore: UInt64?) throws -> UInt64 {
         let block = committed.block
-        try database.write { db in
+        return try database.write { db in
             try db.execute(
                 sql: #"INSERT INTO blocks (height, hash, time, block, "commit") VALUES (?, ?, ?, ?, ?)"#,
                 arguments: [Int64(block.header.height.rawValue), Data(block.hash.bytes), Int64(block.header.time.rawValue),
@@ -290,10 +292,11 @@ public final class NodeStore: Sendable {
                 try db.execute(sql: "UPDATE validator_sets SET handover = ? WHERE from_height = ?", arguments: [try Self.encodeHandover(handover), height + 1])
             }
             for batch in tree { try Self.write(batch, db) }
-            try Self.prune(withBlockBefore: pruneBefore, madeStale: tree.reduce(0) { $0 + $1.staleNodes.count }, db)
+            let backlog = try Self.prune(withBlockBefore: pruneBefore, madeStale: tree.reduce(0) { $0 + $1.staleNodes.count }, db)
             // The log keeps only what a restart at the next height needs: the last record.
             try db.execute(sql: "DELETE FROM consensus_wal WHERE height <= ? AND seq < (SELECT MAX(seq) FROM consensus_wal)", arguments: [height])
             try db.execute(sql: "DELETE FROM consensus_blocks WHERE height <= ?", arguments: [height])
+            return backlog
         }
     }
 
@@ -523,7 +526,9 @@ public final class NodeStore: Sendable {
     /// nodes they alone held, oldest first, up to `limit`. Each is deleted by its full key, in
     /// key order: a row-value `IN` over `tree_stale` searched the table by version and depth
     /// only, and cost twice as much.
-    static func prune(before version: UInt64, upTo limit: Int, _ db: Database) throws {
+    /// - Returns: the versions before `version` whose stale nodes are not all deleted yet.
+    @discardableResult
+    static func prune(before version: UInt64, upTo limit: Int, _ db: Database) throws -> UInt64 {
         let keep = Int64(version)
         try db.execute(sql: "DELETE FROM tree_roots WHERE version < ?", arguments: [keep])
         // Through the index on `since`: only the rows due are read, however many later versions
@@ -536,14 +541,17 @@ public final class NodeStore: Sendable {
         for key in keys { try delete.execute(arguments: [key.version, key.depth, key.bits]) }
         let forget = try db.cachedStatement(sql: "DELETE FROM tree_stale WHERE rowid = ?")
         for rowid in rows.map({ row -> Int64 in row["rowid"] }).sorted() { try forget.execute(arguments: [rowid]) }
+        guard rows.count == limit, let oldest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(since) FROM tree_stale WHERE since <= ?"), arguments: [keep])
+        else { return 0 }
+        return UInt64(keep - oldest + 1)
     }
 
     /// What a block's commit prunes, its own versions written: the versions before `pruneBefore`,
     /// or with none given (an archive node, or a window made longer) still the backlog of nodes
     /// stale since the oldest stored version or before, which no stored version uses.
-    static func prune(withBlockBefore pruneBefore: UInt64?, madeStale: Int, _ db: Database) throws {
-        guard let keep = try pruneBefore ?? Int64.fetchOne(db, sql: "SELECT MIN(version) FROM tree_roots").map(UInt64.init) else { return }
-        try prune(before: keep, upTo: pruneLimit(madeStale: madeStale), db)
+    static func prune(withBlockBefore pruneBefore: UInt64?, madeStale: Int, _ db: Database) throws -> UInt64 {
+        guard let keep = try pruneBefore ?? Int64.fetchOne(db, sql: "SELECT MIN(version) FROM tree_roots").map(UInt64.init) else { return 0 }
+        return try prune(before: keep, upTo: pruneLimit(madeStale: madeStale), db)
     }
 
     /// The root hash stored for `version`, if that version is retained.

@@ -246,6 +246,18 @@ struct ProcessNetworkTests {
         let unknown = try await runTamga(["query", "encumbrances", "99-999-999-9", "--node", cluster.urls[2]])
         #expect(unknown.status != 0 && unknown.output.contains("property.unknown"), "\(unknown.output)")
 
+        // Each node's metrics, as Prometheus reads them, say what it did.
+        for index in nodes {
+            let metrics = try await cluster.call(index, .GET, "/metrics")
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            let values = Dictionary(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, Double)? in
+                let parts = line.split(separator: " ")
+                return parts.count == 2 ? (String(parts[0]), Double(parts[1]) ?? -1) : nil
+            }, uniquingKeysWith: { first, _ in first })
+            #expect(metrics.status == 200 && values["tamga_height"].map { $0 >= Double(common) } == true, "node \(index): \(text.prefix(400))")
+            #expect((values["tamga_transactions_committed_total"] ?? 0) > 0 && values["tamga_state_prune_backlog_versions"] == 0, "node \(index): \(text.prefix(400))")
+        }
+
         // No transaction acknowledged as committed is missing anywhere.
         for id in await acknowledged.ids {
             for index in nodes {

@@ -87,16 +87,17 @@ struct StateStorageTests {
         #expect(try count("SELECT COUNT(*) FROM tree_stale WHERE since > 6", store) > 1_000, "versions 7 and 8 left nodes behind too")
         for pass in 1...4 {
             let before = try count("SELECT COUNT(*) FROM tree_nodes", store)
-            try store.database.write { try NodeStore.prune(before: 6, upTo: 500, $0) }
+            let backlog = try store.database.write { try NodeStore.prune(before: 6, upTo: 500, $0) }
             // The versions before 6 are unreadable from the first pass on; each pass deletes the
-            // oldest 500 due, and only those.
+            // oldest 500 due, and only those, and tells how many versions are still behind.
             #expect(try store.storedRoot(version: 5) == nil)
             #expect(before - (try count("SELECT COUNT(*) FROM tree_nodes", store)) == 500)
             #expect(try store.database.read { try Int.fetchAll($0, sql: due) } == Array(order.dropFirst(pass * 500)))
+            #expect(backlog == UInt64(6 - order[pass * 500] + 1))
         }
         // A block that prunes nothing (an archive node now) still clears the rest of the backlog:
         // version 6 is the oldest stored, so what went stale by then is used by no stored version.
-        try store.database.write { try NodeStore.prune(withBlockBefore: nil, madeStale: 0, $0) }
+        #expect(try store.database.write { try NodeStore.prune(withBlockBefore: nil, madeStale: 0, $0) } == 0)
         #expect(try count("SELECT COUNT(*) FROM tree_stale WHERE since <= 6", store) == 0)
         let rows = "SELECT version, depth, bits FROM tree_nodes ORDER BY version, depth, bits"
         #expect(try store.database.read { try Row.fetchAll($0, sql: rows) } == (try reference.database.read { try Row.fetchAll($0, sql: rows) }))
