@@ -74,12 +74,20 @@ enum DocumentRoutes {
     ///
     /// Only the first citation gives the record's people the right to read: anyone who learns a
     /// hash (from a deed, a certificate, the register) could cite it again in a deed or on a
-    /// property of their own, and would otherwise read a document that is not theirs.
+    /// property of their own, and would otherwise read a document that is not theirs. A node that
+    /// joined by state sync cannot tell the first citation and leaves this to other nodes.
     static func mayRead(_ session: SessionStore.Session, held: StoredDocument?, citations: [DocumentCitation], node: Node) async throws -> Bool {
         if held?.uploadedBy == session.party.rawValue { return true }
         // An upload nobody cites yet belongs to no record: only its uploader reads it.
         guard let first = citations.first?.transaction else { return false }
         if !readers.isDisjoint(with: session.roles) { return true }
+        // A node that joined by state sync holds no citation from before its join, so the first
+        // it holds may be a copy: it cannot tell whose record the document is.
+        guard try node.firstHeldBlock() == Height(1) else {
+            throw Problem(status: .conflict, code: "document.citations_before_join",
+                          detail: "this node holds the chain from block \(try node.firstHeldBlock()) on and cannot tell who first cited this document; "
+                              + "read it from a node that holds the whole chain")
+        }
         for citation in citations where citation.transaction == first {
             if citation.signer == session.party.rawValue { return true }
             if let deed = try await node.deed(citation.transaction), deed.parties.contains(session.party) { return true }

@@ -141,9 +141,16 @@ enum IntegrationRoutes {
         }
     }
 
-    /// The registrar whose `identity.enroll` made the party, or nil for a party of genesis.
+    /// The registrar whose `identity.enroll` made the party, or nil for a party of genesis. A node
+    /// that joined by state sync after the enrolment holds no record of it and refuses, rather
+    /// than let any registrar change the details.
     static func enrollingRegistrar(of party: PartyID, node: Node) throws -> PartyID? {
-        guard let first = try node.events(about: "party/\(party)", after: nil, limit: 1).first, first.event.kind == "identity.enrolled" else { return nil }
+        if node.genesis.parties.contains(where: { $0.id == party }) { return nil }
+        guard let first = try node.events(about: "party/\(party)", after: nil, limit: 1).first, first.event.kind == "identity.enrolled" else {
+            throw Problem(status: .conflict, code: "contact.enrolment_unknown",
+                          detail: "this node holds the chain from block \(try node.firstHeldBlock()) on, not \(party)'s enrolment; "
+                              + "record the contact details on a node that holds the whole chain")
+        }
         return first.event.parties.first { $0 != party }
     }
 

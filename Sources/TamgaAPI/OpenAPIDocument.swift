@@ -1720,6 +1720,16 @@ extension NodeAPI {
             },
             "description": "A problem (RFC 9457) with a stable code"
           },
+          "409": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
           "429": {
             "content": {
               "application/problem+json": {
@@ -2541,6 +2551,16 @@ extension NodeAPI {
             "description": "A problem (RFC 9457) with a stable code"
           },
           "404": {
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            },
+            "description": "A problem (RFC 9457) with a stable code"
+          },
+          "409": {
             "content": {
               "application/problem+json": {
                 "schema": {

@@ -32,6 +32,8 @@ public enum RegisterError: CodedError, Equatable {
     case stateMismatch(height: UInt64)
     /// Another projector wrote to the same database meanwhile.
     case checkpointMoved(expected: UInt64, found: UInt64)
+    /// The source's blocks start later than the register needs (a node that joined by state sync).
+    case blocksMissing(from: UInt64, firstHeld: UInt64)
 
     public var code: String {
         switch self {
@@ -39,6 +41,7 @@ public enum RegisterError: CodedError, Equatable {
         case .otherChain: "register.other_chain"
         case .stateMismatch: "register.state_mismatch"
         case .checkpointMoved: "register.checkpoint_moved"
+        case .blocksMissing: "register.blocks_missing"
         }
     }
 
@@ -48,6 +51,9 @@ public enum RegisterError: CodedError, Equatable {
         case let .otherChain(expected, found): "the database holds the register of chain \(found), not \(expected)"
         case let .stateMismatch(height): "block \(height) does not lead to the state root its successor names"
         case let .checkpointMoved(expected, found): "the register's checkpoint is at \(found), not \(expected): another projector writes to this database"
+        case let .blocksMissing(from, firstHeld):
+            "the register executes every block from genesis and needs block \(from), but this node holds blocks from \(firstHeld) on "
+                + "(it joined by state sync): run the register from a node that holds the whole chain"
         }
     }
 }
@@ -104,6 +110,9 @@ public actor RegisterProjector {
         while true {
             let blocks = try await source.blocks(from: height + 1, limit: batch)
             if blocks.isEmpty { return written }
+            guard blocks[0].header.height.rawValue == height + 1 else {
+                throw RegisterError.blocksMissing(from: height + 1, firstHeld: blocks[0].header.height.rawValue)
+            }
             for block in blocks where try await apply(block) { written += 1 }
         }
     }

@@ -16,14 +16,17 @@ public enum IndexedRecord: Hashable, Sendable {
 
     public init?(keyHash: Hash, value: [UInt8]) {
         // Canonical JSON sorts members by name: a listing's first is `cadastralNumber`, a pledge's
-        // `bank`, a deed's `acceptedPledges`.
+        // `bank`, a deed's `acceptedPledges`. Decided pledges and closed deeds, which stay in the
+        // state for good, are passed over by their status before any decoding.
         if value.starts(with: Self.listingStart), let listing = try? JSONDecoder().decode(Listing.self, from: Data(value)),
            Hash.sha256(RecordKey.listing(listing.cadastralNumber)) == keyHash {
             self = .listing(listing.cadastralNumber)
-        } else if value.starts(with: Self.pledgeStart), let pledge = try? JSONDecoder().decode(Pledge.self, from: Data(value)),
+        } else if value.starts(with: Self.pledgeStart), Self.pendingPledgeStatus.contains(where: { value.firstRange(of: $0) != nil }),
+                  let pledge = try? JSONDecoder().decode(Pledge.self, from: Data(value)),
                   pledge.awaitsReview, Hash.sha256(RecordKey.pledge(pledge.id)) == keyHash {
             self = .pledgeUnderReview(pledge)
-        } else if value.starts(with: Self.deedStart), let deed = try? JSONDecoder().decode(Deed.self, from: Data(value)),
+        } else if value.starts(with: Self.deedStart), value.firstRange(of: Self.openDeedStatus) != nil,
+                  let deed = try? JSONDecoder().decode(Deed.self, from: Data(value)),
                   deed.status == .open, Hash.sha256(RecordKey.deed(deed.id)) == keyHash {
             self = .openDeed(deed)
         } else {
@@ -34,6 +37,8 @@ public enum IndexedRecord: Hashable, Sendable {
     private static let listingStart = Array(#"{"cadastralNumber":"#.utf8)
     private static let pledgeStart = Array(#"{"bank":"#.utf8)
     private static let deedStart = Array(#"{"acceptedPledges":"#.utf8)
+    private static let pendingPledgeStatus = [Array(#""status":"proposed""#.utf8), Array(#""status":"signed""#.utf8)]
+    private static let openDeedStatus = Array(#""status":"open""#.utf8)
 }
 
 extension Pledge {

@@ -43,9 +43,10 @@ struct StateSyncProgress {
 
     /// Takes the records of consecutive prefixes from `first`, all of them or none: each group
     /// must hash to what the verified top names for its prefix. Returns the nodes of the prefixes'
-    /// subtrees.
-    mutating func accept(records groups: [[StateSnapshot.Record]], from first: Int) throws(SnapshotError) -> [(key: NodeKey, node: TreeNode)] {
-        guard let top else { return [] }
+    /// subtrees and the records of the prefixes taken now (not of those taken before).
+    mutating func accept(records groups: [[StateSnapshot.Record]], from first: Int) throws(SnapshotError)
+        -> (nodes: [(key: NodeKey, node: TreeNode)], records: [StateSnapshot.Record]) {
+        guard let top else { return ([], []) }
         var summaries: [StateSnapshot.Summary] = []
         for (offset, records) in groups.enumerated() {
             let prefix = first + offset
@@ -55,8 +56,10 @@ struct StateSyncProgress {
             summaries.append(summary)
         }
         var nodes: [(key: NodeKey, node: TreeNode)] = []
+        var taken: [StateSnapshot.Record] = []
         for (offset, records) in groups.enumerated() where missing.remove(first + offset) != nil {
             let prefix = first + offset
+            taken += records
             verified[prefix] = summaries[offset]
             switch summaries[offset] {
             case .empty: break
@@ -64,7 +67,7 @@ struct StateSyncProgress {
             case .subtree: _ = StateSnapshot.subtree(of: records[...], at: StateSnapshot.path(of: prefix), version: version, into: &nodes)
             }
         }
-        return nodes
+        return (nodes, taken)
     }
 
     /// Once complete: the nodes above the prefixes and the single records, and the root.
@@ -94,10 +97,10 @@ struct StateSyncState {
     var handovers: [ValidatorHandover] = []
     var handoverSchedule: ValidatorSchedule?
     var progress: StateSyncProgress?
-    /// Pledges the fetched records show waiting for review: the review list's candidates, stored
-    /// oldest first once the sync is done (listings and open deeds are indexed as they arrive).
-    /// (By id: a piece asked again of another peer may arrive twice.)
-    var pledgesUnderReview: [TransactionID: Pledge] = [:]
+    /// Pledges the fetched records show waiting for review, with when each was proposed: the review
+    /// list's candidates, stored oldest first once the sync is done (listings and open deeds are
+    /// indexed as they arrive).
+    var pledgesUnderReview: [TransactionID: Timestamp] = [:]
     /// Requests out to peers: which prefix each asked from (nil for the anchor block or the top),
     /// the anchor's height when it is the anchor, and when.
     var requested: [ValidatorIndex: (prefix: Int?, height: Height?, at: ContinuousClock.Instant)] = [:]
@@ -118,6 +121,8 @@ extension Node {
     /// With no piece accepted for this long (the peers may no longer keep the anchor's state),
     /// state sync starts again from a newer anchor.
     static let snapshotStallSeconds = 60
+    /// How long a joining node hears its peers' heights before it picks the block to join at.
+    static let claimSettlingTime = Duration.seconds(1)
 
     /// One step of state sync, every 100 ms until done: asks a peer for what is missing (the anchor
     /// block, the top, or prefixes not yet asked), forgets requests that timed out (their peer is
@@ -161,8 +166,10 @@ extension Node {
         }
         guard let progress = sync.progress else {
             // The anchor: a recent block that more than a third of the power has passed, so its state is kept by honest peers.
+            // Not in the first second: a peer's first status messages may be ones it queued before
+            // this node listened, some blocks old, and the next tick's replace them.
             let target = networkHeight.rawValue
-            guard target >= 2, sync.requested.isEmpty, let peer = peers.first(where: { (peerHeights[$0]?.height.rawValue ?? 0) >= target - 1 }) else { return }
+            guard sync.started.duration(to: now) >= Node.claimSettlingTime, target >= 2, sync.requested.isEmpty, let peer = peers.first(where: { (peerHeights[$0]?.height.rawValue ?? 0) >= target - 1 }) else { return }
             sync.requested[peer] = (nil, Height(target - 1), now)
             asked[peer] = (Height(target - 1), now)
             network.send(.blocksRequest(from: Height(target - 1), count: 1), to: peer)
@@ -291,30 +298,16 @@ extension Node {
         if let prefix = request.prefix { sync.inFlight.subtract(prefix..<prefix + Node.snapshotPrefixesPerRequest) }
         defer { stateSync = sync }
         do {
-            let nodes: [(key: NodeKey, node: TreeNode)]
             switch message {
             case let .snapshotTop(version, top) where version == progress.version && request.prefix == nil:
                 try progress.accept(top: top)
-                nodes = []
             case let .snapshotRecords(version, first, groups) where version == progress.version && request.prefix == Int(first):
                 guard !groups.isEmpty else { return .misbehaving("answered a snapshot request with no records") }
-                nodes = try progress.accept(records: groups, from: Int(first))
+                let (nodes, records) = try progress.accept(records: groups, from: Int(first))
+                if !nodes.isEmpty { try store.writeSnapshotNodes(nodes) }
+                try index(records, into: &sync)
             default:
                 return .accepted
-            }
-            if !nodes.isEmpty { try store.writeSnapshotNodes(nodes) }
-            if case let .snapshotRecords(_, _, groups) = message {
-                var listed: [String] = []
-                var deeds: [(party: String, deed: TransactionID)] = []
-                for record in groups.joined() {
-                    switch IndexedRecord(keyHash: record.keyHash, value: record.value) {
-                    case let .listing(number): listed.append(number.rawValue)
-                    case let .pledgeUnderReview(pledge): sync.pledgesUnderReview[pledge.id] = pledge
-                    case let .openDeed(deed): deeds += deed.parties.map { ($0.rawValue, deed.id) }
-                    case nil: break
-                    }
-                }
-                try store.addSnapshotCandidates(listed: listed, pledges: [], deeds: deeds)
             }
             sync.progress = progress
             sync.lastProgress = .now
@@ -326,6 +319,23 @@ extension Node {
             stop("could not store the state fetched from peers: \(error)")
             return .accepted
         }
+    }
+
+    /// Indexes verified records as other nodes index the blocks that wrote them: listings for the
+    /// offers list and open deeds by party at once, pledges awaiting review once the sync is done
+    /// (they are placed oldest first).
+    private func index(_ records: [StateSnapshot.Record], into sync: inout StateSyncState) throws {
+        var listed: [String] = []
+        var deeds: [(party: String, deed: TransactionID)] = []
+        for record in records {
+            switch IndexedRecord(keyHash: record.keyHash, value: record.value) {
+            case let .listing(number): listed.append(number.rawValue)
+            case let .pledgeUnderReview(pledge): sync.pledgesUnderReview[pledge.id] = pledge.createdAt
+            case let .openDeed(deed): deeds += deed.parties.map { ($0.rawValue, deed.id) }
+            case nil: break
+            }
+        }
+        try store.addSnapshotCandidates(listed: listed, pledges: [], deeds: deeds)
     }
 
     /// Everything verified: names the root, executes the anchor block on the fetched state, stores
@@ -350,8 +360,9 @@ extension Node {
             return
         }
         try store.saveValidatorSets(stateSync?.sets ?? [])
-        let pledges = (stateSync?.pledgesUnderReview ?? [:]).values.sorted { ($0.createdAt, $0.id.description) < ($1.createdAt, $1.id.description) }
-        try store.addSnapshotCandidates(listed: [], pledges: pledges.map(\.id), deeds: [])
+        let pledges = (stateSync?.pledgesUnderReview ?? [:]).map { (createdAt: $0.value, id: $0.key.description, pledge: $0.key) }
+            .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        try store.addSnapshotCandidates(listed: [], pledges: pledges.map(\.pledge), deeds: [])
         height = Height(progress.version - 1)
         stateRoot = block.header.stateRoot
         try commitBlock(block, commit: progress.anchor.commit)

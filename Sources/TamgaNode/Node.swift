@@ -746,8 +746,9 @@ public actor Node {
     /// events that named it (every deed's opening names its parties) and, on a node that joined
     /// by state sync, through the open deeds its fetched state held.
     public nonisolated func openDeeds(of party: PartyID) async throws -> [Deed] {
-        var ids = try store.syncedDeeds(of: party.rawValue)
-        var seen = Set(ids)
+        let synced = try store.syncedDeeds(of: party.rawValue)
+        var seen = Set(synced)
+        var ids: [TransactionID] = []
         var cursor: EventCursor?
         while true {
             let page = try store.events(about: "party/\(party)", after: cursor, limit: Limits.pageSizeMax)
@@ -757,12 +758,23 @@ public actor Node {
             guard page.count == Limits.pageSizeMax else { break }
             cursor = page.last?.cursor
         }
+        // Oldest first: the deeds open at the join, by when each was opened, then the later ones
+        // in the order their blocks opened them.
         var open: [Deed] = []
+        for id in synced {
+            if let deed = try await deed(id), deed.status == .open { open.append(deed) }
+        }
+        open.sort { ($0.createdAt, $0.id.description) < ($1.createdAt, $1.id.description) }
         for id in ids {
             if let deed = try await deed(id), deed.status == .open { open.append(deed) }
         }
         return open
     }
+
+    /// The first block this node holds: 1, or the block it joined at by state sync. Events,
+    /// citations and receipts of earlier blocks are not here; what depends on them is asked of a
+    /// node that holds the whole chain.
+    public nonisolated func firstHeldBlock() throws -> Height { try store.baseHeight() }
 
     // MARK: Peers
 

@@ -424,11 +424,16 @@ public final class NodeStore: Sendable {
     }
 
     /// Forgets what a state sync that did not finish wrote (a crash part way, or a sync started
-    /// again from a newer block): with no block stored, every state row is one.
+    /// again from a newer block): with no block stored, every state row is one, and so is every
+    /// entry of the indexes it built from the fetched records.
     public func discardUnfinishedSnapshot() throws {
         try database.write { db in
             guard try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM blocks") == 0 else { return }
-            try db.execute(sql: "DELETE FROM tree_nodes; DELETE FROM tree_roots; DELETE FROM tree_stale; DELETE FROM validator_sets; DELETE FROM meta WHERE key = 'base_height'")
+            try db.execute(sql: """
+                DELETE FROM tree_nodes; DELETE FROM tree_roots; DELETE FROM tree_stale; DELETE FROM validator_sets;
+                DELETE FROM meta WHERE key = 'base_height';
+                DELETE FROM listed_properties; DELETE FROM pledge_candidates; DELETE FROM synced_deeds
+                """)
         }
     }
 

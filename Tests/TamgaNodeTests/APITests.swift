@@ -58,17 +58,22 @@ struct APIFixture {
 
     /// Opens a session for `party` through the API, signing the challenge with its key.
     func session(_ party: String, client: some TestClientProtocol) async throws -> String {
-        let challenge = try await client.execute(uri: "/v1/auth/challenge", method: .post) { try json($0) }
-        let text = try #require(challenge["signText"] as? String)
-        let signing = try network.key(of: party)
-        let body: [String: String] = [
-            "party": party, "keyId": try network.key(of: party).publicKey.keyID.description,
-            "challenge": try #require(challenge["challenge"] as? String),
-            "signature": Hex.encode(signing.sign(Array(text.utf8)).bytes),
-        ]
-        let reply = try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: try JSONEncoder().encode(body))) { try json($0) }
-        return try #require(reply["token"] as? String, "no session: \(reply)")
+        try await openSession(party, in: network, client: client)
     }
+}
+
+/// Opens a session for a party of `network` through the API, signing the challenge with its key.
+func openSession(_ party: String, in network: TestNetwork, client: some TestClientProtocol) async throws -> String {
+    let challenge = try await client.execute(uri: "/v1/auth/challenge", method: .post) { try json($0) }
+    let text = try #require(challenge["signText"] as? String)
+    let signing = try network.key(of: party)
+    let body: [String: String] = [
+        "party": party, "keyId": signing.publicKey.keyID.description,
+        "challenge": try #require(challenge["challenge"] as? String),
+        "signature": Hex.encode(signing.sign(Array(text.utf8)).bytes),
+    ]
+    let reply = try await client.execute(uri: "/v1/auth/session", method: .post, body: ByteBuffer(bytes: try JSONEncoder().encode(body))) { try json($0) }
+    return try #require(reply["token"] as? String, "no session: \(reply)")
 }
 
 func json(_ response: TestResponse) throws -> [String: Any] {

@@ -439,6 +439,14 @@ struct RegisterTests {
                 let lying = LyingSource(node: fixture.node)
                 let fooled = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
                 await #expect(throws: RegisterError.self) { try await fooled.catchUp(from: lying) }
+
+                // A source that holds no block before some height (a node that joined by state
+                // sync) stops the register with its reason, instead of asking again forever.
+                try await Self.dropAll(client)
+                let late = try RegisterProjector(client: client, genesis: fixture.node.genesis, logger: quietLogger)
+                await #expect(throws: RegisterError.blocksMissing(from: 1, firstHeld: 2)) {
+                    try await late.catchUp(from: JoinedLateSource(node: fixture.node))
+                }
             }
         } catch {
             await postgres.stop()
@@ -509,6 +517,15 @@ struct LyingSource: BlockSource {
             guard !block.transactions.isEmpty, block.header.height.rawValue <= 3 else { return block }
             return Block(header: block.header, transactions: Array(block.transactions.dropLast()), lastCommit: block.lastCommit, evidence: block.evidence)
         }
+    }
+}
+
+/// The node's blocks from height 2 on, as a node that joined by state sync at block 2 holds them.
+struct JoinedLateSource: BlockSource {
+    let node: Node
+
+    func blocks(from height: UInt64, limit: Int) async throws -> [Block] {
+        try await node.blocks(from: max(height, 2), limit: limit)
     }
 }
 

@@ -15,10 +15,11 @@ import Glibc
 /// node launched after that could not bind it.
 func freePorts(_ count: Int) -> [Int] {
     (0..<count).map { _ in
-        while true {
+        for _ in testPorts.range {
             let port = testPorts.next()
             if portIsFree(port) { return port }
         }
+        preconditionFailure("no free port on loopback in \(testPorts.range)")
     }
 }
 
@@ -31,7 +32,8 @@ private final class TestPorts: Sendable {
         let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
             .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
         range = 10_000..<max(ephemeral, 12_000)
-        counter = Mutex(Int(getpid()) % range.count)
+        // Spread apart, so that test processes of nearby ids do not walk the same ports.
+        counter = Mutex(Int(getpid()) &* 7_919 % range.count)
     }
 
     func next() -> Int {

@@ -1,6 +1,11 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TamgaAPI
 import TamgaConsensus
 import TamgaCore
+import TamgaIntegrations
 import TamgaLedger
 import TamgaNetwork
 @testable import TamgaNode
@@ -66,7 +71,7 @@ struct StateSyncTests {
         // Every prefix from honest peers, in groups of 100.
         for first in stride(from: 0, to: StateSnapshot.prefixCount, by: 100) {
             let groups = try (first..<min(first + 100, StateSnapshot.prefixCount)).map { try map.snapshotRecords(prefix: $0, at: 7) }
-            nodes += try progress.accept(records: groups, from: first)
+            nodes += try progress.accept(records: groups, from: first).nodes
         }
         #expect(progress.isComplete)
         let (root, above) = try progress.finalNodes()
@@ -100,6 +105,20 @@ struct StateSyncTests {
             location: nil, owners: [Ownership(party: owner.party, share: .whole)], titleDocumentHash: .sha256(Array("title".utf8)))))
     }
 
+    /// Two blocks more, held by every validator: a node that joins from now on joins at a block
+    /// after everything committed so far (it anchors a block behind what most validators hold).
+    private func settle(_ validators: [Node], sender: TestSigner) async throws {
+        let target = (await validators[0].status().height).rawValue + 2
+        for _ in 0..<2 {
+            let id = try await validators[0].submit(try transfer(sender, to: "citizen-9"))
+            #expect(try await validators[0].waitForCommit(id, timeout: commitTimeout)?.receipt.isCommitted == true)
+        }
+        let deadline = ContinuousClock.now + commitTimeout
+        for node in validators {
+            while await node.status().height.rawValue < target, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+
     @Test("a follower with an empty database joins four validators by state sync, serves the same proofs, offers, pledges under review and open deeds, takes transactions, restarts from its own disk, and passes the audit")
     func followerJoinsByStateSync() async throws {
         let network = try TestNetwork(validators: 4, followers: 1)
@@ -121,8 +140,8 @@ struct StateSyncTests {
         for envelope in [try registration(of: number, to: citizen, by: registrar), try transfer(citizen, to: "citizen-2"), try transfer(citizen, to: "citizen-3")] {
             _ = try await commit(envelope)
         }
-        // Before the join: one property listed, one listed, withdrawn and under an open deed, one
-        // pledge waiting for review and one rejected. The follower has none of these blocks, only
+        // Before the join: one property listed, one listed, withdrawn and under an open deed, two
+        // pledges waiting for review and one rejected. The follower has none of these blocks, only
         // their state.
         let (listed, withdrawn) = (try CadastralNumber("05-005-005-6"), try CadastralNumber("05-005-005-7"))
         for other in [listed, withdrawn] {
@@ -136,6 +155,8 @@ struct StateSyncTests {
         let waiting = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(9_000_000), documents: [.sha256(Array("loan".utf8))]))))
         let rejected = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1_000), documents: [.sha256(Array("loan".utf8))]))))
         _ = try await commit(try registrar.sign(.rejectPledge(RejectPledge(pledge: rejected, reason: "the loan contract is unsigned"))))
+        let later = try await commit(try bank.sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(7_000_000), documents: [.sha256(Array("loan".utf8))]))))
+        try await settle(validators, sender: citizen)
 
         let follower = try Node(home: network.followerHomes[0], logger: quietLogger)
         let following = start(follower)
@@ -154,11 +175,19 @@ struct StateSyncTests {
 
         // Its offers list and registrars' review list hold what the state it fetched holds.
         #expect(try await follower.offers(after: nil, limit: 10).offers.map(\.listing.cadastralNumber) == [listed])
-        #expect(try await follower.pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting])
-        #expect(try await validators[1].pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting])
+        #expect(try await follower.pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting, later])
+        #expect(try await validators[1].pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [waiting, later])
+        // Oldest first, a page at a time, as on every node.
+        let firstPage = try await follower.pledgesUnderReview(after: nil, limit: 1)
+        #expect(firstPage.pledges.map(\.id) == [waiting] && firstPage.next?.height == 0)
+        #expect(try await follower.pledgesUnderReview(after: firstPage.next, limit: 1).pledges.map(\.id) == [later])
         for party in [citizen.party, buyer.party] {
             #expect(try await follower.openDeeds(of: party).map(\.id) == [deed])
         }
+        // A pledge decided after the join leaves the follower's list.
+        let decided = try await follower.submit(try registrar.sign(.rejectPledge(RejectPledge(pledge: waiting, reason: "the valuation is missing"))))
+        #expect(try await follower.waitForCommit(decided, timeout: commitTimeout)?.receipt.isCommitted == true)
+        #expect(try await follower.pledgesUnderReview(after: nil, limit: 10).pledges.map(\.id) == [later])
 
         // It takes a transaction like any node, and every node commits it.
         let id = try await follower.submit(try transfer(citizen, to: "citizen-4"))
@@ -172,6 +201,69 @@ struct StateSyncTests {
         let reopened = try Node(home: network.followerHomes[0], logger: quietLogger)
         #expect(await reopened.status().height >= committed.height)
         #expect(try await reopened.passport(number, atBlock: committed.height)?.owners == [Ownership(party: citizen.party, share: .whole)])
+    }
+
+    @Test("a node that joined by state sync cannot tell who enrolled a party or first cited a document before its join, and refuses rather than guess")
+    func historyBeforeTheJoinIsNotGuessed() async throws {
+        let network = try TestNetwork(validators: 4, followers: 1)
+        defer { network.remove() }
+        try network.joinByStateSync(follower: 0)
+        let validators = try network.homes.map { try Node(home: $0, logger: quietLogger) }
+        let running = validators.map(start)
+        defer { for task in running { task.cancel() } }
+        func commit(_ envelope: SignedEnvelope, at node: Node) async throws {
+            let stored = try #require(try await node.waitForCommit(try await node.submit(envelope), timeout: commitTimeout))
+            #expect(stored.receipt.isCommitted, "\(stored.receipt.rejectionMessage ?? "")")
+        }
+        // Before the join: registrar 1 enrolls a person, and registers a property whose title
+        // document the owner alone may read.
+        let registrar = try TestSigner("registrar-1", in: network)
+        let newcomer = SigningKey()
+        try await commit(try registrar.sign(.enroll(Enroll(party: try PartyID("citizen-77"), publicKey: newcomer.publicKey,
+                                                            identityCommitment: .sha256(Array("iin".utf8)), name: "Citizen 77")), cosigners: [newcomer]), at: validators[0])
+        let number = try CadastralNumber("05-005-005-8")
+        let title = Hash.sha256(Array("title".utf8))
+        let owner = try TestSigner("citizen-1", in: network)
+        try await commit(try registration(of: number, to: owner, by: registrar), at: validators[0])
+        let registered = await validators[0].status().height
+        try await settle(validators, sender: owner)
+
+        let follower = try Node(home: network.followerHomes[0], logger: quietLogger)
+        let following = start(follower)
+        defer { following.cancel() }
+        let deadline = ContinuousClock.now + commitTimeout
+        while await follower.status().height < (await validators[0].status().height), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let now = await follower.status().height
+        let joinedAt = try follower.firstHeldBlock()
+        #expect(joinedAt > registered, "joined at \(joinedAt), registered at \(registered), now \(now)")
+        // After it, a bank that learnt the title's hash cites it on a pledge of its own: on the
+        // follower that is the first citation it holds.
+        try await commit(try TestSigner("bank-1", in: network).sign(.proposePledge(ProposePledge(cadastralNumber: number, loanAmount: Tiyn(1), documents: [title]))),
+                         at: follower)
+
+        let integrations = try IntegrationStore(path: network.followerHomes[0].integrationsURL.path)
+        for (node, home) in [(follower, network.followerHomes[0]), (validators[1], network.homes[1])] {
+            let isFollower = node === follower
+            let app = Application(router: NodeAPI.router(node: node, metrics: nil, integrations: isFollower ? integrations
+                                                                                                           : try IntegrationStore(path: home.integrationsURL.path)))
+            try await app.test(.router) { client in
+                let bankSession = try await openSession("bank-1", in: network, client: client)
+                let read = try await client.execute(uri: "/v1/documents/\(title.hex)", method: .get, headers: bearer(bankSession)) { $0 }
+                // A validator knows the registrar's citation came first; the follower cannot know.
+                #expect(isFollower ? read.status == .conflict && code(read) == "document.citations_before_join"
+                                   : read.status == .forbidden && code(read) == "auth.not_allowed", "\(read.status) \(code(read) ?? "")")
+                let second = try await openSession("registrar-2", in: network, client: client)
+                let body = ByteBuffer(string: #"{"email": "citizen77@example.kz", "consent": true}"#)
+                let contact = try await client.execute(uri: "/v1/parties/citizen-77/contact", method: .put, headers: bearer(second), body: body) { $0 }
+                #expect(isFollower ? contact.status == .conflict && code(contact) == "contact.enrolment_unknown"
+                                   : contact.status == .forbidden && code(contact) == "contact.not_the_enrolling_registrar", "\(contact.status) \(code(contact) ?? "")")
+                // A party of genesis was enrolled by nobody on chain: any registrar, on any node.
+                let genesisParty = try await client.execute(uri: "/v1/parties/citizen-3/contact", method: .put, headers: bearer(second), body: body) { $0 }
+                #expect(genesisParty.status == .ok)
+            }
+        }
     }
 
     @Test("lying peers in a running network: a forged top and forged records are refused, their senders distrusted, and the pieces fetched from honest peers")
